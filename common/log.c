@@ -1,0 +1,117 @@
+/*
+ * NAME
+ *	log.c - daemon logging to syslog (facility mail) or stderr
+ * SUMMARY
+ *	See log.h. Modeled on OpenSMTPD's log.c: log_warn with errno,
+ *	log_warnx without, fatal/fatalx exit.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "log.h"
+
+static int log_stderr = 1;
+static int log_debug_on;
+static const char *log_ident = "forcetls";
+
+void log_init(const char *ident, int to_stderr, int debug)
+{
+	log_ident = ident;
+	log_stderr = to_stderr;
+	log_debug_on = debug;
+	if (!to_stderr)
+		openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
+static void vlog(int pri, const char *fmt, va_list ap, const char *suffix)
+{
+	char msg[4096];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (log_stderr) {
+		char ts[32];
+		time_t now = time(NULL);
+		struct tm tm;
+
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", localtime_r(&now, &tm));
+		fprintf(stderr, "%s %s: %s%s%s\n", ts, log_ident, msg, suffix ? ": " : "",
+			suffix ? suffix : "");
+	} else {
+		syslog(pri, "%s%s%s", msg, suffix ? ": " : "", suffix ? suffix : "");
+	}
+}
+
+#define LOGFN(name, pri, check)                 \
+	void name(const char *fmt, ...)         \
+	{                                       \
+		va_list ap;                     \
+		if (!(check))                   \
+			return;                 \
+		va_start(ap, fmt);              \
+		vlog(pri, fmt, ap, NULL);       \
+		va_end(ap);                     \
+	}
+
+LOGFN(log_debug, LOG_DEBUG, log_debug_on)
+LOGFN(log_info, LOG_INFO, 1)
+LOGFN(log_warnx, LOG_WARNING, 1)
+LOGFN(log_errx, LOG_ERR, 1)
+
+void log_warn(const char *fmt, ...)
+{
+	const char *err = strerror(errno);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_WARNING, fmt, ap, err);
+	va_end(ap);
+}
+
+void fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_CRIT, fmt, ap, NULL);
+	va_end(ap);
+	exit(1);
+}
+
+void fatal(const char *fmt, ...)
+{
+	const char *err = strerror(errno);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_CRIT, fmt, ap, err);
+	va_end(ap);
+	exit(1);
+}
+
+const char *log_safe(const char *s, size_t len, char *buf, size_t buflen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (buflen == 0)
+		return "";
+	for (size_t i = 0; i < len && o + 5 < buflen; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\') {
+			buf[o++] = (char)c;
+		} else {
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hex[c >> 4];
+			buf[o++] = hex[c & 15];
+		}
+	}
+	buf[o] = '\0';
+	return buf;
+}
