@@ -1,0 +1,538 @@
+/*
+ * NAME
+ *	main.c - forcetls-policyd: Postfix TLS policy daemon
+ * SUMMARY
+ *	forcetls-policyd [--config FILE] [--table FILE] [--socketmap-listen ADDR]
+ *		[--policy-listen ADDR] [--foreground] [--check] [--version]
+ * DESCRIPTION
+ *	Answers smtp_tls_policy_maps over the socketmap protocol (socketmap.c,
+ *	outbound.c) and SMTP access policy delegation (delegation.c,
+ *	inbound.c) from the forced-TLS table, in one libevent loop.
+ *
+ *	Start: read the configuration (built-in defaults without a file), bind
+ *	the listeners (or take them from systemd socket activation, names
+ *	"socketmap" and "policy"), drop to the unprivileged user, load the
+ *	table. A table with errors stops the start with every FILE:LINE.
+ *
+ *	SIGHUP, and a change of the table file seen by the optional watch,
+ *	reload configuration and table into a new snapshot; one with errors is
+ *	refused and the old one stays. Listen addresses, the user and the DNS
+ *	settings take effect only on restart. SIGUSR1 logs the counters.
+ *	SIGTERM and SIGINT stop the daemon.
+ * DIAGNOSTICS
+ *	--check prints configuration and table errors and exits 1, or exits 0.
+ *	Exit 1 on any start-up error.
+ * SEE ALSO
+ *	forcetls-policyd(8), tlsmaps(5), examples/forcetls.conf.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "delegation.h"
+#include "listen.h"
+#include "log.h"
+#include "privs.h"
+#include "policyd.h"
+#include "server.h"
+#include "socketmap.h"
+
+#define DEFAULT_CONFIG "/etc/forcetls/forcetls.conf"
+
+static const char *const level_choices[] = {
+	"none", "may", "encrypt", "dane", "dane-only", "fingerprint", "verify", "secure", NULL,
+};
+static const char *const dns_failure_choices[] = {"tempfail", "notfound", NULL};
+
+/* Every setting of forcetls-policyd: the defaults live here and nowhere else. */
+static const cfg_def settings[] = {
+	{"tables.forced_tls", CFG_STRING, "/etc/forcetls/forced-tls.table", 0, 0, 0, NULL},
+	{"tables.default_level", CFG_STRING, "encrypt", 0, 0, 0, level_choices},
+	{"policyd.socketmap_listen", CFG_STRING, "inet:127.0.0.1:10028", 0, 0, 0, NULL},
+	{"policyd.policy_listen", CFG_STRING, "inet:127.0.0.1:10029", 0, 0, 0, NULL},
+	{"policyd.map_name", CFG_STRING, "forcetls", 0, 0, 0, NULL},
+	{"policyd.require_map_name", CFG_STRING, "forcetls-require", 0, 0, 0, NULL},
+	{"policyd.user", CFG_STRING, "forcetls", 0, 0, 0, NULL},
+	{"policyd.socket_owner", CFG_STRING, "", 0, 0, 0, NULL},
+	{"policyd.socket_group", CFG_STRING, "", 0, 0, 0, NULL},
+	{"policyd.socket_mode", CFG_STRING, "0660", 0, 0, 0, NULL},
+	{"policyd.dns_failure", CFG_STRING, "tempfail", 0, 0, 0, dns_failure_choices},
+	{"policyd.dns_servers", CFG_STRING, "", 0, 0, 0, NULL},
+	{"policyd.dns_timeout", CFG_INT, NULL, 2000, 100, 60000, NULL},
+	{"policyd.dns_tries", CFG_INT, NULL, 2, 1, 10, NULL},
+	{"policyd.dns_cache_size", CFG_INT, NULL, 100000, 0, 10000000, NULL},
+	{"policyd.dns_cache_max_ttl", CFG_INT, NULL, 3600, 1, 86400, NULL},
+	{"policyd.dns_negative_ttl", CFG_INT, NULL, 300, 0, 86400, NULL},
+	{"policyd.inbound_reply", CFG_STRING, "450 4.7.0 TLS is required for this session", 0, 0,
+	 0, NULL},
+	{"policyd.max_connections", CFG_INT, NULL, 1024, 1, 100000, NULL},
+	{"policyd.idle_timeout", CFG_INT, NULL, 300, 0, 86400, NULL},
+	{"policyd.watch_table", CFG_BOOL, NULL, 1, 0, 0, NULL},
+	{"policyd.watch_interval", CFG_INT, NULL, 5, 1, 3600, NULL},
+	{"policyd.log_lookups", CFG_BOOL, NULL, 0, 0, 0, NULL},
+};
+static const char *const own_sections[] = {"policyd", "tables", NULL};
+static const char *const other_sections[] = {"milter", "tlsmaps", NULL};
+
+typedef struct {
+	const char *config;	/* NULL: built-in defaults */
+	const char *table;	/* --table, overrides tables.forced_tls */
+	const char *socketmap_listen;
+	const char *policy_listen;
+	int foreground;
+	int check;
+} options;
+
+typedef struct {
+	policyd d;
+	options opt;
+	listener *socketmap, *policy;
+	struct event *sighup, *sigusr1, *sigterm, *sigint, *watch;
+	struct stat table_st;	/* last seen */
+	int table_changed;	/* changed at the last tick: reload when it holds still */
+	int to_stderr;
+} daemon_state;
+
+snapshot *snapshot_hold(snapshot *s)
+{
+	s->refs++;
+	return s;
+}
+
+void snapshot_release(snapshot *s)
+{
+	if (s == NULL || --s->refs > 0)
+		return;
+	tlsmaps_table_free(s->table);
+	cfg_free(s->cfg);
+	free(s);
+}
+
+static void report_log(void *ctx, const char *file, unsigned line, const char *msg)
+{
+	(void)ctx;
+	if (line > 0)
+		log_errx("%s:%u: %s", file, line, msg);
+	else
+		log_errx("%s: %s", file, msg);
+}
+
+static void log_lines(const char *text)
+{
+	char copy[8192], *save = NULL;
+
+	snprintf(copy, sizeof(copy), "%s", text);
+	for (char *l = strtok_r(copy, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save))
+		log_errx("%s", l);
+}
+
+static cfg *load_config(const options *o)
+{
+	char errors[8192];
+	cfg *c = cfg_load(o->config, settings, sizeof(settings) / sizeof(settings[0]),
+			  own_sections, other_sections, errors, sizeof(errors));
+
+	if (c == NULL)
+		log_lines(errors);
+	return c;
+}
+
+static int valid_reply(const char *r)
+{
+	if (strchr(r, '\n') != NULL || strchr(r, '\r') != NULL)
+		return 0;
+	if ((r[0] == '4' || r[0] == '5') && r[1] >= '0' && r[1] <= '9' && r[2] >= '0' &&
+	    r[2] <= '9' && (r[3] == ' ' || r[3] == '\0'))
+		return 1;
+	return strncmp(r, "DEFER", 5) == 0 || strncmp(r, "REJECT", 6) == 0;
+}
+
+static const char *table_path(const options *o, const cfg *c)
+{
+	return o->table != NULL ? o->table : cfg_str(c, "tables.forced_tls");
+}
+
+/* Configuration and table as one snapshot, or NULL with every error logged. */
+static snapshot *snapshot_load(const options *o)
+{
+	tlsmaps_options topt;
+	snapshot *s;
+	const char *path;
+	unsigned nerrors = 0;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		log_errx("out of memory");
+		return NULL;
+	}
+	s->refs = 1;
+	if ((s->cfg = load_config(o)) == NULL)
+		goto fail;
+	s->dns_tempfail = strcmp(cfg_str(s->cfg, "policyd.dns_failure"), "tempfail") == 0;
+	s->map_name = cfg_str(s->cfg, "policyd.map_name");
+	s->require_map_name = cfg_str(s->cfg, "policyd.require_map_name");
+	s->inbound_reply = cfg_str(s->cfg, "policyd.inbound_reply");
+	s->log_lookups = cfg_bool(s->cfg, "policyd.log_lookups");
+	if (!valid_reply(s->inbound_reply)) {
+		log_errx("%s: policyd.inbound_reply: expected a 4xx or 5xx reply, DEFER or REJECT",
+			 o->config ? o->config : "(defaults)");
+		goto fail;
+	}
+	if (*s->map_name == '\0' || strchr(s->map_name, ' ') != NULL ||
+	    *s->require_map_name == '\0' || strchr(s->require_map_name, ' ') != NULL ||
+	    strcmp(s->map_name, s->require_map_name) == 0) {
+		log_errx("policyd.map_name, policyd.require_map_name: expected two different words");
+		goto fail;
+	}
+	tlsmaps_options_init(&topt);
+	tlsmaps_level_parse(cfg_str(s->cfg, "tables.default_level"),
+			    strlen(cfg_str(s->cfg, "tables.default_level")), &topt.default_level);
+	topt.report = report_log;
+	path = table_path(o, s->cfg);
+	if ((s->table = tlsmaps_load(&path, 1, &topt, &nerrors)) == NULL) {
+		log_errx("%s: %u error%s; table not loaded", path, nerrors, nerrors == 1 ? "" : "s");
+		goto fail;
+	}
+	return s;
+fail:
+	snapshot_release(s);
+	return NULL;
+}
+
+static void remember_table(daemon_state *ds)
+{
+	if (stat(table_path(&ds->opt, ds->d.snap->cfg), &ds->table_st) < 0)
+		memset(&ds->table_st, 0, sizeof(ds->table_st));
+	ds->table_changed = 0;
+}
+
+static void reload(daemon_state *ds, const char *why)
+{
+	snapshot *s = snapshot_load(&ds->opt);
+
+	if (s == NULL) {
+		ds->d.stats.reload_failures++;
+		log_errx("reload (%s) failed; keeping the table loaded before", why);
+		remember_table(ds);
+		return;
+	}
+	snapshot_release(ds->d.snap);
+	ds->d.snap = s;
+	ds->d.stats.reloads++;
+	remember_table(ds);
+	log_info("reloaded (%s): %s, %zu entries", why,
+		 table_path(&ds->opt, s->cfg), tlsmaps_table_count(s->table));
+}
+
+static void dump_stats(daemon_state *ds)
+{
+	const policyd_stats *st = &ds->d.stats;
+	resolver_stats rs;
+
+	memset(&rs, 0, sizeof(rs));
+	if (ds->d.resolver != NULL)
+		resolver_get_stats(ds->d.resolver, &rs);
+	log_info("stats: ok_none=%lu ok_may=%lu ok_encrypt=%lu ok_dane=%lu ok_dane_only=%lu "
+		 "ok_fingerprint=%lu ok_verify=%lu ok_secure=%lu notfound=%lu temp=%lu perm=%lu "
+		 "dns_temp=%lu dns_queries=%lu dns_cache_hits=%lu dns_cache_misses=%lu "
+		 "dns_cache_entries=%zu malformed=%lu policy_requests=%lu policy_dunno=%lu "
+		 "policy_reject=%lu reloads=%lu reload_failures=%lu socketmap_connections=%zu "
+		 "policy_connections=%zu",
+		 st->by_level[0], st->by_level[1], st->by_level[2], st->by_level[3],
+		 st->by_level[4], st->by_level[5], st->by_level[6], st->by_level[7], st->notfound,
+		 st->temp, st->perm, st->dns_temp, rs.queries, rs.cache_hits, rs.cache_misses,
+		 rs.cache_entries, st->malformed, st->policy_requests, st->policy_dunno,
+		 st->policy_reject, st->reloads, st->reload_failures,
+		 ds->socketmap ? listener_connections(ds->socketmap) : 0,
+		 ds->policy ? listener_connections(ds->policy) : 0);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	daemon_state *ds = arg;
+
+	(void)what;
+	switch (sig) {
+	case SIGHUP:
+		reload(ds, "SIGHUP");
+		break;
+	case SIGUSR1:
+		dump_stats(ds);
+		break;
+	default:
+		log_info("stopping on signal %d", (int)sig);
+		event_base_loopbreak(ds->d.base);
+	}
+}
+
+static void on_watch(evutil_socket_t fd, short what, void *arg)
+{
+	daemon_state *ds = arg;
+	struct stat st;
+
+	(void)fd;
+	(void)what;
+	if (stat(table_path(&ds->opt, ds->d.snap->cfg), &st) < 0)
+		return;	/* being replaced: look again next time */
+	if (st.st_ino == ds->table_st.st_ino && st.st_size == ds->table_st.st_size &&
+	    st.st_mtim.tv_sec == ds->table_st.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == ds->table_st.st_mtim.tv_nsec) {
+		if (ds->table_changed)	/* changed, then held still for one interval */
+			reload(ds, "table changed");
+		return;
+	}
+	ds->table_st = st;
+	ds->table_changed = 1;
+}
+
+static int open_listener(daemon_state *ds, const char *name, const char *addr, const cfg *c)
+{
+	listen_perms perms;
+	char why[512];
+	int fd = listen_systemd(name);
+
+	if (fd >= 0) {
+		log_info("%s: using the socket passed by systemd", name);
+		return fd;
+	}
+	if (*addr == '\0')
+		return -2;	/* disabled */
+	perms.owner = cfg_str(c, "policyd.socket_owner");
+	perms.group = cfg_str(c, "policyd.socket_group");
+	if (listen_parse_mode(cfg_str(c, "policyd.socket_mode"), &perms.mode) < 0) {
+		log_errx("policyd.socket_mode: \"%s\": expected an octal mode such as 0660",
+			 cfg_str(c, "policyd.socket_mode"));
+		return -1;
+	}
+	perms.backlog = 1024;
+	if (*perms.owner == '\0' && getuid() == 0)
+		perms.owner = cfg_str(c, "policyd.user");
+	if ((fd = listen_open(addr, &perms, why, sizeof(why))) < 0)
+		log_errx("%s: cannot listen: %s", name, why);
+	(void)ds;
+	return fd;
+}
+
+static int drop_privileges(const char *user)
+{
+	char why[256];
+
+	if (privs_drop(user, why, sizeof(why)) < 0) {
+		log_errx("policyd.user: %s (create the user, or set policyd.user)", why);
+		return -1;
+	}
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: forcetls-policyd [--config FILE] [--table FILE] [--socketmap-listen ADDR]\n"
+	      "                        [--policy-listen ADDR] [--foreground] [--check] "
+	      "[--version]\n"
+	      "ADDR is inet:HOST:PORT or unix:PATH; \"\" disables the policy listener.\n",
+	      f);
+}
+
+static int parse_options(int argc, char **argv, options *o)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"table", required_argument, NULL, 't'},
+		{"socketmap-listen", required_argument, NULL, 's'},
+		{"policy-listen", required_argument, NULL, 'p'},
+		{"foreground", no_argument, NULL, 'f'},
+		{"check", no_argument, NULL, 'n'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	while ((c = getopt_long(argc, argv, "c:t:s:p:fnVh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->config = optarg;
+			break;
+		case 't':
+			o->table = optarg;
+			break;
+		case 's':
+			o->socketmap_listen = optarg;
+			break;
+		case 'p':
+			o->policy_listen = optarg;
+			break;
+		case 'f':
+			o->foreground = 1;
+			break;
+		case 'n':
+			o->check = 1;
+			break;
+		case 'V':
+			printf("forcetls-policyd %s\n", TLSMAPS_VERSION);
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return -1;
+	}
+	/* No --config: the default file if it exists, else built-in defaults. */
+	if (o->config == NULL && access(DEFAULT_CONFIG, F_OK) == 0)
+		o->config = DEFAULT_CONFIG;
+	return 0;
+}
+
+static int start_resolver(daemon_state *ds, const cfg *c)
+{
+	resolver_options ro;
+	char why[256];
+
+	resolver_options_init(&ro);
+	if (*cfg_str(c, "policyd.dns_servers") != '\0')
+		ro.servers = cfg_str(c, "policyd.dns_servers");
+	ro.timeout_ms = (unsigned)cfg_int(c, "policyd.dns_timeout");
+	ro.tries = (unsigned)cfg_int(c, "policyd.dns_tries");
+	ro.cache_size = (size_t)cfg_int(c, "policyd.dns_cache_size");
+	ro.cache_max_ttl = (unsigned)cfg_int(c, "policyd.dns_cache_max_ttl");
+	ro.negative_ttl = (unsigned)cfg_int(c, "policyd.dns_negative_ttl");
+	if ((ds->d.resolver = resolver_new(ds->d.base, &ro, why, sizeof(why))) == NULL) {
+		/* Not fatal: lookups that need DNS answer TEMP, the others work. */
+		log_errx("DNS resolver: %s; destinations that need DNS will be deferred", why);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	daemon_state ds;
+	cfg *boot;
+	int sm_fd, pol_fd, rc = 1;
+	server_protocol sm, pol;
+
+	memset(&ds, 0, sizeof(ds));
+	if (parse_options(argc, argv, &ds.opt) < 0)
+		return 2;
+	ds.to_stderr = ds.opt.foreground || ds.opt.check;
+	log_init("forcetls-policyd", ds.to_stderr, 0);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (ds.opt.check) {
+		snapshot *s = snapshot_load(&ds.opt);
+
+		if (s == NULL)
+			return 1;
+		printf("forcetls-policyd: configuration %s and table %s are valid (%zu entries)\n",
+		       ds.opt.config ? ds.opt.config : "(built-in defaults)",
+		       table_path(&ds.opt, s->cfg), tlsmaps_table_count(s->table));
+		snapshot_release(s);
+		return 0;
+	}
+	/*
+	 * Until the event loop handles them, a reload or stats request must not
+	 * kill a daemon that is still starting (systemd may send SIGHUP as soon
+	 * as the sockets exist); the table is loaded after binding anyway.
+	 */
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
+	if ((boot = load_config(&ds.opt)) == NULL)
+		return 1;
+	sm_fd = open_listener(&ds, "socketmap",
+			      ds.opt.socketmap_listen ? ds.opt.socketmap_listen
+						      : cfg_str(boot, "policyd.socketmap_listen"),
+			      boot);
+	pol_fd = open_listener(&ds, "policy",
+			       ds.opt.policy_listen ? ds.opt.policy_listen
+						    : cfg_str(boot, "policyd.policy_listen"),
+			       boot);
+	if (sm_fd == -1 || pol_fd == -1 || (sm_fd < 0 && pol_fd < 0)) {
+		if (sm_fd < 0 && pol_fd < 0 && sm_fd != -1 && pol_fd != -1)
+			log_errx("both listeners are disabled: nothing to do");
+		goto out;
+	}
+	if (drop_privileges(cfg_str(boot, "policyd.user")) < 0)
+		goto out;
+	if ((ds.d.snap = snapshot_load(&ds.opt)) == NULL)
+		goto out;
+	remember_table(&ds);
+	if (!ds.opt.foreground && daemon(0, 0) < 0) {
+		log_warn("daemon");
+		goto out;
+	}
+	if ((ds.d.base = event_base_new()) == NULL) {
+		log_errx("cannot create the event loop");
+		goto out;
+	}
+	start_resolver(&ds, boot);
+	sm = socketmap_protocol(&ds.d);
+	pol = delegation_protocol(&ds.d);
+	if ((sm_fd >= 0 &&
+	     (ds.socketmap = listener_new(ds.d.base, sm_fd, &sm,
+					  (unsigned)cfg_int(boot, "policyd.max_connections"),
+					  (unsigned)cfg_int(boot, "policyd.idle_timeout"))) == NULL) ||
+	    (pol_fd >= 0 &&
+	     (ds.policy = listener_new(ds.d.base, pol_fd, &pol,
+				       (unsigned)cfg_int(boot, "policyd.max_connections"),
+				       (unsigned)cfg_int(boot, "policyd.idle_timeout"))) == NULL)) {
+		log_errx("cannot set up the listeners");
+		goto out;
+	}
+	ds.sighup = evsignal_new(ds.d.base, SIGHUP, on_signal, &ds);
+	ds.sigusr1 = evsignal_new(ds.d.base, SIGUSR1, on_signal, &ds);
+	ds.sigterm = evsignal_new(ds.d.base, SIGTERM, on_signal, &ds);
+	ds.sigint = evsignal_new(ds.d.base, SIGINT, on_signal, &ds);
+	if (ds.sighup == NULL || ds.sigusr1 == NULL || ds.sigterm == NULL || ds.sigint == NULL) {
+		log_errx("cannot set up signal handling");
+		goto out;
+	}
+	event_add(ds.sighup, NULL);
+	event_add(ds.sigusr1, NULL);
+	event_add(ds.sigterm, NULL);
+	event_add(ds.sigint, NULL);
+	if (cfg_bool(boot, "policyd.watch_table")) {
+		struct timeval tv = {cfg_int(boot, "policyd.watch_interval"), 0};
+
+		ds.watch = event_new(ds.d.base, -1, EV_PERSIST, on_watch, &ds);
+		if (ds.watch != NULL)
+			event_add(ds.watch, &tv);
+	}
+	log_info("ready: %s, %zu entries; socketmap %s, policy %s",
+		 table_path(&ds.opt, ds.d.snap->cfg), tlsmaps_table_count(ds.d.snap->table),
+		 sm_fd >= 0 ? "on" : "off", pol_fd >= 0 ? "on" : "off");
+	event_base_dispatch(ds.d.base);
+	rc = 0;
+out:
+	if (ds.watch != NULL)
+		event_free(ds.watch);
+	if (ds.sighup != NULL)
+		event_free(ds.sighup);
+	if (ds.sigusr1 != NULL)
+		event_free(ds.sigusr1);
+	if (ds.sigterm != NULL)
+		event_free(ds.sigterm);
+	if (ds.sigint != NULL)
+		event_free(ds.sigint);
+	listener_free(ds.socketmap);
+	listener_free(ds.policy);
+	if (ds.d.resolver != NULL)
+		resolver_free(ds.d.resolver);
+	snapshot_release(ds.d.snap);
+	cfg_free(boot);
+	if (ds.d.base != NULL)
+		event_base_free(ds.d.base);
+	return rc;
+}

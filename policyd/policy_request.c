@@ -1,0 +1,86 @@
+/*
+ * NAME
+ *	policy_request.c - parse one Postfix policy delegation request
+ * SUMMARY
+ *	delegation_parse()
+ * DESCRIPTION
+ *	A request is "name=value" lines ending with an empty line
+ *	(SMTPD_POLICY_README). The attributes forcetls uses are picked out
+ *	into a policy_request; the others are ignored, as the protocol asks;
+ *	a repeated attribute keeps its last value. A line without "=", an
+ *	empty name, a NUL byte, or a request that is not
+ *	request=smtpd_access_policy makes the request malformed.
+ *
+ *	Pure and allocation-free, so that tests/fuzz/fuzz_policy.c can drive it.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "policy_request.h"
+
+typedef struct {
+	const char *name;
+	size_t len;
+	size_t offset;
+} attr_slot;
+
+/* Lengths first: most of Postfix's ~30 attributes are not ours (bench/policyd). */
+#define SLOT(f) {#f, sizeof(#f) - 1, offsetof(policy_request, f)}
+static const attr_slot slots[] = {
+	SLOT(request),		   SLOT(protocol_state),	SLOT(queue_id),
+	SLOT(client_address),	   SLOT(client_name),		SLOT(sender),
+	SLOT(encryption_protocol), SLOT(encryption_keysize),	SLOT(ccert_subject),
+	SLOT(ccert_fingerprint),   SLOT(ccert_pubkey_fingerprint),
+};
+
+/* The end of the request ("\n\n", or "\n" at the very start), or NULL. */
+static const char *request_end(const char *buf, size_t len)
+{
+	if (len >= 1 && buf[0] == '\n')
+		return buf;
+	for (const char *p = buf; (p = memchr(p, '\n', len - (size_t)(p - buf))) != NULL; p++)
+		if ((size_t)(p - buf) + 1 < len && p[1] == '\n')
+			return p + 1;
+	return NULL;
+}
+
+int delegation_parse(const char *buf, size_t len, char *copy, size_t copylen,
+		     policy_request *r, size_t *used)
+{
+	const char *end = request_end(buf, len);
+	size_t rlen;
+	char *line, *next;
+
+	if (end == NULL)
+		return 0;
+	rlen = (size_t)(end - buf) + 1;
+	*used = rlen;
+	memset(r, 0, sizeof(*r));
+	if (rlen + 1 > copylen || memchr(buf, '\0', rlen) != NULL)
+		return -1;
+	memcpy(copy, buf, rlen);
+	copy[rlen] = '\0';
+	/* One memchr for the end of each line and one for its '=': no strlen-style scans. */
+	for (line = copy; *line != '\n'; line = next) {
+		char *nl = memchr(line, '\n', (size_t)(copy + rlen - line)), *eq;
+		size_t n;
+
+		next = nl + 1;	/* found: the request ends with an empty line */
+		*nl = '\0';
+		if (nl > line && nl[-1] == '\r')
+			nl[-1] = '\0';
+		if ((eq = memchr(line, '=', (size_t)(nl - line))) == NULL || eq == line)
+			return -1;
+		*eq = '\0';
+		n = (size_t)(eq - line);
+		for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
+			if (slots[i].len == n && memcmp(line, slots[i].name, n) == 0) {
+				*(const char **)((char *)r + slots[i].offset) = eq + 1;
+				break;
+			}
+	}
+	if (r->request == NULL || strcmp(r->request, "smtpd_access_policy") != 0)
+		return -1;
+	return 1;
+}
+

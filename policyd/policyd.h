@@ -1,0 +1,72 @@
+/*
+ * NAME
+ *	policyd.h - forcetls-policyd: the daemon's shared state
+ * DESCRIPTION
+ *	One event loop, one resolver, one current snapshot. A snapshot is the
+ *	configuration and table that decisions use; it is refcounted, so a
+ *	request waiting for DNS keeps the snapshot it started with while a
+ *	reload installs a new one (SPEC section 5: lookups in flight never see
+ *	half a table). Everything runs in the loop's thread: no locks.
+ */
+#ifndef POLICYD_H
+#define POLICYD_H
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "policy_request.h"
+#include "resolver.h"
+#include "tlsmaps.h"
+
+typedef struct snapshot {
+	int refs;
+	cfg *cfg;
+	tlsmaps_table *table;
+	/* Settings read from cfg once per load. */
+	int dns_tempfail;		/* dns_failure = tempfail */
+	const char *map_name;		/* socketmap map name we answer */
+	const char *require_map_name;	/* ... and the one answering at least encrypt */
+	const char *inbound_reply;	/* "450 4.7.0 ..." */
+	int log_lookups;
+} snapshot;
+
+typedef struct {
+	unsigned long by_level[TLSMAPS_LEVEL_COUNT];	/* OK answers */
+	unsigned long notfound;
+	unsigned long temp;
+	unsigned long perm;
+	unsigned long dns_temp;
+	unsigned long malformed;		/* bad socketmap or policy requests */
+	unsigned long policy_requests;
+	unsigned long policy_dunno;
+	unsigned long policy_reject;
+	unsigned long reloads;
+	unsigned long reload_failures;
+} policyd_stats;
+
+typedef struct policyd {
+	struct event_base *base;
+	resolver *resolver;
+	snapshot *snap;
+	policyd_stats stats;
+} policyd;
+
+snapshot *snapshot_hold(snapshot *s);
+void snapshot_release(snapshot *s);
+
+/* outbound.c: the socketmap answer for a next hop; cb may run before return. */
+typedef void (*outbound_cb)(void *ctx, const char *reply, size_t len);
+/*
+ * require: the answer of policyd.require_map_name, for mail that must leave
+ * over TLS whatever the table says: the table's answer when it is mandatory
+ * already (so verify, secure... keep their strength), else "encrypt".
+ */
+void outbound_decide(policyd *d, const char *key, size_t len, int require, outbound_cb cb,
+		     void *ctx);
+
+/* inbound.c: the policy delegation decision for one parsed request. */
+
+/* Writes the "action=..." value (no "action=", no newline) into action. */
+void inbound_decide(policyd *d, const policy_request *r, char *action, size_t len);
+
+#endif
