@@ -1,0 +1,173 @@
+/*
+ * NAME
+ *	decide.h - forcetls-milter's decisions, free of libmilter
+ * DESCRIPTION
+ *	Everything the milter decides is decided here, by plain functions that
+ *	unit tests call directly (mlfi.c only gathers facts from libmilter and
+ *	carries out the actions).
+ *
+ *	Direction (SPEC 4): outbound when the client is in internal_networks or
+ *	authenticated; gateway when it is in gateway_networks; else inbound.
+ *
+ *	At end of message, decide_message() turns what was seen (recipients,
+ *	sender, the headers that matter, rule hits) into actions:
+ *	- delete every X-TLSLevel copy, then insert exactly one at index 0
+ *	  (outbound and gateway mail), or delete them all (inbound);
+ *	- delete trigger, success and failure headers from anyone but the
+ *	  gateway, and the trigger headers from the gateway too (its mail must
+ *	  never route back to it);
+ *	- add the encryption trigger (outbound mail flagged by a rule) or the
+ *	  decrypt trigger (inbound PGP/MIME, S/MIME, or a decrypt pattern),
+ *	  after the X-TLSLevel header, so that Postfix's milter_header_checks
+ *	  sees the trigger last and routes to the gateway (the last FILTER wins);
+ *	- delete TLS-Required (RFC 8689) headers on forced mail and on mail
+ *	  from untrusted clients;
+ *	- on the gateway's failure header: on_encrypt_failure (tls, hold,
+ *	  reject, pass).
+ */
+#ifndef MILTER_DECIDE_H
+#define MILTER_DECIDE_H
+
+#include <stddef.h>
+
+#include "tlsmaps.h"
+
+typedef enum {
+	DIR_INBOUND = 0,
+	DIR_OUTBOUND,
+	DIR_GATEWAY,
+} msg_dir;
+
+typedef enum {
+	ON_FAIL_TLS = 0,	/* X-TLSLevel: Require: mandatory TLS as the backup */
+	ON_FAIL_HOLD,		/* quarantine */
+	ON_FAIL_REJECT,
+	ON_FAIL_PASS,
+} on_failure;
+
+/* A header as configured: "Name: value". */
+typedef struct {
+	char name[128];
+	char value[256];
+} hdr_spec;
+
+/* Parse "Name: value" (a field name, a colon, a value). 0 or -1. */
+int hdr_spec_parse(const char *s, hdr_spec *h);
+
+/* What the configuration says; owned by the snapshot. */
+typedef struct {
+	char tls_header[128];		/* X-TLSLevel */
+	char tls_require[64];		/* Require */
+	char tls_try[64];		/* Try */
+	int opportunistic;
+	hdr_spec encrypt, encrypt_success, encrypt_failure;
+	hdr_spec decrypt, decrypt_success, decrypt_failure;
+	on_failure on_encrypt_failure;
+	int strip_subject_tag;
+	int remove_tls_required;	/* always 1; a setting for the record */
+} decide_config;
+
+/* Which header a name is, for the message state. */
+typedef enum {
+	H_OTHER = 0,
+	H_TLSLEVEL,
+	H_ENCRYPT,		/* trigger */
+	H_ENCRYPT_STATUS,	/* success/failure share a name, or have their own */
+	H_DECRYPT,
+	H_DECRYPT_STATUS,
+	H_TLS_REQUIRED,
+	H_SUBJECT,
+	H_CONTENT_TYPE,
+	H_KIND_COUNT
+} hdr_kind;
+
+#define MSG_MAX_SEEN 64		/* headers of interest kept per kind; the rest are counted */
+#define MSG_MAX_NAMES 16	/* distinct names of interest (at most 11 with any config) */
+
+typedef struct {
+	char name[128];		/* as the message spelled it (for deletion by name) */
+	char value[512];	/* truncated copy */
+	unsigned index;		/* 1-based among headers of this exact name (case-insensitive) */
+} hdr_seen;
+
+/*
+ * Every name of interest, however many copies it has: the copies past the
+ * MSG_MAX_SEEN kept per kind are deleted too (their values are not kept,
+ * so only the first MSG_MAX_SEEN copies of a kind count for a verdict).
+ */
+typedef struct {
+	char name[128];		/* as the message first spelled it */
+	hdr_kind kind;
+	unsigned count;		/* highest index noted */
+	unsigned seen_max;	/* highest index kept in seen[] */
+} hdr_name;
+
+/* What one message showed. Filled by mlfi.c, read by decide_message(). */
+typedef struct {
+	msg_dir dir;
+	hdr_seen seen[H_KIND_COUNT][MSG_MAX_SEEN];
+	size_t nseen[H_KIND_COUNT];
+	hdr_name names[MSG_MAX_NAMES];
+	size_t nnames;
+	int flagged;			/* an encryption rule matched */
+	char flagged_by[128];		/* which: "subject_tag", "header_patterns[1]", ... */
+	int decrypt;			/* an inbound message to decrypt */
+	char decrypt_by[128];
+	int forced;			/* a recipient's domain is forced (encrypt or stronger) */
+	char forced_by[300];		/* "bank.test (table:3)" */
+	size_t subject_tag_start, subject_tag_end;	/* when the tag matched */
+	int subject_tagged;
+} msg_state;
+
+/* An action for mlfi.c to carry out, in this order. */
+typedef enum {
+	ACT_DELETE,		/* smfi_chgheader(name, index, NULL) */
+	ACT_INSERT_FIRST,	/* smfi_insheader(0, name, value) */
+	ACT_ADD,		/* smfi_addheader(name, value) (after every other) */
+	ACT_CHANGE,		/* smfi_chgheader(name, index, value) */
+	ACT_QUARANTINE,		/* smfi_quarantine(value) */
+	ACT_REJECT,		/* reply 550 5.7.1 value */
+} act_kind;
+
+typedef struct {
+	act_kind kind;
+	char name[128];
+	char value[512];
+	unsigned index;
+	unsigned span;		/* ACT_DELETE: copies index, index-1, ... (0 means 1) */
+} action;
+
+#define DECIDE_MAX_ACTIONS (H_KIND_COUNT * MSG_MAX_SEEN + 8)
+
+typedef struct {
+	action a[DECIDE_MAX_ACTIONS];
+	size_t n;
+	char summary[768];	/* the decision, for the one log line */
+} decision;
+
+/* Classify a header name against the configuration. */
+hdr_kind decide_header_kind(const decide_config *c, const char *name);
+
+/*
+ * Record a header of interest in the state. index counts same-named headers
+ * (names compared case-insensitively), from 1.
+ */
+void msg_note_header(msg_state *m, hdr_kind kind, const char *name, unsigned index,
+		     const char *value);
+
+/* The actions for a message; d->summary says what was decided and why. */
+void decide_message(const decide_config *c, const msg_state *m, decision *d);
+
+/* Does a Content-Type value announce PGP/MIME or S/MIME enveloped data? */
+int decide_encrypted_content(const char *content_type);
+
+/*
+ * Inbound enforcement (SPEC 3) from MTA macros. tls_version empty or NULL
+ * means clear text; cipher_bits as sent; cert_subject non-empty means a
+ * verified certificate on Postfix; verify ("OK") is Sendmail's. Returns
+ * NULL when the session is acceptable, else the reason.
+ */
+const char *decide_inbound(const tlsmaps_table *t, tlsmaps_id id, const char *tls_version,
+			   const char *cipher_bits, const char *cert_subject, const char *verify);
+
+#endif /* MILTER_DECIDE_H */

@@ -1,0 +1,301 @@
+/*
+ * NAME
+ *	snapshot.c - forcetls-milter's configuration and tables, as one refcounted unit
+ * SUMMARY
+ *	msnapshot_load(), msnapshot_current(), msnapshot_install(),
+ *	msnapshot_release(), msnapshot_config()
+ * DESCRIPTION
+ *	The settings table of the milter section lives here, with every
+ *	default. Network lists (internal_networks, gateway_networks) become
+ *	small tlsmaps tables, so they get the same syntax, diagnostics and
+ *	longest-prefix matching as the forced-TLS table.
+ *
+ *	libmilter calls us from many threads: the current pointer and the
+ *	reference counts are guarded by one mutex, held only for the swap.
+ * DIAGNOSTICS
+ *	Every configuration and table error is logged, as FILE:LINE: reason.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "snapshot.h"
+
+static const char *const level_choices[] = {
+	"none", "may", "encrypt", "dane", "dane-only", "fingerprint", "verify", "secure", NULL,
+};
+static const char *const failure_choices[] = {"tls", "hold", "reject", "pass", NULL};
+static const char *const routing_choices[] = {"header", NULL};
+
+static const cfg_def settings[] = {
+	{"tables.forced_tls", CFG_STRING, "/etc/forcetls/forced-tls.table", 0, 0, 0, NULL},
+	{"tables.default_level", CFG_STRING, "encrypt", 0, 0, 0, level_choices},
+	{"milter.listen", CFG_STRING, "inet:10030@127.0.0.1", 0, 0, 0, NULL},
+	{"milter.user", CFG_STRING, "forcetls", 0, 0, 0, NULL},
+	{"milter.socket_owner", CFG_STRING, "", 0, 0, 0, NULL},
+	{"milter.socket_group", CFG_STRING, "", 0, 0, 0, NULL},
+	{"milter.socket_mode", CFG_STRING, "0660", 0, 0, 0, NULL},
+	{"milter.internal_networks", CFG_LIST, "127.0.0.0/8, ::1", 0, 0, 0, NULL},
+	{"milter.gateway_networks", CFG_LIST, "", 0, 0, 0, NULL},
+	{"milter.tls_header", CFG_STRING, "X-TLSLevel", 0, 0, 0, NULL},
+	{"milter.tls_require_value", CFG_STRING, "Require", 0, 0, 0, NULL},
+	{"milter.tls_try_value", CFG_STRING, "Try", 0, 0, 0, NULL},
+	{"milter.opportunistic", CFG_BOOL, NULL, 1, 0, 0, NULL},
+	{"milter.encrypt_header", CFG_STRING, "X-Encrypt: yes", 0, 0, 0, NULL},
+	{"milter.encrypt_success_header", CFG_STRING, "X-Encrypt-Status: success", 0, 0, 0, NULL},
+	{"milter.encrypt_failure_header", CFG_STRING, "X-Encrypt-Status: failure", 0, 0, 0, NULL},
+	{"milter.decrypt_header", CFG_STRING, "X-Decrypt: yes", 0, 0, 0, NULL},
+	{"milter.decrypt_success_header", CFG_STRING, "X-Decrypt-Status: success", 0, 0, 0, NULL},
+	{"milter.decrypt_failure_header", CFG_STRING, "X-Decrypt-Status: failure", 0, 0, 0, NULL},
+	{"milter.subject_tag", CFG_STRING, "^\\s*\\[(encrypt|secure)\\]", 0, 0, 0, NULL},
+	{"milter.strip_subject_tag", CFG_BOOL, NULL, 0, 0, 0, NULL},
+	{"milter.header_patterns", CFG_LIST, "", 0, 0, 0, NULL},
+	{"milter.body_patterns", CFG_LIST, "", 0, 0, 0, NULL},
+	{"milter.body_scan_limit", CFG_INT, NULL, 1048576, 0, 1073741824, NULL},
+	{"milter.decrypt_patterns", CFG_LIST, "", 0, 0, 0, NULL},
+	{"milter.encrypt_table", CFG_STRING, "", 0, 0, 0, NULL},
+	{"milter.encrypt_senders", CFG_LIST, "", 0, 0, 0, NULL},
+	{"milter.on_encrypt_failure", CFG_STRING, "tls", 0, 0, 0, failure_choices},
+	{"milter.inbound_enforce", CFG_BOOL, NULL, 1, 0, 0, NULL},
+	{"milter.inbound_reply", CFG_STRING, "450 4.7.0 TLS is required for this session", 0, 0,
+	 0, NULL},
+	{"milter.routing", CFG_STRING, "header", 0, 0, 0, routing_choices},
+	{"milter.log_decisions", CFG_BOOL, NULL, 1, 0, 0, NULL},
+};
+static const char *const own_sections[] = {"milter", "tables", NULL};
+static const char *const other_sections[] = {"policyd", "tlsmaps", NULL};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static msnapshot *current;
+
+static void report_log(void *ctx, const char *file, unsigned line, const char *msg)
+{
+	(void)ctx;
+	if (line > 0)
+		log_errx("%s:%u: %s", file, line, msg);
+	else
+		log_errx("%s: %s", file, msg);
+}
+
+cfg *msnapshot_config(const msnapshot_options *o)
+{
+	char errors[8192], *save = NULL;
+	cfg *c = cfg_load(o->config, settings, sizeof(settings) / sizeof(settings[0]),
+			  own_sections, other_sections, errors, sizeof(errors));
+
+	if (c == NULL)
+		for (char *l = strtok_r(errors, "\n", &save); l != NULL;
+		     l = strtok_r(NULL, "\n", &save))
+			log_errx("%s", l);
+	return c;
+}
+
+static tlsmaps_table *load_table(const char *path, const char *level)
+{
+	tlsmaps_options topt;
+	unsigned nerrors = 0;
+	tlsmaps_table *t;
+
+	tlsmaps_options_init(&topt);
+	tlsmaps_level_parse(level, strlen(level), &topt.default_level);
+	topt.report = report_log;
+	if ((t = tlsmaps_load(&path, 1, &topt, &nerrors)) == NULL)
+		log_errx("%s: %u error%s; table not loaded", path, nerrors, nerrors == 1 ? "" : "s");
+	return t;
+}
+
+/* A list of networks as a table: every item must be an address or network. */
+static int network_table(const cfg *c, const char *path, tlsmaps_table **out)
+{
+	const char *const *items;
+	size_t n = cfg_list(c, path, &items), len = 0;
+	char *buf;
+	tlsmaps_builder *b;
+	tlsmaps_options topt;
+	unsigned nerrors = 0;
+
+	*out = NULL;
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		len += strlen(items[i]) + 1;
+	if ((buf = malloc(len + 1)) == NULL)
+		return -1;
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		strcat(buf, items[i]);
+		strcat(buf, "\n");
+	}
+	tlsmaps_options_init(&topt);
+	topt.report = report_log;
+	b = tlsmaps_builder_new(&topt);
+	if (b != NULL)
+		tlsmaps_builder_add_buffer(b, path, buf, strlen(buf));
+	*out = tlsmaps_builder_finish(b, &nerrors);
+	free(buf);
+	if (*out == NULL)
+		return -1;
+	for (size_t i = 0; i < tlsmaps_table_count(*out); i++)
+		if (tlsmaps_entry_kind(*out, (tlsmaps_id)i) != TLSMAPS_KIND_NETWORK) {
+			log_errx("%s: %s: expected an address or a network",
+				 path, tlsmaps_entry_key(*out, (tlsmaps_id)i));
+			tlsmaps_table_free(*out);
+			*out = NULL;
+			return -1;
+		}
+	return 0;
+}
+
+static int header_setting(const cfg *c, const char *path, hdr_spec *h)
+{
+	if (hdr_spec_parse(cfg_str(c, path), h) < 0) {
+		log_errx("%s: \"%s\": expected \"Name: value\"", path, cfg_str(c, path));
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_reply(msnapshot *s, const char *reply)
+{
+	/* "450 4.7.0 text": a 4xx or 5xx code, an enhanced code, text. */
+	char code[4] = "", xcode[16] = "";
+	int n = 0;
+
+	if (sscanf(reply, "%3[0-9] %15[0-9.] %n", code, xcode, &n) != 2 || n == 0 ||
+	    (code[0] != '4' && code[0] != '5') || xcode[0] != code[0] ||
+	    strpbrk(reply, "\r\n%") != NULL) {
+		log_errx("milter.inbound_reply: \"%s\": expected \"4xx x.y.z text\" or 5xx", reply);
+		return -1;
+	}
+	snprintf(s->inbound_code, sizeof(s->inbound_code), "%s", code);
+	snprintf(s->inbound_xcode, sizeof(s->inbound_xcode), "%s", xcode);
+	snprintf(s->inbound_text, sizeof(s->inbound_text), "%s", reply + n);
+	return 0;
+}
+
+static void snapshot_free(msnapshot *s)
+{
+	tlsmaps_table_free(s->forced);
+	tlsmaps_table_free(s->encrypt_table);
+	tlsmaps_table_free(s->internal);
+	tlsmaps_table_free(s->gateway);
+	rules_free(s->rules);
+	rules_free(s->decrypt_rules);
+	cfg_free(s->cfg);
+	free(s);
+}
+
+msnapshot *msnapshot_load(const msnapshot_options *o)
+{
+	msnapshot *s = calloc(1, sizeof(*s));
+	const cfg *c;
+	const char *fail, *level;
+	rules_config rc;
+	char why[512];
+	int bad = 0;
+
+	if (s == NULL)
+		return NULL;
+	s->refs = 1;
+	if ((s->cfg = msnapshot_config(o)) == NULL) {
+		free(s);
+		return NULL;
+	}
+	c = s->cfg;
+	level = cfg_str(c, "tables.default_level");
+	s->table_path = o->table != NULL ? o->table : cfg_str(c, "tables.forced_tls");
+	if ((s->forced = load_table(s->table_path, level)) == NULL)
+		bad = 1;
+	if (*cfg_str(c, "milter.encrypt_table") != '\0' &&
+	    (s->encrypt_table = load_table(cfg_str(c, "milter.encrypt_table"), level)) == NULL)
+		bad = 1;
+	if (network_table(c, "milter.internal_networks", &s->internal) < 0 ||
+	    network_table(c, "milter.gateway_networks", &s->gateway) < 0)
+		bad = 1;
+
+	snprintf(s->dc.tls_header, sizeof(s->dc.tls_header), "%s", cfg_str(c, "milter.tls_header"));
+	snprintf(s->dc.tls_require, sizeof(s->dc.tls_require), "%s",
+		 cfg_str(c, "milter.tls_require_value"));
+	snprintf(s->dc.tls_try, sizeof(s->dc.tls_try), "%s", cfg_str(c, "milter.tls_try_value"));
+	s->dc.opportunistic = cfg_bool(c, "milter.opportunistic");
+	s->dc.strip_subject_tag = cfg_bool(c, "milter.strip_subject_tag");
+	s->dc.remove_tls_required = 1;
+	if (header_setting(c, "milter.encrypt_header", &s->dc.encrypt) < 0 ||
+	    header_setting(c, "milter.encrypt_success_header", &s->dc.encrypt_success) < 0 ||
+	    header_setting(c, "milter.encrypt_failure_header", &s->dc.encrypt_failure) < 0 ||
+	    header_setting(c, "milter.decrypt_header", &s->dc.decrypt) < 0 ||
+	    header_setting(c, "milter.decrypt_success_header", &s->dc.decrypt_success) < 0 ||
+	    header_setting(c, "milter.decrypt_failure_header", &s->dc.decrypt_failure) < 0)
+		bad = 1;
+	fail = cfg_str(c, "milter.on_encrypt_failure");
+	s->dc.on_encrypt_failure = strcmp(fail, "hold") == 0     ? ON_FAIL_HOLD
+				   : strcmp(fail, "reject") == 0 ? ON_FAIL_REJECT
+				   : strcmp(fail, "pass") == 0   ? ON_FAIL_PASS
+								 : ON_FAIL_TLS;
+	s->inbound_enforce = cfg_bool(c, "milter.inbound_enforce");
+	s->log_decisions = cfg_bool(c, "milter.log_decisions");
+	if (parse_reply(s, cfg_str(c, "milter.inbound_reply")) < 0)
+		bad = 1;
+	s->nsenders = cfg_list(c, "milter.encrypt_senders", &s->senders);
+
+	memset(&rc, 0, sizeof(rc));
+	rc.subject_tag = cfg_str(c, "milter.subject_tag");
+	rc.nheader_patterns = cfg_list(c, "milter.header_patterns", &rc.header_patterns);
+	rc.nbody_patterns = cfg_list(c, "milter.body_patterns", &rc.body_patterns);
+	rc.body_scan_limit = (size_t)cfg_int(c, "milter.body_scan_limit");
+	if ((s->rules = rules_new(&rc, why, sizeof(why))) == NULL) {
+		log_errx("milter.%s", why);
+		bad = 1;
+	}
+	memset(&rc, 0, sizeof(rc));
+	rc.nbody_patterns = cfg_list(c, "milter.decrypt_patterns", &rc.body_patterns);
+	rc.body_scan_limit = (size_t)cfg_int(c, "milter.body_scan_limit");
+	if (rc.nbody_patterns > 0 && (s->decrypt_rules = rules_new(&rc, why, sizeof(why))) == NULL) {
+		log_errx("milter.decrypt_%s", why);
+		bad = 1;
+	}
+	if (bad) {
+		snapshot_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+msnapshot *msnapshot_current(void)
+{
+	msnapshot *s;
+
+	pthread_mutex_lock(&lock);
+	s = current;
+	if (s != NULL)
+		s->refs++;
+	pthread_mutex_unlock(&lock);
+	return s;
+}
+
+void msnapshot_install(msnapshot *s)
+{
+	msnapshot *old;
+
+	pthread_mutex_lock(&lock);
+	old = current;
+	current = s;
+	pthread_mutex_unlock(&lock);
+	msnapshot_release(old);
+}
+
+void msnapshot_release(msnapshot *s)
+{
+	int last;
+
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&lock);
+	last = --s->refs == 0;
+	pthread_mutex_unlock(&lock);
+	if (last)
+		snapshot_free(s);
+}

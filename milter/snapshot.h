@@ -1,0 +1,57 @@
+/*
+ * NAME
+ *	snapshot.h - forcetls-milter's configuration and tables, as one refcounted unit
+ * DESCRIPTION
+ *	A snapshot is everything a decision reads: settings, the forced-TLS
+ *	table, the always-encrypt table, the network lists, compiled rules. It
+ *	is immutable once built. Each milter connection holds the snapshot that
+ *	was current when it connected (snapshot_current()) and releases it at
+ *	close; SIGHUP builds a new one and snapshot_install() swaps it in. The
+ *	old one is freed when its last connection leaves. A snapshot with any
+ *	error is never installed.
+ */
+#ifndef MILTER_SNAPSHOT_H
+#define MILTER_SNAPSHOT_H
+
+#include "config.h"
+#include "decide.h"
+#include "rules.h"
+#include "tlsmaps.h"
+
+typedef struct msnapshot {
+	int refs;			/* under the snapshot lock */
+	cfg *cfg;
+	decide_config dc;
+	tlsmaps_table *forced;		/* tables.forced_tls */
+	tlsmaps_table *encrypt_table;	/* milter.encrypt_table, or NULL */
+	tlsmaps_table *internal;	/* milter.internal_networks as a table */
+	tlsmaps_table *gateway;		/* milter.gateway_networks, or NULL */
+	rules *rules;			/* encryption flagging */
+	rules *decrypt_rules;		/* milter.decrypt_patterns, or NULL */
+	const char *const *senders;	/* milter.encrypt_senders (addresses or @domains) */
+	size_t nsenders;
+	int inbound_enforce;
+	int log_decisions;
+	char inbound_code[4], inbound_xcode[16], inbound_text[256];
+	const char *table_path;
+} msnapshot;
+
+typedef struct {
+	const char *config;	/* NULL: built-in defaults */
+	const char *table;	/* --table */
+	const char *listen;	/* --listen */
+} msnapshot_options;
+
+/* Build; NULL with every error logged. */
+msnapshot *msnapshot_load(const msnapshot_options *o);
+
+/* The current snapshot, held for the caller. */
+msnapshot *msnapshot_current(void);
+/* Install s as current (takes the caller's reference). */
+void msnapshot_install(msnapshot *s);
+void msnapshot_release(msnapshot *s);
+
+/* The settings table, for --check and main.c. */
+cfg *msnapshot_config(const msnapshot_options *o);
+
+#endif
