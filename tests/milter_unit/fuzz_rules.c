@@ -1,0 +1,186 @@
+/*
+ * NAME
+ *	fuzz_rules - libFuzzer target for the chunked body scan of milter/rules.c
+ * DESCRIPTION
+ *	Input: byte 0 gives the number of chunk boundaries (0 to 15) and, in
+ *	its high bit, a small body_scan_limit (48 bytes) instead of a large
+ *	one; then two bytes per boundary (its offset, modulo the body length
+ *	+ 1); the rest is the body. Each fixed pattern below has its own
+ *	rules object, and the body is fed chunk by chunk, then the end marker
+ *	(rules_scan_body(s, NULL, 0, ...)).
+ *
+ *	Properties, for every pattern, besides the sanitizers:
+ *	- the result equals one pcre2_match() of the pattern over the whole
+ *	  body, cut at the limit (inputs stay below RULES_CARRY_MAX, so no
+ *	  carry is ever cut);
+ *	- before the end marker, a match is only ever reported when the whole
+ *	  body matches too (no false positive from a chunk edge);
+ *	- rules_scan_body_bytes() is min(body length, limit), or less when a
+ *	  match ended the scan early.
+ *	PCRE2's JIT code is not seen by ASan, so the body is copied to end
+ *	right before an inaccessible page: a read past the end of the whole
+ *	body (the reference match, a single chunk) faults at once. The
+ *	partial-mode subjects that rules.c hands PCRE2 (a prefix of the body
+ *	without its trailing non-ASCII bytes) are matched there too: PCRE2
+ *	10.42's JIT reads past the end of a partial-mode subject that ends in
+ *	invalid UTF-8, which is why rules.c never passes one.
+ *	A reference match that hits a PCRE2 resource limit is not compared.
+ *	The reference is JIT-compiled like the rules: PCRE2 10.42's
+ *	interpreter and JIT disagree on \z and $ before invalid UTF-8 (the
+ *	interpreter takes the end of a valid stretch for the end of the
+ *	subject, the JIT does not), and this target tests the chunking, not
+ *	PCRE2's two engines.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "rules.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(cond, i)                                                                    \
+	do {                                                                              \
+		if (!(cond)) {                                                            \
+			fprintf(stderr, "fuzz_rules: %s:%d: %s (pattern %s)\n", __FILE__, \
+				__LINE__, #cond, patterns[i]);                            \
+			abort();                                                          \
+		}                                                                         \
+	} while (0)
+
+static const char *const patterns[] = {
+	"CONFIDENTIAL",
+	"\\bSSN\\b",
+	"A[^B]*B|C",
+	"foo|o",
+	"(?<=ab)cd",
+	"^start",
+	"(?m)^line$",
+	"\\d{4}[ -]?\\d{4}",
+	"stra(\xc3\x9f|ss)e",
+	"\\x{e4}\\x{f6}+\\x{20ac}",
+	"x\\Ky",
+	"(?<![a-z])zz(?![a-z])",
+	"\\Bq\\B",
+	"end\\z",
+	"a.{3,10}b",
+};
+#define NPAT (sizeof(patterns) / sizeof(patterns[0]))
+#define LIMIT_SMALL 48
+#define LIMIT_LARGE (1 << 20)
+
+static rules *r_small[NPAT], *r_large[NPAT];
+static pcre2_code *ref[NPAT];
+static pcre2_match_data *md;
+static unsigned char *guard_end;	/* an inaccessible page starts here */
+
+#define GUARD_SPAN (2 * RULES_CARRY_MAX)
+
+static void init(void)
+{
+	char why[256];
+
+	md = pcre2_match_data_create(1, NULL);
+	{
+		unsigned char *m = mmap(NULL, GUARD_SPAN + 65536, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (m == MAP_FAILED || mprotect(m + GUARD_SPAN, 65536, PROT_NONE) != 0)
+			abort();
+		guard_end = m + GUARD_SPAN;
+	}
+	for (size_t i = 0; i < NPAT; i++) {
+		rules_config cfg = {NULL, NULL, 0, &patterns[i], 1, LIMIT_SMALL};
+		int err;
+		PCRE2_SIZE off;
+
+		r_small[i] = rules_new(&cfg, why, sizeof(why));
+		cfg.body_scan_limit = LIMIT_LARGE;
+		r_large[i] = rules_new(&cfg, why, sizeof(why));
+		ref[i] = pcre2_compile((PCRE2_SPTR)patterns[i], PCRE2_ZERO_TERMINATED,
+				       PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_CASELESS, &err,
+				       &off, NULL);
+		if (ref[i] != NULL)
+			(void)pcre2_jit_compile(ref[i], PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD);
+		if (r_small[i] == NULL || r_large[i] == NULL || ref[i] == NULL) {
+			fprintf(stderr, "fuzz_rules: pattern %zu: %s\n", i, why);
+			abort();
+		}
+	}
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	size_t cuts[17], ncut, blen, limit, want_bytes;
+	const uint8_t *body, *src;
+	int small;
+
+	if (md == NULL)
+		init();
+	if (size < 1)
+		return 0;
+	ncut = data[0] & 0x0f;
+	small = (data[0] & 0x80) != 0;
+	if (size < 1 + 2 * ncut)
+		return 0;
+	blen = size - 1 - 2 * ncut;
+	if (blen >= RULES_CARRY_MAX)
+		return 0;
+	src = data + 1 + 2 * ncut;
+	body = memcpy(guard_end - blen, src, blen);
+	for (size_t i = 0; i < ncut; i++)
+		cuts[i] = ((size_t)data[1 + 2 * i] << 8 | data[2 + 2 * i]) % (blen + 1);
+	cuts[ncut++] = blen;
+	qsort(cuts, ncut, sizeof(cuts[0]), cmp_size);
+	limit = small ? LIMIT_SMALL : LIMIT_LARGE;
+	want_bytes = blen < limit ? blen : limit;
+
+	for (size_t c = 0; c < ncut; c++) {
+		size_t m = cuts[c];
+
+		while (m > 0 && body[m - 1] >= 0x80)
+			m--;
+		memmove(guard_end - m, body, m);	/* body ends at the guard too */
+		for (size_t i = 0; i < NPAT; i++)
+			(void)pcre2_match(ref[i], guard_end - m, m, 0, PCRE2_PARTIAL_HARD, md, NULL);
+		body = memcpy(guard_end - blen, src, blen);	/* back in place */
+	}
+
+	for (size_t i = 0; i < NPAT; i++) {
+		rules_scan *s = rules_scan_new(small ? r_small[i] : r_large[i]);
+		int rc = pcre2_match(ref[i], guard_end - blen, want_bytes, 0, 0, md, NULL);
+		int whole, got = 0, early;
+		size_t pos = 0;
+		const char *w;
+
+		if (s == NULL)
+			abort();
+		for (size_t c = 0; c < ncut; c++) {
+			got = rules_scan_body(s, body + pos, cuts[c] - pos, &w);
+			pos = cuts[c];
+		}
+		early = got;
+		got = rules_scan_body(s, NULL, 0, &w);
+		CHECK(rules_scan_body_bytes(s) == want_bytes ||
+			      (got && rules_scan_body_bytes(s) < want_bytes), i);
+		rules_scan_free(s);
+		if (rc != PCRE2_ERROR_NOMATCH && rc < 0)
+			continue;
+		whole = rc >= 0;
+		CHECK(got == whole, i);
+		CHECK(!early || whole, i);
+	}
+	return 0;
+}
