@@ -1,0 +1,138 @@
+#!/usr/bin/python3
+# e2e-tool.py - the Python half of the end-to-end harness (tests/e2e/lib.sh).
+#
+#   e2e-tool.py receiver --addr A --port P --dir DIR [--cert F --key F] [--hostname H]
+#       A real SMTP server (Debian's python3-aiosmtpd). With --cert/--key it offers
+#       STARTTLS. Every message it accepts is stored in DIR as NNNN.eml (the message as
+#       received) and NNNN.meta (key=value lines: peer, helo, mail_from, rcpt, tls,
+#       tls_version, tls_cipher, tls_bits), the .meta written last and atomically, so a
+#       .meta file means a complete message. Writes DIR/ready once it listens.
+#       --rcpt-reply 'CODE TEXT' answers every RCPT with that reply instead of 250.
+#
+#   e2e-tool.py dns-servfail --addr A [--port 53] --ready FILE
+#       A DNS server that answers every query with SERVFAIL (dnsmasq forwards the
+#       names a test wants broken to it).
+#
+# Run with Debian's /usr/bin/python3: that is where python3-aiosmtpd lives.
+import argparse
+import asyncio
+import os
+import socket
+import ssl
+import struct
+import sys
+
+
+def write_atomic(path, data):
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.rename(tmp, path)
+
+
+def receiver(args):
+    from aiosmtpd.smtp import SMTP
+
+    os.makedirs(args.dir, exist_ok=True)
+    counter = [len([n for n in os.listdir(args.dir) if n.endswith(".meta")])]
+
+    class Handler:
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            if args.rcpt_reply:
+                return args.rcpt_reply
+            envelope.rcpt_tos.append(address)
+            return "250 2.1.5 OK"
+
+        async def handle_DATA(self, server, session, envelope):
+            counter[0] += 1
+            base = os.path.join(args.dir, "%04d" % counter[0])
+            data = envelope.original_content or envelope.content
+            if isinstance(data, str):
+                data = data.encode("utf-8", "surrogateescape")
+            meta = [
+                "peer=%s" % (session.peer[0] if session.peer else ""),
+                "helo=%s" % (session.host_name or ""),
+                "mail_from=%s" % envelope.mail_from,
+            ]
+            meta += ["rcpt=%s" % r for r in envelope.rcpt_tos]
+            sslobj = session.ssl.get("ssl_object") if session.ssl else None
+            if sslobj is not None:
+                cipher = sslobj.cipher() or ("", "", 0)
+                meta += [
+                    "tls=yes",
+                    "tls_version=%s" % sslobj.version(),
+                    "tls_cipher=%s" % cipher[0],
+                    "tls_bits=%s" % cipher[2],
+                ]
+            else:
+                meta += ["tls=no"]
+            write_atomic(base + ".eml", data)
+            write_atomic(base + ".meta", ("\n".join(meta) + "\n").encode())
+            print("stored %s.eml tls=%s rcpt=%s" % (base, "yes" if sslobj else "no",
+                                                   ",".join(envelope.rcpt_tos)), flush=True)
+            return "250 2.0.0 Ok: stored as %04d" % counter[0]
+
+    ctx = None
+    if args.cert:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(args.cert, args.key)
+
+    def factory():
+        return SMTP(Handler(), hostname=args.hostname, tls_context=ctx,
+                    require_starttls=False, decode_data=False,
+                    ident="e2e receiver")
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    server = loop.run_until_complete(
+        loop.create_server(factory, host=args.addr, port=args.port, reuse_address=True))
+    with open(os.path.join(args.dir, "..", "ready"), "w") as f:
+        f.write("%d\n" % os.getpid())
+    print("listening on %s:%d starttls=%s" % (args.addr, args.port, bool(ctx)), flush=True)
+    try:
+        loop.run_forever()
+    finally:
+        server.close()
+
+
+def dns_servfail(args):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((args.addr, args.port))
+    with open(args.ready, "w") as f:
+        f.write("%d\n" % os.getpid())
+    while True:
+        data, peer = s.recvfrom(4096)
+        if len(data) < 12:
+            continue
+        qid, flags = struct.unpack(">HH", data[:4])
+        # QR=1, opcode and RD copied, RA=1, RCODE=2 (SERVFAIL); question echoed
+        rflags = 0x8000 | (flags & 0x7900) | 0x0080 | 2
+        s.sendto(struct.pack(">HHHHHH", qid, rflags, 1, 0, 0, 0) + data[12:]
+                 if struct.unpack(">H", data[4:6])[0] == 1
+                 else struct.pack(">HHHHHH", qid, rflags, 0, 0, 0, 0), peer)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("receiver")
+    r.add_argument("--addr", required=True)
+    r.add_argument("--port", type=int, required=True)
+    r.add_argument("--dir", required=True)
+    r.add_argument("--cert")
+    r.add_argument("--key")
+    r.add_argument("--hostname", default="rx.e2e.test")
+    r.add_argument("--rcpt-reply")
+    d = sub.add_parser("dns-servfail")
+    d.add_argument("--addr", required=True)
+    d.add_argument("--port", type=int, default=53)
+    d.add_argument("--ready", required=True)
+    args = p.parse_args()
+    if args.cmd == "receiver":
+        receiver(args)
+    else:
+        dns_servfail(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
