@@ -217,9 +217,12 @@ void decide_message(const decide_config *c, const msg_state *m, decision *d)
 		if (m->forced) {
 			level = c->tls_require;
 			why = m->forced_by;
-		} else if (failed && c->on_encrypt_failure == ON_FAIL_TLS) {
+		} else if (failed && (c->on_encrypt_failure == ON_FAIL_TLS ||
+				      c->on_encrypt_failure == ON_FAIL_HOLD)) {
+			/* hold too: a held message, once released, leaves only over TLS. */
 			level = c->tls_require;
-			why = "on_encrypt_failure=tls";
+			why = c->on_encrypt_failure == ON_FAIL_HOLD ? "on_encrypt_failure=hold"
+								    : "on_encrypt_failure=tls";
 		} else if (trusted_require) {
 			level = c->tls_require;
 			why = "kept trusted Require";

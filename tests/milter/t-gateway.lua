@@ -71,7 +71,7 @@ T.run("gateway", function()
 	T.reconfigure(BASE .. '  on_encrypt_failure = "hold";\n')
 	c, d = T.send{ ip = GW, headers = {{"X-Encrypt-Status", "failure"}} }
 	T.ok(mt.eom_check(c, MT_QUARANTINE), "failure -> hold: quarantined")
-	T.expect_insert(c, "X-TLSLevel", "Try", 0, "failure -> hold")
+	T.expect_insert(c, "X-TLSLevel", "Require", 0, "failure -> hold: Require, for when it is released")
 	T.expect_log(d, "action=hold")
 	mt.disconnect(c)
 	c = T.send{ ip = GW, headers = {{"X-Encrypt-Status", "success"}} }
