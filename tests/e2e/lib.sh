@@ -479,7 +479,7 @@ e2e_send() {
 
 # e2e_swaks_reply REGEX: the last swaks transcript has a server reply line matching REGEX
 # (e.g. '^4[0-9][0-9] ' for a temporary failure).
-e2e_swaks_reply() { sed -n 's/^ *<[~*-]* //p' "$E2E_SWAKS_LOG" | grep -Eq "$1"; }
+e2e_swaks_reply() { sed -n 's/^ *<[~*-]* *//p' "$E2E_SWAKS_LOG" | grep -Eq "$1"; }
 
 # e2e_queue_json: postqueue -j of the private Postfix (one JSON object per message).
 e2e_queue_json() { timeout 20 ip netns exec "$E2E_NS" postqueue -c "$E2E_PF_CONF" -j 2>/dev/null; }

@@ -27,21 +27,6 @@ milter_world milter-gateway
 grep -q '^ *on_encrypt_failure = "tls";' "$W/forcetls.conf" ||
 	e2e_fail "examples/forcetls.conf: on_encrypt_failure is not \"tls\" any more"
 
-# mw_gateway_return RCPT STATUS: what the gateway does: take the message it received for
-# RCPT, add "X-Encrypt-Status: STATUS" and send it back through Postfix from its address.
-mw_gateway_return() {
-	local in out subj
-	in=$(mw_rx_one $MW_GW "$1") || return 1
-	out=$W/gateway-return-${1%@*}.eml
-	{
-		printf 'X-Encrypt-Status: %s\n' "$2"
-		sed 's/\r$//' "$in"
-	} >"$out"
-	subj=$(mw_headers "$out" | sed -n 's/^Subject: //Ip' | head -1)
-	# (e2e_send adds its own Subject: give the original back)
-	mw_send_gateway gateway@gateway.test "$1" --data "@$out" --header "Subject: $subj"
-}
-
 F=alice@corp.e2e.test
 for r in ok@open-plain.test fail@open-plain.test fail@open-tls.test; do
 	mw_send_internal $F $r --header "Subject: [encrypt] to $r" || e2e_fail "tagged message to $r not accepted"

@@ -161,6 +161,20 @@ mw__log_has() { grep -q -- "$2" "$E2E_WORK/$1.log" 2>/dev/null; }
 mw_send_internal() { e2e_send "$1" "$2" --local-interface $MW_INTERNAL "${@:3}"; }
 mw_send_inbound() { e2e_send "$1" "$2" --local-interface $MW_INBOUND "${@:3}"; }
 mw_send_gateway() { e2e_send "$1" "$2" --local-interface $MW_GW_ADDR "${@:3}"; }
+# mw_gateway_return RCPT STATUS: what the gateway does: take the message it received for
+# RCPT, add "X-Encrypt-Status: STATUS" and send it back through Postfix from its address.
+mw_gateway_return() {
+	local in out subj
+	in=$(mw_rx_one $MW_GW "$1") || return 1
+	out=$E2E_WORK/gateway-return-$1.eml
+	{
+		printf 'X-Encrypt-Status: %s\n' "$2"
+		sed 's/\r$//' "$in"
+	} >"$out"
+	subj=$(mw_headers "$out" | sed -n 's/^Subject: //Ip' | head -1)
+	# (e2e_send adds its own Subject: give the original back)
+	mw_send_gateway gateway@gateway.test "$1" --data "@$out" --header "Subject: $subj"
+}
 
 # mw_headers FILE: the header section of a message, unfolded, one header per line.
 mw_headers() {
