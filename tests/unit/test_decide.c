@@ -194,7 +194,7 @@ static void test_gateway_return(void **state)
 	decision d;
 	const char *success[] = {"I:X-TLSLevel:Try", "D:X-Encrypt:1"};
 	const char *fail_tls[] = {"I:X-TLSLevel:Require", "D:X-Encrypt:1"};
-	const char *fail_hold[] = {"I:X-TLSLevel:Try", "D:X-Encrypt:1", "Q"};
+	const char *fail_hold[] = {"I:X-TLSLevel:Require", "D:X-Encrypt:1", "Q"};
 	const char *fail_reject[] = {"I:X-TLSLevel:Try", "D:X-Encrypt:1", "R"};
 
 	(void)state;
