@@ -137,7 +137,7 @@ static const char *type_name(cfg_type t)
 }
 
 static void take_value(const char *file, const cfg_def *d, config_setting_t *s, cfg_value *v,
-		       errbuf *e)
+                       errbuf *e)
 {
 	int line = config_setting_source_line(s);
 	int type = config_setting_type(s);
@@ -152,10 +152,11 @@ static void take_value(const char *file, const cfg_def *d, config_setting_t *s, 
 			for (const char *const *c = d->choices; *c != NULL; c++) {
 				strncat(allowed, *c, sizeof(allowed) - strlen(allowed) - 1);
 				if (c[1] != NULL)
-					strncat(allowed, ", ", sizeof(allowed) - strlen(allowed) - 1);
+					strncat(allowed, ", ",
+					        sizeof(allowed) - strlen(allowed) - 1);
 			}
 			err_add(e, "%s:%d: %s: \"%s\" is not one of %s", file, line, d->path,
-				config_setting_get_string(s), allowed);
+			        config_setting_get_string(s), allowed);
 			return;
 		}
 		free(v->str);
@@ -166,7 +167,7 @@ static void take_value(const char *file, const cfg_def *d, config_setting_t *s, 
 			goto bad_type;
 		if (config_setting_get_int64(s) < d->min || config_setting_get_int64(s) > d->max) {
 			err_add(e, "%s:%d: %s: expected an integer from %ld to %ld", file, line,
-				d->path, d->min, d->max);
+			        d->path, d->min, d->max);
 			return;
 		}
 		v->num = (long)config_setting_get_int64(s);
@@ -180,7 +181,7 @@ static void take_value(const char *file, const cfg_def *d, config_setting_t *s, 
 		for (size_t i = 0; i < v->nitems; i++)
 			free(v->items[i]);
 		v->nitems = 0;
-		if (type == CONFIG_TYPE_STRING) {	/* a single string is a one-item list */
+		if (type == CONFIG_TYPE_STRING) { /* a single string is a one-item list */
 			if (*config_setting_get_string(s) != '\0' &&
 			    add_item(config_setting_get_string(s), v) < 0)
 				err_add(e, "out of memory");
@@ -193,7 +194,7 @@ static void take_value(const char *file, const cfg_def *d, config_setting_t *s, 
 
 			if (config_setting_type(it) != CONFIG_TYPE_STRING) {
 				err_add(e, "%s:%d: %s: item %d is not a string", file, line,
-					d->path, i + 1);
+				        d->path, i + 1);
 				return;
 			}
 			if (add_item(config_setting_get_string(it), v) < 0)
@@ -207,7 +208,7 @@ bad_type:
 
 /* Every setting under a section this program owns must be in the table. */
 static void check_unknown(const char *file, const cfg_def *defs, size_t ndefs,
-			  config_setting_t *section, errbuf *e)
+                          config_setting_t *section, errbuf *e)
 {
 	for (int i = 0; i < config_setting_length(section); i++) {
 		config_setting_t *s = config_setting_get_elem(section, (unsigned)i);
@@ -215,18 +216,18 @@ static void check_unknown(const char *file, const cfg_def *defs, size_t ndefs,
 		size_t j;
 
 		snprintf(path, sizeof(path), "%s.%s", config_setting_name(section),
-			 config_setting_name(s));
+		         config_setting_name(s));
 		for (j = 0; j < ndefs; j++)
 			if (strcmp(defs[j].path, path) == 0)
 				break;
 		if (j == ndefs)
 			err_add(e, "%s:%d: unknown setting %s", file, config_setting_source_line(s),
-				path);
+			        path);
 	}
 }
 
 cfg *cfg_load(const char *file, const cfg_def *defs, size_t ndefs, const char *const *own,
-	      const char *const *other, char *errors, size_t errlen)
+              const char *const *other, char *errors, size_t errlen)
 {
 	errbuf e = {errors, errlen, 0, 0};
 	config_t lc;
@@ -253,7 +254,7 @@ cfg *cfg_load(const char *file, const cfg_def *defs, size_t ndefs, const char *c
 			err_add(&e, "%s: cannot read the configuration file", file);
 		else
 			err_add(&e, "%s:%d: %s", file, config_error_line(&lc),
-				config_error_text(&lc));
+			        config_error_text(&lc));
 		config_destroy(&lc);
 		goto done;
 	}
@@ -266,12 +267,12 @@ cfg *cfg_load(const char *file, const cfg_def *defs, size_t ndefs, const char *c
 		if (in_list(own, name)) {
 			if (!config_setting_is_group(sec))
 				err_add(&e, "%s:%d: %s: expected a group { ... }", file,
-					config_setting_source_line(sec), name);
+				        config_setting_source_line(sec), name);
 			else
 				check_unknown(file, defs, ndefs, sec, &e);
 		} else if (!in_list(other, name)) {
 			err_add(&e, "%s:%d: unknown section %s", file,
-				config_setting_source_line(sec), name);
+			        config_setting_source_line(sec), name);
 		}
 	}
 	for (size_t i = 0; i < ndefs; i++) {
@@ -304,7 +305,7 @@ static const cfg_value *find(const cfg *c, const char *path, cfg_type type)
 	for (size_t i = 0; i < c->ndefs; i++)
 		if (strcmp(c->defs[i].path, path) == 0 && c->defs[i].type == type)
 			return &c->values[i];
-	abort();	/* a setting the program never declared: a programming error */
+	abort(); /* a setting the program never declared: a programming error */
 }
 
 const char *cfg_str(const cfg *c, const char *path)

@@ -21,16 +21,16 @@ typedef enum {
 	CFG_STRING,
 	CFG_INT,
 	CFG_BOOL,
-	CFG_LIST,	/* a list or array of strings; a single string is a one-item list */
+	CFG_LIST, /* a list or array of strings; a single string is a one-item list */
 } cfg_type;
 
 typedef struct {
-	const char *path;	/* "policyd.dns_timeout" */
+	const char *path; /* "policyd.dns_timeout" */
 	cfg_type type;
-	const char *def_str;	/* CFG_STRING default; CFG_LIST: comma-separated default */
-	long def_int;		/* CFG_INT and CFG_BOOL default */
-	long min, max;		/* CFG_INT bounds */
-	const char *const *choices;	/* CFG_STRING: allowed values (NULL-terminated), or NULL */
+	const char *def_str;        /* CFG_STRING default; CFG_LIST: comma-separated default */
+	long def_int;               /* CFG_INT and CFG_BOOL default */
+	long min, max;              /* CFG_INT bounds */
+	const char *const *choices; /* CFG_STRING: allowed values (NULL-terminated), or NULL */
 } cfg_def;
 
 typedef struct cfg cfg;
@@ -41,7 +41,7 @@ typedef struct cfg cfg;
  * name is an error.
  */
 cfg *cfg_load(const char *file, const cfg_def *defs, size_t ndefs, const char *const *own,
-	      const char *const *other, char *errors, size_t errlen);
+              const char *const *other, char *errors, size_t errlen);
 void cfg_free(cfg *c);
 
 /* Values by path; the path must be in the table (else abort: a programming error). */

@@ -34,15 +34,14 @@ static int set_flags(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
 
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
-	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
 		return -1;
 	return 0;
 }
 
 /* The uid and gid of p's owner and group names ((uid_t)-1: leave as is). */
 static int resolve_ids(const char *path, const listen_perms *p, uid_t *uid, gid_t *gid, char *why,
-		       size_t whylen)
+                       size_t whylen)
 {
 	*uid = (uid_t)-1;
 	*gid = (gid_t)-1;
@@ -117,7 +116,7 @@ static int open_unix(const char *path, const listen_perms *p, char *why, size_t 
 		why_set(why, whylen, "unix:%s: path too long%s", path, "");
 		return -1;
 	}
-	if (resolve_ids(path, p, &uid, &gid, why, whylen) < 0)	/* before anything is created */
+	if (resolve_ids(path, p, &uid, &gid, why, whylen) < 0) /* before anything is created */
 		return -1;
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
@@ -178,7 +177,7 @@ static int open_inet(const char *hostport, const listen_perms *p, char *why, siz
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			    ai->ai_protocol);
+		            ai->ai_protocol);
 		if (fd < 0)
 			continue;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));

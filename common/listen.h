@@ -18,9 +18,9 @@
 #include <stddef.h>
 
 typedef struct {
-	const char *owner;	/* user name or "" */
-	const char *group;	/* group name or "" */
-	unsigned mode;		/* e.g. 0660 */
+	const char *owner; /* user name or "" */
+	const char *group; /* group name or "" */
+	unsigned mode;     /* e.g. 0660 */
 	int backlog;
 } listen_perms;
 

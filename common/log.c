@@ -40,21 +40,21 @@ static void vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 
 		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", localtime_r(&now, &tm));
 		fprintf(stderr, "%s %s: %s%s%s\n", ts, log_ident, msg, suffix ? ": " : "",
-			suffix ? suffix : "");
+		        suffix ? suffix : "");
 	} else {
 		syslog(pri, "%s%s%s", msg, suffix ? ": " : "", suffix ? suffix : "");
 	}
 }
 
-#define LOGFN(name, pri, check)                 \
-	void name(const char *fmt, ...)         \
-	{                                       \
-		va_list ap;                     \
-		if (!(check))                   \
-			return;                 \
-		va_start(ap, fmt);              \
-		vlog(pri, fmt, ap, NULL);       \
-		va_end(ap);                     \
+#define LOGFN(name, pri, check)                                                                    \
+	void name(const char *fmt, ...)                                                            \
+	{                                                                                          \
+		va_list ap;                                                                        \
+		if (!(check))                                                                      \
+			return;                                                                    \
+		va_start(ap, fmt);                                                                 \
+		vlog(pri, fmt, ap, NULL);                                                          \
+		va_end(ap);                                                                        \
 	}
 
 LOGFN(log_debug, LOG_DEBUG, log_debug_on)

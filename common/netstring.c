@@ -13,7 +13,7 @@
 #include "netstring.h"
 
 netstring_status netstring_parse(const char *buf, size_t len, size_t max, const char **data,
-				 size_t *dlen, size_t *used)
+                                 size_t *dlen, size_t *used)
 {
 	size_t n = 0, i = 0;
 
@@ -25,7 +25,7 @@ netstring_status netstring_parse(const char *buf, size_t len, size_t max, const 
 		if (c < '0' || c > '9')
 			return NETSTRING_BAD;
 		if (i == 1 && buf[0] == '0')
-			return NETSTRING_BAD;	/* leading zero */
+			return NETSTRING_BAD; /* leading zero */
 		if (n > max / 10 || (n *= 10) > max - (size_t)(c - '0'))
 			return NETSTRING_TOOLONG;
 		n += (size_t)(c - '0');
@@ -33,7 +33,7 @@ netstring_status netstring_parse(const char *buf, size_t len, size_t max, const 
 	if (i == len)
 		return NETSTRING_MORE;
 	if (i == 0)
-		return NETSTRING_BAD;	/* ":" with no length */
+		return NETSTRING_BAD; /* ":" with no length */
 	if (len - i - 1 < n + 1)
 		return NETSTRING_MORE;
 	if (buf[i + 1 + n] != ',')

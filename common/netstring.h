@@ -12,14 +12,14 @@
 #include <stddef.h>
 
 typedef enum {
-	NETSTRING_OK = 0,	/* *data, *dlen, *used set */
-	NETSTRING_MORE,		/* incomplete: read more */
-	NETSTRING_BAD,		/* malformed: the stream cannot be resynchronised */
-	NETSTRING_TOOLONG,	/* declared length above max */
+	NETSTRING_OK = 0,  /* *data, *dlen, *used set */
+	NETSTRING_MORE,    /* incomplete: read more */
+	NETSTRING_BAD,     /* malformed: the stream cannot be resynchronised */
+	NETSTRING_TOOLONG, /* declared length above max */
 } netstring_status;
 
 netstring_status netstring_parse(const char *buf, size_t len, size_t max, const char **data,
-				 size_t *dlen, size_t *used);
+                                 size_t *dlen, size_t *used);
 
 /* Writes "LEN:DATA," into out; returns its length, or 0 if outlen is too small. */
 size_t netstring_format(char *out, size_t outlen, const char *data, size_t dlen);

@@ -36,7 +36,7 @@ int hdr_spec_parse(const char *s, hdr_spec *h)
 	nlen = (size_t)(colon - s);
 	if (nlen >= sizeof(h->name))
 		return -1;
-	for (size_t i = 0; i < nlen; i++)	/* RFC 5322 field name: printable, no colon */
+	for (size_t i = 0; i < nlen; i++) /* RFC 5322 field name: printable, no colon */
 		if (s[i] <= 0x20 || s[i] >= 0x7f)
 			return -1;
 	memcpy(h->name, s, nlen);
@@ -73,7 +73,7 @@ hdr_kind decide_header_kind(const decide_config *c, const char *name)
 }
 
 void msg_note_header(msg_state *m, hdr_kind kind, const char *name, unsigned index,
-		     const char *value)
+                     const char *value)
 {
 	hdr_seen *h;
 	hdr_name *g = NULL;
@@ -119,8 +119,7 @@ static int value_is(const char *have, const char *want)
  * DECIDE_MAX_ACTIONS is never reached: at most MSG_MAX_SEEN deletions per
  * kind plus one ranged deletion per name, and a few more actions.
  */
-static action *push(decision *d, act_kind kind, const char *name, unsigned index,
-		    const char *value)
+static action *push(decision *d, act_kind kind, const char *name, unsigned index, const char *value)
 {
 	action *a;
 
@@ -171,7 +170,7 @@ static void delete_all(decision *d, const msg_state *m, hdr_kind kind, const cha
 		return;
 	for (size_t i = m->nseen[kind]; i-- > 0;)
 		push(d, ACT_DELETE, m->seen[kind][i].name, m->seen[kind][i].index, NULL);
-	if (m->nnames == 0)	/* a state filled without names (older callers) */
+	if (m->nnames == 0) /* a state filled without names (older callers) */
 		total = (unsigned)m->nseen[kind];
 	snprintf(count, sizeof(count), "%u", total);
 	say(d, " removed=%s*%s", label, count);
@@ -218,11 +217,11 @@ void decide_message(const decide_config *c, const msg_state *m, decision *d)
 			level = c->tls_require;
 			why = m->forced_by;
 		} else if (failed && (c->on_encrypt_failure == ON_FAIL_TLS ||
-				      c->on_encrypt_failure == ON_FAIL_HOLD)) {
+		                      c->on_encrypt_failure == ON_FAIL_HOLD)) {
 			/* hold too: a held message, once released, leaves only over TLS. */
 			level = c->tls_require;
 			why = c->on_encrypt_failure == ON_FAIL_HOLD ? "on_encrypt_failure=hold"
-								    : "on_encrypt_failure=tls";
+			                                            : "on_encrypt_failure=tls";
 		} else if (trusted_require) {
 			level = c->tls_require;
 			why = "kept trusted Require";
@@ -256,7 +255,8 @@ void decide_message(const decide_config *c, const msg_state *m, decision *d)
 			char v[sizeof(s->value)];
 			size_t len = strlen(s->value);
 
-			if (m->subject_tag_end <= len && m->subject_tag_start <= m->subject_tag_end) {
+			if (m->subject_tag_end <= len &&
+			    m->subject_tag_start <= m->subject_tag_end) {
 				size_t head = m->subject_tag_start;
 				const char *tail = s->value + m->subject_tag_end;
 
@@ -308,7 +308,7 @@ int decide_encrypted_content(const char *ct)
 		const char *st = strstr(ct, "smime-type");
 
 		if (st == NULL)
-			return 1;	/* no smime-type: enveloped-data is the usual case */
+			return 1; /* no smime-type: enveloped-data is the usual case */
 		st += 10;
 		while (*st == ' ' || *st == '=' || *st == '"')
 			st++;
@@ -319,7 +319,7 @@ int decide_encrypted_content(const char *ct)
 }
 
 const char *decide_inbound(const tlsmaps_table *t, tlsmaps_id id, const char *tls_version,
-			   const char *cipher_bits, const char *cert_subject, const char *verify)
+                           const char *cipher_bits, const char *cert_subject, const char *verify)
 {
 	tlsmaps_level level = tlsmaps_entry_level(t, id);
 	unsigned long bits;
@@ -333,8 +333,8 @@ const char *decide_inbound(const tlsmaps_table *t, tlsmaps_id id, const char *tl
 		return "key size below min_bits";
 	if (tlsmaps_level_needs_cert(level)) {
 		int verified = verify != NULL && *verify != '\0'
-				       ? strcmp(verify, "OK") == 0
-				       : cert_subject != NULL && *cert_subject != '\0';
+		                       ? strcmp(verify, "OK") == 0
+		                       : cert_subject != NULL && *cert_subject != '\0';
 
 		if (!verified)
 			return "no verified client certificate";

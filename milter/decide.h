@@ -39,8 +39,8 @@ typedef enum {
 } msg_dir;
 
 typedef enum {
-	ON_FAIL_TLS = 0,	/* X-TLSLevel: Require: mandatory TLS as the backup */
-	ON_FAIL_HOLD,		/* quarantine */
+	ON_FAIL_TLS = 0, /* X-TLSLevel: Require: mandatory TLS as the backup */
+	ON_FAIL_HOLD,    /* quarantine */
 	ON_FAIL_REJECT,
 	ON_FAIL_PASS,
 } on_failure;
@@ -56,23 +56,23 @@ int hdr_spec_parse(const char *s, hdr_spec *h);
 
 /* What the configuration says; owned by the snapshot. */
 typedef struct {
-	char tls_header[128];		/* X-TLSLevel */
-	char tls_require[64];		/* Require */
-	char tls_try[64];		/* Try */
+	char tls_header[128]; /* X-TLSLevel */
+	char tls_require[64]; /* Require */
+	char tls_try[64];     /* Try */
 	int opportunistic;
 	hdr_spec encrypt, encrypt_success, encrypt_failure;
 	hdr_spec decrypt, decrypt_success, decrypt_failure;
 	on_failure on_encrypt_failure;
 	int strip_subject_tag;
-	int remove_tls_required;	/* always 1; a setting for the record */
+	int remove_tls_required; /* always 1; a setting for the record */
 } decide_config;
 
 /* Which header a name is, for the message state. */
 typedef enum {
 	H_OTHER = 0,
 	H_TLSLEVEL,
-	H_ENCRYPT,		/* trigger */
-	H_ENCRYPT_STATUS,	/* success/failure share a name, or have their own */
+	H_ENCRYPT,        /* trigger */
+	H_ENCRYPT_STATUS, /* success/failure share a name, or have their own */
 	H_DECRYPT,
 	H_DECRYPT_STATUS,
 	H_TLS_REQUIRED,
@@ -81,13 +81,13 @@ typedef enum {
 	H_KIND_COUNT
 } hdr_kind;
 
-#define MSG_MAX_SEEN 64		/* headers of interest kept per kind; the rest are counted */
-#define MSG_MAX_NAMES 16	/* distinct names of interest (at most 11 with any config) */
+#define MSG_MAX_SEEN 64  /* headers of interest kept per kind; the rest are counted */
+#define MSG_MAX_NAMES 16 /* distinct names of interest (at most 11 with any config) */
 
 typedef struct {
-	char name[128];		/* as the message spelled it (for deletion by name) */
-	char value[512];	/* truncated copy */
-	unsigned index;		/* 1-based among headers of this exact name (case-insensitive) */
+	char name[128];  /* as the message spelled it (for deletion by name) */
+	char value[512]; /* truncated copy */
+	unsigned index;  /* 1-based among headers of this exact name (case-insensitive) */
 } hdr_seen;
 
 /*
@@ -96,10 +96,10 @@ typedef struct {
  * so only the first MSG_MAX_SEEN copies of a kind count for a verdict).
  */
 typedef struct {
-	char name[128];		/* as the message first spelled it */
+	char name[128]; /* as the message first spelled it */
 	hdr_kind kind;
-	unsigned count;		/* highest index noted */
-	unsigned seen_max;	/* highest index kept in seen[] */
+	unsigned count;    /* highest index noted */
+	unsigned seen_max; /* highest index kept in seen[] */
 } hdr_name;
 
 /* What one message showed. Filled by mlfi.c, read by decide_message(). */
@@ -109,24 +109,24 @@ typedef struct {
 	size_t nseen[H_KIND_COUNT];
 	hdr_name names[MSG_MAX_NAMES];
 	size_t nnames;
-	int flagged;			/* an encryption rule matched */
-	char flagged_by[128];		/* which: "subject_tag", "header_patterns[1]", ... */
-	int decrypt;			/* an inbound message to decrypt */
+	int flagged;          /* an encryption rule matched */
+	char flagged_by[128]; /* which: "subject_tag", "header_patterns[1]", ... */
+	int decrypt;          /* an inbound message to decrypt */
 	char decrypt_by[128];
-	int forced;			/* a recipient's domain is forced (encrypt or stronger) */
-	char forced_by[300];		/* "bank.test (table:3)" */
-	size_t subject_tag_start, subject_tag_end;	/* when the tag matched */
+	int forced;          /* a recipient's domain is forced (encrypt or stronger) */
+	char forced_by[300]; /* "bank.test (table:3)" */
+	size_t subject_tag_start, subject_tag_end; /* when the tag matched */
 	int subject_tagged;
 } msg_state;
 
 /* An action for mlfi.c to carry out, in this order. */
 typedef enum {
-	ACT_DELETE,		/* smfi_chgheader(name, index, NULL) */
-	ACT_INSERT_FIRST,	/* smfi_insheader(0, name, value) */
-	ACT_ADD,		/* smfi_addheader(name, value) (after every other) */
-	ACT_CHANGE,		/* smfi_chgheader(name, index, value) */
-	ACT_QUARANTINE,		/* smfi_quarantine(value) */
-	ACT_REJECT,		/* reply 550 5.7.1 value */
+	ACT_DELETE,       /* smfi_chgheader(name, index, NULL) */
+	ACT_INSERT_FIRST, /* smfi_insheader(0, name, value) */
+	ACT_ADD,          /* smfi_addheader(name, value) (after every other) */
+	ACT_CHANGE,       /* smfi_chgheader(name, index, value) */
+	ACT_QUARANTINE,   /* smfi_quarantine(value) */
+	ACT_REJECT,       /* reply 550 5.7.1 value */
 } act_kind;
 
 typedef struct {
@@ -134,7 +134,7 @@ typedef struct {
 	char name[128];
 	char value[512];
 	unsigned index;
-	unsigned span;		/* ACT_DELETE: copies index, index-1, ... (0 means 1) */
+	unsigned span; /* ACT_DELETE: copies index, index-1, ... (0 means 1) */
 } action;
 
 #define DECIDE_MAX_ACTIONS (H_KIND_COUNT * MSG_MAX_SEEN + 8)
@@ -142,7 +142,7 @@ typedef struct {
 typedef struct {
 	action a[DECIDE_MAX_ACTIONS];
 	size_t n;
-	char summary[768];	/* the decision, for the one log line */
+	char summary[768]; /* the decision, for the one log line */
 } decision;
 
 /* Classify a header name against the configuration. */
@@ -153,7 +153,7 @@ hdr_kind decide_header_kind(const decide_config *c, const char *name);
  * (names compared case-insensitively), from 1.
  */
 void msg_note_header(msg_state *m, hdr_kind kind, const char *name, unsigned index,
-		     const char *value);
+                     const char *value);
 
 /* The actions for a message; d->summary says what was decided and why. */
 void decide_message(const decide_config *c, const msg_state *m, decision *d);
@@ -168,6 +168,6 @@ int decide_encrypted_content(const char *content_type);
  * NULL when the session is acceptable, else the reason.
  */
 const char *decide_inbound(const tlsmaps_table *t, tlsmaps_id id, const char *tls_version,
-			   const char *cipher_bits, const char *cert_subject, const char *verify);
+                           const char *cipher_bits, const char *cert_subject, const char *verify);
 
 #endif /* MILTER_DECIDE_H */

@@ -64,10 +64,10 @@ static void usage(FILE *f)
 static int parse_options(int argc, char **argv, options *o)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'}, {"table", required_argument, NULL, 't'},
-		{"listen", required_argument, NULL, 'l'}, {"foreground", no_argument, NULL, 'f'},
-		{"check", no_argument, NULL, 'n'},	  {"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0},
+	        {"config", required_argument, NULL, 'c'}, {"table", required_argument, NULL, 't'},
+	        {"listen", required_argument, NULL, 'l'}, {"foreground", no_argument, NULL, 'f'},
+	        {"check", no_argument, NULL, 'n'},        {"version", no_argument, NULL, 'V'},
+	        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -128,7 +128,7 @@ static int drop_privileges(const char *user)
 static int socket_perms(const cfg *c, const char *listen)
 {
 	listen_perms perms = {cfg_str(c, "milter.socket_owner"), cfg_str(c, "milter.socket_group"),
-			      0, 0};
+	                      0, 0};
 	char why[512];
 	const char *path;
 
@@ -140,7 +140,7 @@ static int socket_perms(const cfg *c, const char *listen)
 		return 0;
 	if (listen_parse_mode(cfg_str(c, "milter.socket_mode"), &perms.mode) < 0) {
 		log_errx("milter.socket_mode: \"%s\": expected an octal mode such as 0660",
-			 cfg_str(c, "milter.socket_mode"));
+		         cfg_str(c, "milter.socket_mode"));
 		return -1;
 	}
 	if (*perms.owner == '\0' && getuid() == 0)
@@ -152,7 +152,7 @@ static int socket_perms(const cfg *c, const char *listen)
 	return 0;
 }
 
-static int listen_fd = -1;	/* libmilter's listening socket, found by find_listener() */
+static int listen_fd = -1; /* libmilter's listening socket, found by find_listener() */
 
 /* The process's only listening socket right after smfi_opensocket(), or -1. */
 static int find_listener(void)
@@ -234,7 +234,7 @@ static void *milter_thread(void *arg)
 	int *rc = arg;
 
 	*rc = smfi_main();
-	kill(getpid(), SIGTERM);	/* wake the main thread if libmilter stopped by itself */
+	kill(getpid(), SIGTERM); /* wake the main thread if libmilter stopped by itself */
 	return NULL;
 }
 
@@ -243,7 +243,7 @@ int main(int argc, char **argv)
 	options o;
 	msnapshot *s;
 	cfg *boot;
-	static char *listen;	/* static: reachable until exit */
+	static char *listen; /* static: reachable until exit */
 	sigset_t set;
 	pthread_t tid;
 	int milter_rc = MI_FAILURE, sig;
@@ -269,8 +269,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	if (smfi_register(*mlfi_descriptor()) == MI_FAILURE || smfi_setconn((char *)listen) ==
-								       MI_FAILURE) {
+	if (smfi_register(*mlfi_descriptor()) == MI_FAILURE ||
+	    smfi_setconn((char *)listen) == MI_FAILURE) {
 		log_errx("libmilter: cannot register on %s", listen);
 		cfg_free(boot);
 		return 1;
@@ -302,7 +302,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);	/* inherited by libmilter's threads */
+	pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by libmilter's threads */
 	signal(SIGPIPE, SIG_IGN);
 	if (pthread_create(&tid, NULL, milter_thread, &milter_rc) != 0) {
 		log_errx("cannot start the milter thread");
@@ -317,7 +317,7 @@ int main(int argc, char **argv)
 
 			if (n == NULL) {
 				log_errx("reload (SIGHUP) failed; keeping the configuration and "
-					 "tables loaded before");
+				         "tables loaded before");
 				continue;
 			}
 			msnapshot_install(n);
@@ -326,7 +326,7 @@ int main(int argc, char **argv)
 			msnapshot *cur = msnapshot_current();
 
 			log_info("running: table %s, %zu entries", cur->table_path,
-				 tlsmaps_table_count(cur->forced));
+			         tlsmaps_table_count(cur->forced));
 			msnapshot_release(cur);
 		} else {
 			pthread_t w;

@@ -55,26 +55,26 @@
 
 typedef struct {
 	msnapshot *snap;
-	unsigned long steps;		/* negotiated SMFIP_* */
+	unsigned long steps; /* negotiated SMFIP_* */
 	char client_name[256];
 	tlsmaps_addr client_addr;
 	int have_addr;
-	msg_dir conn_dir;		/* by network; auth may make a message outbound */
+	msg_dir conn_dir; /* by network; auth may make a message outbound */
 	/* per message */
 	msg_state *m;
-	rules_scan *scan;		/* encryption rules (outbound) */
-	rules_scan *dscan;		/* decrypt rules (inbound) */
+	rules_scan *scan;  /* encryption rules (outbound) */
+	rules_scan *dscan; /* decrypt rules (inbound) */
 	char sender[512];
-	char *subject;			/* the first Subject, whole (for stripping its tag) */
-	int failed;			/* out of memory: defer at end of message */
+	char *subject; /* the first Subject, whole (for stripping its tag) */
+	int failed;    /* out of memory: defer at end of message */
 	struct {
 		char name[128];
 		unsigned count;
-	} names[NAME_COUNT_MAX];	/* occurrences per header name of interest */
+	} names[NAME_COUNT_MAX]; /* occurrences per header name of interest */
 	size_t nnames;
 } cctx;
 
-static int answer_data;	/* DATA with a reply: set once, before smfi_main() */
+static int answer_data; /* DATA with a reply: set once, before smfi_main() */
 
 void mlfi_answer_data(int on)
 {
@@ -150,9 +150,8 @@ static int addr_domain(const char *addr, tlsmaps_query *q)
 		return -1;
 	at++;
 	len = strcspn(at, ">");
-	return tlsmaps_query_parse(at, len, q, NULL, 0) == 0 && q->kind == TLSMAPS_QUERY_NAME
-		       ? 0
-		       : -1;
+	return tlsmaps_query_parse(at, len, q, NULL, 0) == 0 && q->kind == TLSMAPS_QUERY_NAME ? 0
+	                                                                                      : -1;
 }
 
 static sfsistat mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
@@ -194,8 +193,8 @@ static int inbound_entry(const cctx *c, tlsmaps_id *best)
 	tlsmaps_id id;
 	tlsmaps_query q;
 
-	if (c->have_addr && tlsmaps_lookup_addr(t, &c->client_addr, TLSMAPS_DIR_IN, &id) ==
-				    TLSMAPS_FOUND) {
+	if (c->have_addr &&
+	    tlsmaps_lookup_addr(t, &c->client_addr, TLSMAPS_DIR_IN, &id) == TLSMAPS_FOUND) {
 		*best = id;
 		rank = tlsmaps_level_rank(tlsmaps_entry_level(t, id));
 	}
@@ -246,7 +245,7 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 		return SMFIS_TEMPFAIL;
 	message_reset(c);
 	if ((c->m = calloc(1, sizeof(*c->m))) == NULL)
-		return SMFIS_TEMPFAIL;	/* and end of message defers: no state */
+		return SMFIS_TEMPFAIL; /* and end of message defers: no state */
 	snprintf(c->sender, sizeof(c->sender), "%s", argv[0] != NULL ? argv[0] : "");
 	c->m->dir = c->conn_dir;
 	if (c->m->dir == DIR_INBOUND && *macro(ctx, "{auth_authen}") != '\0')
@@ -256,8 +255,8 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 		const tlsmaps_table *t = c->snap->forced;
 		const char *verify = smfi_getsymval(ctx, "{verify}");
 		const char *reason = decide_inbound(t, id, macro(ctx, "{tls_version}"),
-						    macro(ctx, "{cipher_bits}"),
-						    macro(ctx, "{cert_subject}"), verify);
+		                                    macro(ctx, "{cipher_bits}"),
+		                                    macro(ctx, "{cert_subject}"), verify);
 
 		if (reason != NULL) {
 			char addr[TLSMAPS_ADDR_STR_MAX] = "", safe[600];
@@ -265,15 +264,15 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 			if (c->have_addr)
 				tlsmaps_addr_format(&c->client_addr, addr, sizeof(addr));
 			log_info("%s: reject: client=%s[%s] sender=%s reason=%s level=%s entry=%s "
-				 "(%s:%u) reply=%s %s",
-				 queue_id(ctx), c->client_name, addr,
-				 log_safe(c->sender, strlen(c->sender), safe, sizeof(safe)), reason,
-				 tlsmaps_level_name(tlsmaps_entry_level(t, id)),
-				 tlsmaps_entry_key(t, id), tlsmaps_entry_file(t, id),
-				 tlsmaps_entry_line(t, id), c->snap->inbound_code,
-				 c->snap->inbound_xcode);
+			         "(%s:%u) reply=%s %s",
+			         queue_id(ctx), c->client_name, addr,
+			         log_safe(c->sender, strlen(c->sender), safe, sizeof(safe)), reason,
+			         tlsmaps_level_name(tlsmaps_entry_level(t, id)),
+			         tlsmaps_entry_key(t, id), tlsmaps_entry_file(t, id),
+			         tlsmaps_entry_line(t, id), c->snap->inbound_code,
+			         c->snap->inbound_xcode);
 			smfi_setreply(ctx, c->snap->inbound_code, c->snap->inbound_xcode,
-				      c->snap->inbound_text);
+			              c->snap->inbound_text);
 			message_reset(c);
 			return c->snap->inbound_code[0] == '5' ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 		}
@@ -308,22 +307,22 @@ static sfsistat mlfi_envrcpt(SMFICTX *ctx, char **argv)
 		return go_on(c, SMFIP_NR_RCPT);
 	if (!c->m->forced &&
 	    tlsmaps_lookup_name(c->snap->forced, q.name, q.name_len, TLSMAPS_DIR_OUT, &id) ==
-		    TLSMAPS_FOUND &&
+	            TLSMAPS_FOUND &&
 	    tlsmaps_level_mandatory(tlsmaps_entry_level(c->snap->forced, id))) {
 		c->m->forced = 1;
 		snprintf(c->m->forced_by, sizeof(c->m->forced_by), "rcpt %s: %s %s:%u", q.name,
-			 tlsmaps_entry_key(c->snap->forced, id),
-			 tlsmaps_entry_file(c->snap->forced, id),
-			 tlsmaps_entry_line(c->snap->forced, id));
+		         tlsmaps_entry_key(c->snap->forced, id),
+		         tlsmaps_entry_file(c->snap->forced, id),
+		         tlsmaps_entry_line(c->snap->forced, id));
 	}
 	if (c->m->dir == DIR_OUTBOUND && !c->m->flagged && c->snap->encrypt_table != NULL &&
-	    tlsmaps_lookup_name(c->snap->encrypt_table, q.name, q.name_len, TLSMAPS_DIR_OUT,
-				&id) == TLSMAPS_FOUND &&
+	    tlsmaps_lookup_name(c->snap->encrypt_table, q.name, q.name_len, TLSMAPS_DIR_OUT, &id) ==
+	            TLSMAPS_FOUND &&
 	    tlsmaps_level_mandatory(tlsmaps_entry_level(c->snap->encrypt_table, id))) {
 		c->m->flagged = 1;
 		snprintf(c->m->flagged_by, sizeof(c->m->flagged_by), "encrypt_table %s:%u",
-			 tlsmaps_entry_file(c->snap->encrypt_table, id),
-			 tlsmaps_entry_line(c->snap->encrypt_table, id));
+		         tlsmaps_entry_file(c->snap->encrypt_table, id),
+		         tlsmaps_entry_line(c->snap->encrypt_table, id));
 	}
 	return go_on(c, SMFIP_NR_RCPT);
 }
@@ -461,8 +460,8 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 
 		switch (a->kind) {
 		case ACT_DELETE:
-			for (unsigned k = 0; k < (a->span > 1 ? a->span : 1) && r == MI_SUCCESS &&
-					     a->index > k;
+			for (unsigned k = 0;
+			     k < (a->span > 1 ? a->span : 1) && r == MI_SUCCESS && a->index > k;
 			     k++)
 				r = smfi_chgheader(ctx, a->name, (int)(a->index - k), NULL);
 			break;
@@ -490,13 +489,16 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 		}
 		if (r != MI_SUCCESS) {
 			static const char *const what[] = {
-				[ACT_DELETE] = "delete", [ACT_INSERT_FIRST] = "insert",
-				[ACT_ADD] = "add",	 [ACT_CHANGE] = "change",
-				[ACT_QUARANTINE] = "quarantine", [ACT_REJECT] = "reject",
+			        [ACT_DELETE] = "delete",
+			        [ACT_INSERT_FIRST] = "insert",
+			        [ACT_ADD] = "add",
+			        [ACT_CHANGE] = "change",
+			        [ACT_QUARANTINE] = "quarantine",
+			        [ACT_REJECT] = "reject",
 			};
 
 			log_warnx("%s: cannot change the message (%s %s); deferring", qid,
-				  what[a->kind], a->name);
+			          what[a->kind], a->name);
 			rc = SMFIS_TEMPFAIL;
 		}
 	}
@@ -529,15 +531,15 @@ static sfsistat mlfi_close(SMFICTX *ctx)
 	return SMFIS_CONTINUE;
 }
 
-static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
-			       unsigned long f2, unsigned long f3, unsigned long *pf0,
-			       unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
+                               unsigned long f3, unsigned long *pf0, unsigned long *pf1,
+                               unsigned long *pf2, unsigned long *pf3)
 {
 	msnapshot *s = msnapshot_current();
 	cctx *c;
 	unsigned long want = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_SETSYMLIST;
 	unsigned long steps = SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOHELO | SMFIP_NOEOH |
-			      SMFIP_NR_HDR | SMFIP_NR_RCPT | SMFIP_NR_CONN | SMFIP_SKIP;
+	                      SMFIP_NR_HDR | SMFIP_NR_RCPT | SMFIP_NR_CONN | SMFIP_SKIP;
 	int body;
 
 	(void)f2;
@@ -546,14 +548,14 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		msnapshot_release(s);
 		return SMFIS_TEMPFAIL;
 	}
-	c->snap = s;	/* held until close: the connection keeps this snapshot */
+	c->snap = s; /* held until close: the connection keeps this snapshot */
 	smfi_setpriv(ctx, c);
 	body = rules_want_body(s->rules) || s->decrypt_rules != NULL;
 	if (!body)
 		steps |= SMFIP_NOBODY;
 	if (answer_data)
 		steps &= ~(unsigned long)SMFIP_NODATA;
-	if (!s->inbound_enforce)	/* MAIL never answers anything but continue */
+	if (!s->inbound_enforce) /* MAIL never answers anything but continue */
 		steps |= SMFIP_NR_MAIL;
 	if (s->dc.on_encrypt_failure == ON_FAIL_HOLD)
 		want |= SMFIF_QUARANTINE;
@@ -570,8 +572,9 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	*pf2 = 0;
 	*pf3 = 0;
 	if (want & SMFIF_SETSYMLIST) {
-		smfi_setsymlist(ctx, SMFIM_ENVFROM,
-				"{auth_authen} {tls_version} {cipher_bits} {cert_subject} {verify} i");
+		smfi_setsymlist(
+		        ctx, SMFIM_ENVFROM,
+		        "{auth_authen} {tls_version} {cipher_bits} {cert_subject} {verify} i");
 		smfi_setsymlist(ctx, SMFIM_ENVRCPT, "i");
 		smfi_setsymlist(ctx, SMFIM_EOM, "i");
 	}
@@ -581,19 +584,19 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 struct smfiDesc *mlfi_descriptor(void)
 {
 	static struct smfiDesc desc = {
-		.xxfi_name = "forcetls-milter",
-		.xxfi_version = SMFI_VERSION,
-		.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST,
-		.xxfi_connect = mlfi_connect,
-		.xxfi_envfrom = mlfi_envfrom,
-		.xxfi_envrcpt = mlfi_envrcpt,
-		.xxfi_header = mlfi_header,
-		.xxfi_data = mlfi_data,
-		.xxfi_body = mlfi_body,
-		.xxfi_eom = mlfi_eom,
-		.xxfi_abort = mlfi_abort,
-		.xxfi_close = mlfi_close,
-		.xxfi_negotiate = mlfi_negotiate,
+	        .xxfi_name = "forcetls-milter",
+	        .xxfi_version = SMFI_VERSION,
+	        .xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST,
+	        .xxfi_connect = mlfi_connect,
+	        .xxfi_envfrom = mlfi_envfrom,
+	        .xxfi_envrcpt = mlfi_envrcpt,
+	        .xxfi_header = mlfi_header,
+	        .xxfi_data = mlfi_data,
+	        .xxfi_body = mlfi_body,
+	        .xxfi_eom = mlfi_eom,
+	        .xxfi_abort = mlfi_abort,
+	        .xxfi_close = mlfi_close,
+	        .xxfi_negotiate = mlfi_negotiate,
 	};
 
 	return &desc;

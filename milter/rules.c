@@ -93,16 +93,16 @@
 #include "rules.h"
 
 #define RULES_COMPILE_OPTS (PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_CASELESS)
-#define RULES_CONTEXT_MAX 1024	/* bytes of lookbehind context kept before a carry */
-#define RULES_HEAP_LIMIT 8192	/* KiB of interpreter backtracking memory per match */
+#define RULES_CONTEXT_MAX 1024 /* bytes of lookbehind context kept before a carry */
+#define RULES_HEAP_LIMIT 8192  /* KiB of interpreter backtracking memory per match */
 #define RULES_JIT_STACK_MIN (32 * 1024)
 #define RULES_JIT_STACK_MAX (1024 * 1024)
 
 typedef struct {
 	pcre2_code *re;
-	char *name;		/* header name (header patterns only) */
-	char which[40];		/* "body_patterns[3]" */
-	char which_err[56];	/* "body_patterns[3] (match error)" */
+	char *name;         /* header name (header patterns only) */
+	char which[40];     /* "body_patterns[3]" */
+	char which_err[56]; /* "body_patterns[3] (match error)" */
 } rule;
 
 struct rules {
@@ -112,23 +112,23 @@ struct rules {
 	rule *body;
 	size_t nbody;
 	size_t limit;
-	size_t context;		/* bytes kept before the earliest carried start */
+	size_t context; /* bytes kept before the earliest carried start */
 	pcre2_match_context *mctx;
 };
 
 struct rules_scan {
 	const rules *r;
 	pcre2_match_data *md;
-	pcre2_match_context *mctx;	/* own copy, once a JIT stack was needed */
+	pcre2_match_context *mctx; /* own copy, once a JIT stack was needed */
 	pcre2_jit_stack *jit;
-	unsigned char *buf;		/* the carry, then the window */
+	unsigned char *buf; /* the carry, then the window */
 	size_t cap;
-	size_t clen;			/* carried bytes at the start of buf */
-	size_t coff;			/* matching resumes here; before it: context */
-	size_t bytes;			/* body bytes scanned */
-	int done;			/* limit or end of body reached */
-	const char *which;		/* the body rule that matched */
-	char *hbuf;			/* unfolded header value */
+	size_t clen;       /* carried bytes at the start of buf */
+	size_t coff;       /* matching resumes here; before it: context */
+	size_t bytes;      /* body bytes scanned */
+	int done;          /* limit or end of body reached */
+	const char *which; /* the body rule that matched */
+	char *hbuf;        /* unfolded header value */
 	size_t hcap;
 };
 
@@ -137,7 +137,7 @@ static const char oom_which[] = "body_patterns (out of memory)";
 enum { M_NO, M_YES, M_PARTIAL, M_ERROR };
 
 static pcre2_code *compile(const char *what, size_t idx, const char *pattern, uint32_t jitopts,
-			   char *why, size_t whylen)
+                           char *why, size_t whylen)
 {
 	int err;
 	PCRE2_SIZE erroff;
@@ -153,17 +153,17 @@ static pcre2_code *compile(const char *what, size_t idx, const char *pattern, ui
 		return NULL;
 	}
 	re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, RULES_COMPILE_OPTS, &err,
-			   &erroff, NULL);
+	                   &erroff, NULL);
 	if (re == NULL) {
 		PCRE2_UCHAR msg[256];
 
 		if (pcre2_get_error_message(err, msg, sizeof(msg)) < 0)
 			snprintf((char *)msg, sizeof(msg), "PCRE2 error %d", err);
 		snprintf(why, whylen, "%s: %s: %s at offset %zu", label, pattern, (char *)msg,
-			 (size_t)erroff);
+		         (size_t)erroff);
 		return NULL;
 	}
-	(void)pcre2_jit_compile(re, jitopts);	/* else the interpreter */
+	(void)pcre2_jit_compile(re, jitopts); /* else the interpreter */
 	return re;
 }
 
@@ -187,7 +187,7 @@ static int split_header_entry(const char *entry, char **name, const char **patte
 		e--;
 	if (e == b)
 		return -1;
-	for (const char *p = b; p < e; p++)	/* RFC 5322 ftext */
+	for (const char *p = b; p < e; p++) /* RFC 5322 ftext */
 		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
 			return -1;
 	if ((*name = strndup(b, (size_t)(e - b))) == NULL)
@@ -217,8 +217,8 @@ rules *rules_new(const rules_config *cfg, char *why, size_t whylen)
 	pcre2_set_heap_limit(r->mctx, RULES_HEAP_LIMIT);
 
 	if (cfg->subject_tag != NULL && *cfg->subject_tag != '\0') {
-		r->subject = compile("subject_tag", SIZE_MAX, cfg->subject_tag,
-				     PCRE2_JIT_COMPLETE, why, whylen);
+		r->subject = compile("subject_tag", SIZE_MAX, cfg->subject_tag, PCRE2_JIT_COMPLETE,
+		                     why, whylen);
 		if (r->subject == NULL)
 			goto fail;
 	}
@@ -235,11 +235,12 @@ rules *rules_new(const rules_config *cfg, char *why, size_t whylen)
 		if (rc == -2)
 			goto oom;
 		if (rc < 0) {
-			snprintf(why, whylen, "header_patterns[%zu]: \"%s\": expected \"Name: PATTERN\"",
-				 i, entry == NULL ? "(null)" : entry);
+			snprintf(why, whylen,
+			         "header_patterns[%zu]: \"%s\": expected \"Name: PATTERN\"", i,
+			         entry == NULL ? "(null)" : entry);
 			goto fail;
 		}
-		r->nhdr++;	/* ru->name is now freed by rules_free */
+		r->nhdr++; /* ru->name is now freed by rules_free */
 		ru->re = compile("header_patterns", i, pattern, PCRE2_JIT_COMPLETE, why, whylen);
 		if (ru->re == NULL)
 			goto fail;
@@ -259,10 +260,10 @@ rules *rules_new(const rules_config *cfg, char *why, size_t whylen)
 			goto fail;
 		}
 		re = compile("body_patterns", i, pattern,
-			     PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD, why, whylen);
+		             PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD, why, whylen);
 		if (re == NULL)
 			goto fail;
-		if (r->body == NULL) {	/* body scanning disabled: syntax check only */
+		if (r->body == NULL) { /* body scanning disabled: syntax check only */
 			pcre2_code_free(re);
 			continue;
 		}
@@ -321,8 +322,7 @@ static int classify(int rc)
 	return M_ERROR;
 }
 
-int rules_subject_tag(const rules *r, const char *value, size_t len, size_t *start,
-		      size_t *end)
+int rules_subject_tag(const rules *r, const char *value, size_t len, size_t *start, size_t *end)
 {
 	pcre2_match_data *md;
 	int m;
@@ -331,13 +331,13 @@ int rules_subject_tag(const rules *r, const char *value, size_t len, size_t *sta
 		return 0;
 	*start = *end = 0;
 	if ((md = pcre2_match_data_create(1, NULL)) == NULL)
-		return 1;	/* see DIAGNOSTICS */
-	m = classify(pcre2_match(r->subject, (PCRE2_SPTR)(value ? value : ""), len, 0, 0, md,
-				 r->mctx));
+		return 1; /* see DIAGNOSTICS */
+	m = classify(
+	        pcre2_match(r->subject, (PCRE2_SPTR)(value ? value : ""), len, 0, 0, md, r->mctx));
 	if (m == M_YES) {
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 
-		if (ov[0] <= ov[1] && ov[1] <= len) {	/* \K can reverse them */
+		if (ov[0] <= ov[1] && ov[1] <= len) { /* \K can reverse them */
 			*start = ov[0];
 			*end = ov[1];
 		}
@@ -392,7 +392,7 @@ static int scan_jit_stack(rules_scan *s)
 }
 
 static int scan_match(rules_scan *s, const pcre2_code *re, const unsigned char *subj, size_t len,
-		      size_t off, uint32_t opts)
+                      size_t off, uint32_t opts)
 {
 	int rc = pcre2_match(re, subj, len, off, opts, s->md, s->mctx ? s->mctx : s->r->mctx);
 
@@ -443,13 +443,13 @@ int rules_scan_header(rules_scan *s, const char *name, const char *value, const 
 			break;
 	if (first == r->nhdr)
 		return 0;
-	if (strpbrk(subj, "\r\n") != NULL) {	/* unfold */
+	if (strpbrk(subj, "\r\n") != NULL) { /* unfold */
 		size_t n = 0;
 
 		if (len + 1 > s->hcap) {
 			char *nb = realloc(s->hbuf, len + 1);
 
-			if (nb == NULL) {	/* see DIAGNOSTICS */
+			if (nb == NULL) { /* see DIAGNOSTICS */
 				if (which)
 					*which = r->hdr[first].which_err;
 				return 1;
@@ -500,7 +500,7 @@ static int scan_carry(rules_scan *s, const unsigned char *w, size_t wlen, size_t
 	memmove(s->buf, w + from, n);
 	s->clen = n;
 	s->coff = keep - from;
-	if (s->cap > 2 * (size_t)RULES_CARRY_MAX) {	/* after an outsized chunk */
+	if (s->cap > 2 * (size_t)RULES_CARRY_MAX) { /* after an outsized chunk */
 		size_t want = n > RULES_CARRY_MAX ? n : RULES_CARRY_MAX;
 		unsigned char *nb = realloc(s->buf, want);
 
@@ -538,7 +538,7 @@ int rules_scan_body(rules_scan *s, const unsigned char *chunk, size_t len, const
 		return 0;
 	s->bytes += len;
 
-	if (s->clen == 0) {	/* the first chunk: match it in place */
+	if (s->clen == 0) { /* the first chunk: match it in place */
 		w = chunk != NULL ? chunk : (const unsigned char *)"";
 		wlen = len;
 		off = 0;

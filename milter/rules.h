@@ -27,18 +27,18 @@
 
 #include <stddef.h>
 
-#define RULES_CARRY_MAX 65536	/* bytes of a partial body match carried across chunks */
+#define RULES_CARRY_MAX 65536 /* bytes of a partial body match carried across chunks */
 
 typedef struct rules rules;
 typedef struct rules_scan rules_scan;
 
 typedef struct {
-	const char *subject_tag;		/* NULL or "" disables the tag */
-	const char *const *header_patterns;	/* "Name: PATTERN" */
+	const char *subject_tag;            /* NULL or "" disables the tag */
+	const char *const *header_patterns; /* "Name: PATTERN" */
 	size_t nheader_patterns;
 	const char *const *body_patterns;
 	size_t nbody_patterns;
-	size_t body_scan_limit;			/* bytes; 0 disables body scanning */
+	size_t body_scan_limit; /* bytes; 0 disables body scanning */
 } rules_config;
 
 /* Compile; NULL with "header_patterns[2]: PATTERN: reason at offset N" in why. */
@@ -54,8 +54,7 @@ int rules_want_headers(const rules *r);
  * 1 when the subject tag matches value; *start and *end bound the matched text
  * (for stripping). 0 when not, or when no tag is configured.
  */
-int rules_subject_tag(const rules *r, const char *value, size_t len, size_t *start,
-		      size_t *end);
+int rules_subject_tag(const rules *r, const char *value, size_t len, size_t *start, size_t *end);
 
 /* Per message. NULL when out of memory. */
 rules_scan *rules_scan_new(const rules *r);

@@ -25,45 +25,45 @@
 #include "snapshot.h"
 
 static const char *const level_choices[] = {
-	"none", "may", "encrypt", "dane", "dane-only", "fingerprint", "verify", "secure", NULL,
+        "none", "may", "encrypt", "dane", "dane-only", "fingerprint", "verify", "secure", NULL,
 };
 static const char *const failure_choices[] = {"tls", "hold", "reject", "pass", NULL};
 static const char *const routing_choices[] = {"header", NULL};
 
 static const cfg_def settings[] = {
-	{"tables.forced_tls", CFG_STRING, "/etc/forcetls/forced-tls.table", 0, 0, 0, NULL},
-	{"tables.default_level", CFG_STRING, "encrypt", 0, 0, 0, level_choices},
-	{"milter.listen", CFG_STRING, "inet:10030@127.0.0.1", 0, 0, 0, NULL},
-	{"milter.user", CFG_STRING, "forcetls", 0, 0, 0, NULL},
-	{"milter.socket_owner", CFG_STRING, "", 0, 0, 0, NULL},
-	{"milter.socket_group", CFG_STRING, "", 0, 0, 0, NULL},
-	{"milter.socket_mode", CFG_STRING, "0660", 0, 0, 0, NULL},
-	{"milter.internal_networks", CFG_LIST, "127.0.0.0/8, ::1", 0, 0, 0, NULL},
-	{"milter.gateway_networks", CFG_LIST, "", 0, 0, 0, NULL},
-	{"milter.tls_header", CFG_STRING, "X-TLSLevel", 0, 0, 0, NULL},
-	{"milter.tls_require_value", CFG_STRING, "Require", 0, 0, 0, NULL},
-	{"milter.tls_try_value", CFG_STRING, "Try", 0, 0, 0, NULL},
-	{"milter.opportunistic", CFG_BOOL, NULL, 1, 0, 0, NULL},
-	{"milter.encrypt_header", CFG_STRING, "X-Encrypt: yes", 0, 0, 0, NULL},
-	{"milter.encrypt_success_header", CFG_STRING, "X-Encrypt-Status: success", 0, 0, 0, NULL},
-	{"milter.encrypt_failure_header", CFG_STRING, "X-Encrypt-Status: failure", 0, 0, 0, NULL},
-	{"milter.decrypt_header", CFG_STRING, "X-Decrypt: yes", 0, 0, 0, NULL},
-	{"milter.decrypt_success_header", CFG_STRING, "X-Decrypt-Status: success", 0, 0, 0, NULL},
-	{"milter.decrypt_failure_header", CFG_STRING, "X-Decrypt-Status: failure", 0, 0, 0, NULL},
-	{"milter.subject_tag", CFG_STRING, "^\\s*\\[(encrypt|secure)\\]", 0, 0, 0, NULL},
-	{"milter.strip_subject_tag", CFG_BOOL, NULL, 0, 0, 0, NULL},
-	{"milter.header_patterns", CFG_LIST, "", 0, 0, 0, NULL},
-	{"milter.body_patterns", CFG_LIST, "", 0, 0, 0, NULL},
-	{"milter.body_scan_limit", CFG_INT, NULL, 1048576, 0, 1073741824, NULL},
-	{"milter.decrypt_patterns", CFG_LIST, "", 0, 0, 0, NULL},
-	{"milter.encrypt_table", CFG_STRING, "", 0, 0, 0, NULL},
-	{"milter.encrypt_senders", CFG_LIST, "", 0, 0, 0, NULL},
-	{"milter.on_encrypt_failure", CFG_STRING, "tls", 0, 0, 0, failure_choices},
-	{"milter.inbound_enforce", CFG_BOOL, NULL, 1, 0, 0, NULL},
-	{"milter.inbound_reply", CFG_STRING, "450 4.7.0 TLS is required for this session", 0, 0,
-	 0, NULL},
-	{"milter.routing", CFG_STRING, "header", 0, 0, 0, routing_choices},
-	{"milter.log_decisions", CFG_BOOL, NULL, 1, 0, 0, NULL},
+        {"tables.forced_tls", CFG_STRING, "/etc/forcetls/forced-tls.table", 0, 0, 0, NULL},
+        {"tables.default_level", CFG_STRING, "encrypt", 0, 0, 0, level_choices},
+        {"milter.listen", CFG_STRING, "inet:10030@127.0.0.1", 0, 0, 0, NULL},
+        {"milter.user", CFG_STRING, "forcetls", 0, 0, 0, NULL},
+        {"milter.socket_owner", CFG_STRING, "", 0, 0, 0, NULL},
+        {"milter.socket_group", CFG_STRING, "", 0, 0, 0, NULL},
+        {"milter.socket_mode", CFG_STRING, "0660", 0, 0, 0, NULL},
+        {"milter.internal_networks", CFG_LIST, "127.0.0.0/8, ::1", 0, 0, 0, NULL},
+        {"milter.gateway_networks", CFG_LIST, "", 0, 0, 0, NULL},
+        {"milter.tls_header", CFG_STRING, "X-TLSLevel", 0, 0, 0, NULL},
+        {"milter.tls_require_value", CFG_STRING, "Require", 0, 0, 0, NULL},
+        {"milter.tls_try_value", CFG_STRING, "Try", 0, 0, 0, NULL},
+        {"milter.opportunistic", CFG_BOOL, NULL, 1, 0, 0, NULL},
+        {"milter.encrypt_header", CFG_STRING, "X-Encrypt: yes", 0, 0, 0, NULL},
+        {"milter.encrypt_success_header", CFG_STRING, "X-Encrypt-Status: success", 0, 0, 0, NULL},
+        {"milter.encrypt_failure_header", CFG_STRING, "X-Encrypt-Status: failure", 0, 0, 0, NULL},
+        {"milter.decrypt_header", CFG_STRING, "X-Decrypt: yes", 0, 0, 0, NULL},
+        {"milter.decrypt_success_header", CFG_STRING, "X-Decrypt-Status: success", 0, 0, 0, NULL},
+        {"milter.decrypt_failure_header", CFG_STRING, "X-Decrypt-Status: failure", 0, 0, 0, NULL},
+        {"milter.subject_tag", CFG_STRING, "^\\s*\\[(encrypt|secure)\\]", 0, 0, 0, NULL},
+        {"milter.strip_subject_tag", CFG_BOOL, NULL, 0, 0, 0, NULL},
+        {"milter.header_patterns", CFG_LIST, "", 0, 0, 0, NULL},
+        {"milter.body_patterns", CFG_LIST, "", 0, 0, 0, NULL},
+        {"milter.body_scan_limit", CFG_INT, NULL, 1048576, 0, 1073741824, NULL},
+        {"milter.decrypt_patterns", CFG_LIST, "", 0, 0, 0, NULL},
+        {"milter.encrypt_table", CFG_STRING, "", 0, 0, 0, NULL},
+        {"milter.encrypt_senders", CFG_LIST, "", 0, 0, 0, NULL},
+        {"milter.on_encrypt_failure", CFG_STRING, "tls", 0, 0, 0, failure_choices},
+        {"milter.inbound_enforce", CFG_BOOL, NULL, 1, 0, 0, NULL},
+        {"milter.inbound_reply", CFG_STRING, "450 4.7.0 TLS is required for this session", 0, 0, 0,
+         NULL},
+        {"milter.routing", CFG_STRING, "header", 0, 0, 0, routing_choices},
+        {"milter.log_decisions", CFG_BOOL, NULL, 1, 0, 0, NULL},
 };
 static const char *const own_sections[] = {"milter", "tables", NULL};
 static const char *const other_sections[] = {"policyd", "tlsmaps", NULL};
@@ -83,8 +83,8 @@ static void report_log(void *ctx, const char *file, unsigned line, const char *m
 cfg *msnapshot_config(const msnapshot_options *o)
 {
 	char errors[8192], *save = NULL;
-	cfg *c = cfg_load(o->config, settings, sizeof(settings) / sizeof(settings[0]),
-			  own_sections, other_sections, errors, sizeof(errors));
+	cfg *c = cfg_load(o->config, settings, sizeof(settings) / sizeof(settings[0]), own_sections,
+	                  other_sections, errors, sizeof(errors));
 
 	if (c == NULL)
 		for (char *l = strtok_r(errors, "\n", &save); l != NULL;
@@ -103,7 +103,8 @@ static tlsmaps_table *load_table(const char *path, const char *level)
 	tlsmaps_level_parse(level, strlen(level), &topt.default_level);
 	topt.report = report_log;
 	if ((t = tlsmaps_load(&path, 1, &topt, &nerrors)) == NULL)
-		log_errx("%s: %u error%s; table not loaded", path, nerrors, nerrors == 1 ? "" : "s");
+		log_errx("%s: %u error%s; table not loaded", path, nerrors,
+		         nerrors == 1 ? "" : "s");
 	return t;
 }
 
@@ -140,8 +141,8 @@ static int network_table(const cfg *c, const char *path, tlsmaps_table **out)
 		return -1;
 	for (size_t i = 0; i < tlsmaps_table_count(*out); i++)
 		if (tlsmaps_entry_kind(*out, (tlsmaps_id)i) != TLSMAPS_KIND_NETWORK) {
-			log_errx("%s: %s: expected an address or a network",
-				 path, tlsmaps_entry_key(*out, (tlsmaps_id)i));
+			log_errx("%s: %s: expected an address or a network", path,
+			         tlsmaps_entry_key(*out, (tlsmaps_id)i));
 			tlsmaps_table_free(*out);
 			*out = NULL;
 			return -1;
@@ -218,7 +219,7 @@ msnapshot *msnapshot_load(const msnapshot_options *o)
 
 	snprintf(s->dc.tls_header, sizeof(s->dc.tls_header), "%s", cfg_str(c, "milter.tls_header"));
 	snprintf(s->dc.tls_require, sizeof(s->dc.tls_require), "%s",
-		 cfg_str(c, "milter.tls_require_value"));
+	         cfg_str(c, "milter.tls_require_value"));
 	snprintf(s->dc.tls_try, sizeof(s->dc.tls_try), "%s", cfg_str(c, "milter.tls_try_value"));
 	s->dc.opportunistic = cfg_bool(c, "milter.opportunistic");
 	s->dc.strip_subject_tag = cfg_bool(c, "milter.strip_subject_tag");
@@ -232,9 +233,9 @@ msnapshot *msnapshot_load(const msnapshot_options *o)
 		bad = 1;
 	fail = cfg_str(c, "milter.on_encrypt_failure");
 	s->dc.on_encrypt_failure = strcmp(fail, "hold") == 0     ? ON_FAIL_HOLD
-				   : strcmp(fail, "reject") == 0 ? ON_FAIL_REJECT
-				   : strcmp(fail, "pass") == 0   ? ON_FAIL_PASS
-								 : ON_FAIL_TLS;
+	                           : strcmp(fail, "reject") == 0 ? ON_FAIL_REJECT
+	                           : strcmp(fail, "pass") == 0   ? ON_FAIL_PASS
+	                                                         : ON_FAIL_TLS;
 	s->inbound_enforce = cfg_bool(c, "milter.inbound_enforce");
 	s->log_decisions = cfg_bool(c, "milter.log_decisions");
 	if (parse_reply(s, cfg_str(c, "milter.inbound_reply")) < 0)
@@ -253,7 +254,8 @@ msnapshot *msnapshot_load(const msnapshot_options *o)
 	memset(&rc, 0, sizeof(rc));
 	rc.nbody_patterns = cfg_list(c, "milter.decrypt_patterns", &rc.body_patterns);
 	rc.body_scan_limit = (size_t)cfg_int(c, "milter.body_scan_limit");
-	if (rc.nbody_patterns > 0 && (s->decrypt_rules = rules_new(&rc, why, sizeof(why))) == NULL) {
+	if (rc.nbody_patterns > 0 &&
+	    (s->decrypt_rules = rules_new(&rc, why, sizeof(why))) == NULL) {
 		log_errx("milter.decrypt_%s", why);
 		bad = 1;
 	}

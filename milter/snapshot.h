@@ -19,16 +19,16 @@
 #include "tlsmaps.h"
 
 typedef struct msnapshot {
-	int refs;			/* under the snapshot lock */
+	int refs; /* under the snapshot lock */
 	cfg *cfg;
 	decide_config dc;
-	tlsmaps_table *forced;		/* tables.forced_tls */
-	tlsmaps_table *encrypt_table;	/* milter.encrypt_table, or NULL */
-	tlsmaps_table *internal;	/* milter.internal_networks as a table */
-	tlsmaps_table *gateway;		/* milter.gateway_networks, or NULL */
-	rules *rules;			/* encryption flagging */
-	rules *decrypt_rules;		/* milter.decrypt_patterns, or NULL */
-	const char *const *senders;	/* milter.encrypt_senders (addresses or @domains) */
+	tlsmaps_table *forced;        /* tables.forced_tls */
+	tlsmaps_table *encrypt_table; /* milter.encrypt_table, or NULL */
+	tlsmaps_table *internal;      /* milter.internal_networks as a table */
+	tlsmaps_table *gateway;       /* milter.gateway_networks, or NULL */
+	rules *rules;                 /* encryption flagging */
+	rules *decrypt_rules;         /* milter.decrypt_patterns, or NULL */
+	const char *const *senders;   /* milter.encrypt_senders (addresses or @domains) */
 	size_t nsenders;
 	int inbound_enforce;
 	int log_decisions;
@@ -37,9 +37,9 @@ typedef struct msnapshot {
 } msnapshot;
 
 typedef struct {
-	const char *config;	/* NULL: built-in defaults */
-	const char *table;	/* --table */
-	const char *listen;	/* --listen */
+	const char *config; /* NULL: built-in defaults */
+	const char *table;  /* --table */
+	const char *listen; /* --listen */
 } msnapshot_options;
 
 /* Build; NULL with every error logged. */

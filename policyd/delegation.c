@@ -52,7 +52,7 @@ static ssize_t request(conn *c, const char *buf, size_t len, int too_long, size_
 
 		d->stats.malformed++;
 		log_warnx("policy: malformed request \"%s\"",
-			  log_safe(buf, *used < 60 ? *used : 60, safe, sizeof(safe)));
+		          log_safe(buf, *used < 60 ? *used : 60, safe, sizeof(safe)));
 		conn_reply(c, MALFORMED, sizeof(MALFORMED) - 1);
 		return (ssize_t)*used;
 	}

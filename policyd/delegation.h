@@ -9,9 +9,8 @@
 #include "policyd.h"
 #include "server.h"
 
-#define DELEGATION_MAX_REQUEST 16384	/* Postfix requests are about 1 KB */
+#define DELEGATION_MAX_REQUEST 16384 /* Postfix requests are about 1 KB */
 
 server_protocol delegation_protocol(policyd *d);
-
 
 #endif

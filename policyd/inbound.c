@@ -32,11 +32,11 @@
 #include "policyd.h"
 
 static void consider(const tlsmaps_table *t, tlsmaps_status st, tlsmaps_id id, tlsmaps_id *best,
-		     int *best_rank)
+                     int *best_rank)
 {
 	int rank;
 
-	if (st != TLSMAPS_FOUND)	/* ERROR cannot be: keys were parsed first */
+	if (st != TLSMAPS_FOUND) /* ERROR cannot be: keys were parsed first */
 		return;
 	rank = tlsmaps_level_rank(tlsmaps_entry_level(t, id));
 	if (rank > *best_rank) {
@@ -135,10 +135,10 @@ void inbound_decide(policyd *d, const policy_request *r, char *action, size_t le
 		reason = "no TLS";
 	} else if (bits < tlsmaps_entry_min_bits(t, best)) {
 		snprintf(why, sizeof(why), "key size %lu below %u", bits,
-			 tlsmaps_entry_min_bits(t, best));
+		         tlsmaps_entry_min_bits(t, best));
 		reason = why;
 	} else if ((level == TLSMAPS_LEVEL_VERIFY || level == TLSMAPS_LEVEL_SECURE) &&
-		   (r->ccert_subject == NULL || *r->ccert_subject == '\0')) {
+	           (r->ccert_subject == NULL || *r->ccert_subject == '\0')) {
 		reason = "no verified client certificate";
 	} else if (level == TLSMAPS_LEVEL_FINGERPRINT && !fingerprint_listed(t, best, r)) {
 		reason = "client certificate fingerprint not listed";
@@ -152,18 +152,19 @@ void inbound_decide(policyd *d, const policy_request *r, char *action, size_t le
 		char qid[64], addr[80], name[300], sender[600];
 		const char *q = r->queue_id != NULL && *r->queue_id ? r->queue_id : "NOQUEUE";
 
-		log_info("%s: reject: client=%s[%s] sender=<%s> reason=%s level=%s entry=%s (%s:%u)",
-			 log_safe(q, strlen(q), qid, sizeof(qid)),
-			 r->client_name ? log_safe(r->client_name, strlen(r->client_name), name,
-						   sizeof(name))
-					: "unknown",
-			 r->client_address ? log_safe(r->client_address, strlen(r->client_address),
-						      addr, sizeof(addr))
-					   : "",
-			 r->sender ? log_safe(r->sender, strlen(r->sender), sender, sizeof(sender))
-				   : "",
-			 reason, tlsmaps_level_name(level), tlsmaps_entry_key(t, best),
-			 tlsmaps_entry_file(t, best), tlsmaps_entry_line(t, best));
+		log_info(
+		        "%s: reject: client=%s[%s] sender=<%s> reason=%s level=%s entry=%s (%s:%u)",
+		        log_safe(q, strlen(q), qid, sizeof(qid)),
+		        r->client_name ? log_safe(r->client_name, strlen(r->client_name), name,
+		                                  sizeof(name))
+		                       : "unknown",
+		        r->client_address ? log_safe(r->client_address, strlen(r->client_address),
+		                                     addr, sizeof(addr))
+		                          : "",
+		        r->sender ? log_safe(r->sender, strlen(r->sender), sender, sizeof(sender))
+		                  : "",
+		        reason, tlsmaps_level_name(level), tlsmaps_entry_key(t, best),
+		        tlsmaps_entry_file(t, best), tlsmaps_entry_line(t, best));
 	}
 	d->stats.policy_reject++;
 	snprintf(action, len, "%s", s->inbound_reply);

@@ -48,43 +48,43 @@
 #define DEFAULT_CONFIG "/etc/forcetls/forcetls.conf"
 
 static const char *const level_choices[] = {
-	"none", "may", "encrypt", "dane", "dane-only", "fingerprint", "verify", "secure", NULL,
+        "none", "may", "encrypt", "dane", "dane-only", "fingerprint", "verify", "secure", NULL,
 };
 static const char *const dns_failure_choices[] = {"tempfail", "notfound", NULL};
 
 /* Every setting of forcetls-policyd: the defaults live here and nowhere else. */
 static const cfg_def settings[] = {
-	{"tables.forced_tls", CFG_STRING, "/etc/forcetls/forced-tls.table", 0, 0, 0, NULL},
-	{"tables.default_level", CFG_STRING, "encrypt", 0, 0, 0, level_choices},
-	{"policyd.socketmap_listen", CFG_STRING, "inet:127.0.0.1:10028", 0, 0, 0, NULL},
-	{"policyd.policy_listen", CFG_STRING, "inet:127.0.0.1:10029", 0, 0, 0, NULL},
-	{"policyd.map_name", CFG_STRING, "forcetls", 0, 0, 0, NULL},
-	{"policyd.require_map_name", CFG_STRING, "forcetls-require", 0, 0, 0, NULL},
-	{"policyd.user", CFG_STRING, "forcetls", 0, 0, 0, NULL},
-	{"policyd.socket_owner", CFG_STRING, "", 0, 0, 0, NULL},
-	{"policyd.socket_group", CFG_STRING, "", 0, 0, 0, NULL},
-	{"policyd.socket_mode", CFG_STRING, "0660", 0, 0, 0, NULL},
-	{"policyd.dns_failure", CFG_STRING, "tempfail", 0, 0, 0, dns_failure_choices},
-	{"policyd.dns_servers", CFG_STRING, "", 0, 0, 0, NULL},
-	{"policyd.dns_timeout", CFG_INT, NULL, 2000, 100, 60000, NULL},
-	{"policyd.dns_tries", CFG_INT, NULL, 2, 1, 10, NULL},
-	{"policyd.dns_cache_size", CFG_INT, NULL, 100000, 0, 10000000, NULL},
-	{"policyd.dns_cache_max_ttl", CFG_INT, NULL, 3600, 1, 86400, NULL},
-	{"policyd.dns_negative_ttl", CFG_INT, NULL, 300, 0, 86400, NULL},
-	{"policyd.inbound_reply", CFG_STRING, "450 4.7.0 TLS is required for this session", 0, 0,
-	 0, NULL},
-	{"policyd.max_connections", CFG_INT, NULL, 1024, 1, 100000, NULL},
-	{"policyd.idle_timeout", CFG_INT, NULL, 300, 0, 86400, NULL},
-	{"policyd.watch_table", CFG_BOOL, NULL, 1, 0, 0, NULL},
-	{"policyd.watch_interval", CFG_INT, NULL, 5, 1, 3600, NULL},
-	{"policyd.log_lookups", CFG_BOOL, NULL, 0, 0, 0, NULL},
+        {"tables.forced_tls", CFG_STRING, "/etc/forcetls/forced-tls.table", 0, 0, 0, NULL},
+        {"tables.default_level", CFG_STRING, "encrypt", 0, 0, 0, level_choices},
+        {"policyd.socketmap_listen", CFG_STRING, "inet:127.0.0.1:10028", 0, 0, 0, NULL},
+        {"policyd.policy_listen", CFG_STRING, "inet:127.0.0.1:10029", 0, 0, 0, NULL},
+        {"policyd.map_name", CFG_STRING, "forcetls", 0, 0, 0, NULL},
+        {"policyd.require_map_name", CFG_STRING, "forcetls-require", 0, 0, 0, NULL},
+        {"policyd.user", CFG_STRING, "forcetls", 0, 0, 0, NULL},
+        {"policyd.socket_owner", CFG_STRING, "", 0, 0, 0, NULL},
+        {"policyd.socket_group", CFG_STRING, "", 0, 0, 0, NULL},
+        {"policyd.socket_mode", CFG_STRING, "0660", 0, 0, 0, NULL},
+        {"policyd.dns_failure", CFG_STRING, "tempfail", 0, 0, 0, dns_failure_choices},
+        {"policyd.dns_servers", CFG_STRING, "", 0, 0, 0, NULL},
+        {"policyd.dns_timeout", CFG_INT, NULL, 2000, 100, 60000, NULL},
+        {"policyd.dns_tries", CFG_INT, NULL, 2, 1, 10, NULL},
+        {"policyd.dns_cache_size", CFG_INT, NULL, 100000, 0, 10000000, NULL},
+        {"policyd.dns_cache_max_ttl", CFG_INT, NULL, 3600, 1, 86400, NULL},
+        {"policyd.dns_negative_ttl", CFG_INT, NULL, 300, 0, 86400, NULL},
+        {"policyd.inbound_reply", CFG_STRING, "450 4.7.0 TLS is required for this session", 0, 0, 0,
+         NULL},
+        {"policyd.max_connections", CFG_INT, NULL, 1024, 1, 100000, NULL},
+        {"policyd.idle_timeout", CFG_INT, NULL, 300, 0, 86400, NULL},
+        {"policyd.watch_table", CFG_BOOL, NULL, 1, 0, 0, NULL},
+        {"policyd.watch_interval", CFG_INT, NULL, 5, 1, 3600, NULL},
+        {"policyd.log_lookups", CFG_BOOL, NULL, 0, 0, 0, NULL},
 };
 static const char *const own_sections[] = {"policyd", "tables", NULL};
 static const char *const other_sections[] = {"milter", "tlsmaps", NULL};
 
 typedef struct {
-	const char *config;	/* NULL: built-in defaults */
-	const char *table;	/* --table, overrides tables.forced_tls */
+	const char *config; /* NULL: built-in defaults */
+	const char *table;  /* --table, overrides tables.forced_tls */
 	const char *socketmap_listen;
 	const char *policy_listen;
 	int foreground;
@@ -96,8 +96,8 @@ typedef struct {
 	options opt;
 	listener *socketmap, *policy;
 	struct event *sighup, *sigusr1, *sigterm, *sigint, *watch;
-	struct stat table_st;	/* last seen */
-	int table_changed;	/* changed at the last tick: reload when it holds still */
+	struct stat table_st; /* last seen */
+	int table_changed;    /* changed at the last tick: reload when it holds still */
 	int to_stderr;
 } daemon_state;
 
@@ -137,8 +137,8 @@ static void log_lines(const char *text)
 static cfg *load_config(const options *o)
 {
 	char errors[8192];
-	cfg *c = cfg_load(o->config, settings, sizeof(settings) / sizeof(settings[0]),
-			  own_sections, other_sections, errors, sizeof(errors));
+	cfg *c = cfg_load(o->config, settings, sizeof(settings) / sizeof(settings[0]), own_sections,
+	                  other_sections, errors, sizeof(errors));
 
 	if (c == NULL)
 		log_lines(errors);
@@ -182,22 +182,24 @@ static snapshot *snapshot_load(const options *o)
 	s->log_lookups = cfg_bool(s->cfg, "policyd.log_lookups");
 	if (!valid_reply(s->inbound_reply)) {
 		log_errx("%s: policyd.inbound_reply: expected a 4xx or 5xx reply, DEFER or REJECT",
-			 o->config ? o->config : "(defaults)");
+		         o->config ? o->config : "(defaults)");
 		goto fail;
 	}
 	if (*s->map_name == '\0' || strchr(s->map_name, ' ') != NULL ||
 	    *s->require_map_name == '\0' || strchr(s->require_map_name, ' ') != NULL ||
 	    strcmp(s->map_name, s->require_map_name) == 0) {
-		log_errx("policyd.map_name, policyd.require_map_name: expected two different words");
+		log_errx(
+		        "policyd.map_name, policyd.require_map_name: expected two different words");
 		goto fail;
 	}
 	tlsmaps_options_init(&topt);
 	tlsmaps_level_parse(cfg_str(s->cfg, "tables.default_level"),
-			    strlen(cfg_str(s->cfg, "tables.default_level")), &topt.default_level);
+	                    strlen(cfg_str(s->cfg, "tables.default_level")), &topt.default_level);
 	topt.report = report_log;
 	path = table_path(o, s->cfg);
 	if ((s->table = tlsmaps_load(&path, 1, &topt, &nerrors)) == NULL) {
-		log_errx("%s: %u error%s; table not loaded", path, nerrors, nerrors == 1 ? "" : "s");
+		log_errx("%s: %u error%s; table not loaded", path, nerrors,
+		         nerrors == 1 ? "" : "s");
 		goto fail;
 	}
 	return s;
@@ -227,8 +229,8 @@ static void reload(daemon_state *ds, const char *why)
 	ds->d.snap = s;
 	ds->d.stats.reloads++;
 	remember_table(ds);
-	log_info("reloaded (%s): %s, %zu entries", why,
-		 table_path(&ds->opt, s->cfg), tlsmaps_table_count(s->table));
+	log_info("reloaded (%s): %s, %zu entries", why, table_path(&ds->opt, s->cfg),
+	         tlsmaps_table_count(s->table));
 }
 
 static void dump_stats(daemon_state *ds)
@@ -240,18 +242,18 @@ static void dump_stats(daemon_state *ds)
 	if (ds->d.resolver != NULL)
 		resolver_get_stats(ds->d.resolver, &rs);
 	log_info("stats: ok_none=%lu ok_may=%lu ok_encrypt=%lu ok_dane=%lu ok_dane_only=%lu "
-		 "ok_fingerprint=%lu ok_verify=%lu ok_secure=%lu notfound=%lu temp=%lu perm=%lu "
-		 "dns_temp=%lu dns_queries=%lu dns_cache_hits=%lu dns_cache_misses=%lu "
-		 "dns_cache_entries=%zu malformed=%lu policy_requests=%lu policy_dunno=%lu "
-		 "policy_reject=%lu reloads=%lu reload_failures=%lu socketmap_connections=%zu "
-		 "policy_connections=%zu",
-		 st->by_level[0], st->by_level[1], st->by_level[2], st->by_level[3],
-		 st->by_level[4], st->by_level[5], st->by_level[6], st->by_level[7], st->notfound,
-		 st->temp, st->perm, st->dns_temp, rs.queries, rs.cache_hits, rs.cache_misses,
-		 rs.cache_entries, st->malformed, st->policy_requests, st->policy_dunno,
-		 st->policy_reject, st->reloads, st->reload_failures,
-		 ds->socketmap ? listener_connections(ds->socketmap) : 0,
-		 ds->policy ? listener_connections(ds->policy) : 0);
+	         "ok_fingerprint=%lu ok_verify=%lu ok_secure=%lu notfound=%lu temp=%lu perm=%lu "
+	         "dns_temp=%lu dns_queries=%lu dns_cache_hits=%lu dns_cache_misses=%lu "
+	         "dns_cache_entries=%zu malformed=%lu policy_requests=%lu policy_dunno=%lu "
+	         "policy_reject=%lu reloads=%lu reload_failures=%lu socketmap_connections=%zu "
+	         "policy_connections=%zu",
+	         st->by_level[0], st->by_level[1], st->by_level[2], st->by_level[3],
+	         st->by_level[4], st->by_level[5], st->by_level[6], st->by_level[7], st->notfound,
+	         st->temp, st->perm, st->dns_temp, rs.queries, rs.cache_hits, rs.cache_misses,
+	         rs.cache_entries, st->malformed, st->policy_requests, st->policy_dunno,
+	         st->policy_reject, st->reloads, st->reload_failures,
+	         ds->socketmap ? listener_connections(ds->socketmap) : 0,
+	         ds->policy ? listener_connections(ds->policy) : 0);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -280,11 +282,11 @@ static void on_watch(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (stat(table_path(&ds->opt, ds->d.snap->cfg), &st) < 0)
-		return;	/* being replaced: look again next time */
+		return; /* being replaced: look again next time */
 	if (st.st_ino == ds->table_st.st_ino && st.st_size == ds->table_st.st_size &&
 	    st.st_mtim.tv_sec == ds->table_st.st_mtim.tv_sec &&
 	    st.st_mtim.tv_nsec == ds->table_st.st_mtim.tv_nsec) {
-		if (ds->table_changed)	/* changed, then held still for one interval */
+		if (ds->table_changed) /* changed, then held still for one interval */
 			reload(ds, "table changed");
 		return;
 	}
@@ -303,12 +305,12 @@ static int open_listener(daemon_state *ds, const char *name, const char *addr, c
 		return fd;
 	}
 	if (*addr == '\0')
-		return -2;	/* disabled */
+		return -2; /* disabled */
 	perms.owner = cfg_str(c, "policyd.socket_owner");
 	perms.group = cfg_str(c, "policyd.socket_group");
 	if (listen_parse_mode(cfg_str(c, "policyd.socket_mode"), &perms.mode) < 0) {
 		log_errx("policyd.socket_mode: \"%s\": expected an octal mode such as 0660",
-			 cfg_str(c, "policyd.socket_mode"));
+		         cfg_str(c, "policyd.socket_mode"));
 		return -1;
 	}
 	perms.backlog = 1024;
@@ -343,15 +345,15 @@ static void usage(FILE *f)
 static int parse_options(int argc, char **argv, options *o)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"table", required_argument, NULL, 't'},
-		{"socketmap-listen", required_argument, NULL, 's'},
-		{"policy-listen", required_argument, NULL, 'p'},
-		{"foreground", no_argument, NULL, 'f'},
-		{"check", no_argument, NULL, 'n'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	        {"config", required_argument, NULL, 'c'},
+	        {"table", required_argument, NULL, 't'},
+	        {"socketmap-listen", required_argument, NULL, 's'},
+	        {"policy-listen", required_argument, NULL, 'p'},
+	        {"foreground", no_argument, NULL, 'f'},
+	        {"check", no_argument, NULL, 'n'},
+	        {"version", no_argument, NULL, 'V'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -452,13 +454,13 @@ int main(int argc, char **argv)
 	if ((boot = load_config(&ds.opt)) == NULL)
 		return 1;
 	sm_fd = open_listener(&ds, "socketmap",
-			      ds.opt.socketmap_listen ? ds.opt.socketmap_listen
-						      : cfg_str(boot, "policyd.socketmap_listen"),
-			      boot);
+	                      ds.opt.socketmap_listen ? ds.opt.socketmap_listen
+	                                              : cfg_str(boot, "policyd.socketmap_listen"),
+	                      boot);
 	pol_fd = open_listener(&ds, "policy",
-			       ds.opt.policy_listen ? ds.opt.policy_listen
-						    : cfg_str(boot, "policyd.policy_listen"),
-			       boot);
+	                       ds.opt.policy_listen ? ds.opt.policy_listen
+	                                            : cfg_str(boot, "policyd.policy_listen"),
+	                       boot);
 	if (sm_fd == -1 || pol_fd == -1 || (sm_fd < 0 && pol_fd < 0)) {
 		if (sm_fd < 0 && pol_fd < 0 && sm_fd != -1 && pol_fd != -1)
 			log_errx("both listeners are disabled: nothing to do");
@@ -481,13 +483,13 @@ int main(int argc, char **argv)
 	sm = socketmap_protocol(&ds.d);
 	pol = delegation_protocol(&ds.d);
 	if ((sm_fd >= 0 &&
-	     (ds.socketmap = listener_new(ds.d.base, sm_fd, &sm,
-					  (unsigned)cfg_int(boot, "policyd.max_connections"),
-					  (unsigned)cfg_int(boot, "policyd.idle_timeout"))) == NULL) ||
+	     (ds.socketmap = listener_new(
+	              ds.d.base, sm_fd, &sm, (unsigned)cfg_int(boot, "policyd.max_connections"),
+	              (unsigned)cfg_int(boot, "policyd.idle_timeout"))) == NULL) ||
 	    (pol_fd >= 0 &&
 	     (ds.policy = listener_new(ds.d.base, pol_fd, &pol,
-				       (unsigned)cfg_int(boot, "policyd.max_connections"),
-				       (unsigned)cfg_int(boot, "policyd.idle_timeout"))) == NULL)) {
+	                               (unsigned)cfg_int(boot, "policyd.max_connections"),
+	                               (unsigned)cfg_int(boot, "policyd.idle_timeout"))) == NULL)) {
 		log_errx("cannot set up the listeners");
 		goto out;
 	}
@@ -511,8 +513,8 @@ int main(int argc, char **argv)
 			event_add(ds.watch, &tv);
 	}
 	log_info("ready: %s, %zu entries; socketmap %s, policy %s",
-		 table_path(&ds.opt, ds.d.snap->cfg), tlsmaps_table_count(ds.d.snap->table),
-		 sm_fd >= 0 ? "on" : "off", pol_fd >= 0 ? "on" : "off");
+	         table_path(&ds.opt, ds.d.snap->cfg), tlsmaps_table_count(ds.d.snap->table),
+	         sm_fd >= 0 ? "on" : "off", pol_fd >= 0 ? "on" : "off");
 	event_base_dispatch(ds.d.base);
 	rc = 0;
 out:

@@ -42,11 +42,11 @@ typedef struct {
 	outbound_cb cb;
 	void *ctx;
 	int require;
-	char key[TLSMAPS_KEY_MAX * 4 + 8];	/* log_safe() form */
+	char key[TLSMAPS_KEY_MAX * 4 + 8]; /* log_safe() form */
 } pending;
 
 static void answer(policyd *d, const snapshot *s, tlsmaps_id id, const char *key, int require,
-		   outbound_cb cb, void *ctx, const char *via)
+                   outbound_cb cb, void *ctx, const char *via)
 {
 	char reply[TLSMAPS_POLICY_MAX + 8];
 	tlsmaps_level level = tlsmaps_entry_level(s->table, id);
@@ -54,7 +54,7 @@ static void answer(policyd *d, const snapshot *s, tlsmaps_id id, const char *key
 
 	memcpy(reply, "OK ", 3);
 	n = tlsmaps_policy(s->table, id, reply + 3, sizeof(reply) - 3);
-	if (n < 0) {	/* cannot happen: TLSMAPS_POLICY_MAX */
+	if (n < 0) { /* cannot happen: TLSMAPS_POLICY_MAX */
 		d->stats.temp++;
 		cb(ctx, "TEMP policy too long", 20);
 		return;
@@ -63,23 +63,23 @@ static void answer(policyd *d, const snapshot *s, tlsmaps_id id, const char *key
 		d->stats.by_level[TLSMAPS_LEVEL_ENCRYPT]++;
 		if (s->log_lookups)
 			log_info("lookup %s (%s): encrypt, the table says %s (%s:%u %s%s)", key,
-				 s->require_map_name, reply + 3, tlsmaps_entry_file(s->table, id),
-				 tlsmaps_entry_line(s->table, id), tlsmaps_entry_key(s->table, id),
-				 via);
+			         s->require_map_name, reply + 3, tlsmaps_entry_file(s->table, id),
+			         tlsmaps_entry_line(s->table, id), tlsmaps_entry_key(s->table, id),
+			         via);
 		cb(ctx, "OK encrypt", 10);
 		return;
 	}
 	d->stats.by_level[level]++;
 	if (s->log_lookups)
 		log_info("lookup %s (%s): %s (%s:%u %s%s)", key,
-			 require ? s->require_map_name : s->map_name, reply + 3,
-			 tlsmaps_entry_file(s->table, id), tlsmaps_entry_line(s->table, id),
-			 tlsmaps_entry_key(s->table, id), via);
+		         require ? s->require_map_name : s->map_name, reply + 3,
+		         tlsmaps_entry_file(s->table, id), tlsmaps_entry_line(s->table, id),
+		         tlsmaps_entry_key(s->table, id), via);
 	cb(ctx, reply, (size_t)n + 3);
 }
 
 static void notfound(policyd *d, const snapshot *s, const char *key, int require, outbound_cb cb,
-		     void *ctx)
+                     void *ctx)
 {
 	if (require) {
 		d->stats.by_level[TLSMAPS_LEVEL_ENCRYPT]++;
@@ -108,15 +108,16 @@ static void on_resolved(void *arg, const resolver_result *r)
 		if (s->dns_tempfail) {
 			char reply[300];
 			int n = snprintf(reply, sizeof(reply), "TEMP DNS lookup failed for %s",
-					 p->key);
+			                 p->key);
 
 			log_warnx("lookup %s: TEMP: %s", p->key, r->why);
 			d->stats.temp++;
-			p->cb(p->ctx, reply, (size_t)n < sizeof(reply) ? (size_t)n : sizeof(reply) - 1);
+			p->cb(p->ctx, reply,
+			      (size_t)n < sizeof(reply) ? (size_t)n : sizeof(reply) - 1);
 		} else {
 			log_warnx("lookup %s: DNS failed (%s); answering NOTFOUND "
-				  "(dns_failure = notfound)",
-				  p->key, r->why);
+			          "(dns_failure = notfound)",
+			          p->key, r->why);
 			notfound(d, s, p->key, p->require, p->cb, p->ctx);
 		}
 		goto done;
@@ -133,7 +134,7 @@ static void on_resolved(void *arg, const resolver_result *r)
 			best = id;
 			best_rank = rank;
 			snprintf(via, sizeof(via), " via %s",
-				 tlsmaps_addr_format(&r->addrs[i], a, sizeof(a)));
+			         tlsmaps_addr_format(&r->addrs[i], a, sizeof(a)));
 		}
 	}
 	if (best != TLSMAPS_NO_ID)
@@ -146,7 +147,7 @@ done:
 }
 
 void outbound_decide(policyd *d, const char *key, size_t len, int require, outbound_cb cb,
-		     void *ctx)
+                     void *ctx)
 {
 	snapshot *s = d->snap;
 	char why[TLSMAPS_WHY_MAX], safe[TLSMAPS_KEY_MAX * 4 + 8];
@@ -182,7 +183,7 @@ void outbound_decide(policyd *d, const char *key, size_t len, int require, outbo
 		notfound(d, s, safe, require, cb, ctx);
 		return;
 	}
-	if (d->resolver == NULL) {	/* could not start: an address entry might match */
+	if (d->resolver == NULL) { /* could not start: an address entry might match */
 		d->stats.temp++;
 		cb(ctx, "TEMP resolver unavailable", 25);
 		return;
@@ -199,8 +200,8 @@ void outbound_decide(policyd *d, const char *key, size_t len, int require, outbo
 	p->require = require;
 	memcpy(p->key, safe, sizeof(p->key));
 	if (resolver_resolve(d->resolver, q.name,
-			     q.kind == TLSMAPS_QUERY_NAME ? RESOLVER_MX : RESOLVER_HOST, on_resolved,
-			     p) < 0) {
+	                     q.kind == TLSMAPS_QUERY_NAME ? RESOLVER_MX : RESOLVER_HOST,
+	                     on_resolved, p) < 0) {
 		snapshot_release(p->snap);
 		free(p);
 		d->stats.temp++;

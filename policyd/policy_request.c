@@ -25,12 +25,22 @@ typedef struct {
 } attr_slot;
 
 /* Lengths first: most of Postfix's ~30 attributes are not ours (bench/policyd). */
-#define SLOT(f) {#f, sizeof(#f) - 1, offsetof(policy_request, f)}
+#define SLOT(f)                                                                                    \
+	{                                                                                          \
+#f, sizeof(#f) - 1, offsetof(policy_request, f)                                    \
+	}
 static const attr_slot slots[] = {
-	SLOT(request),		   SLOT(protocol_state),	SLOT(queue_id),
-	SLOT(client_address),	   SLOT(client_name),		SLOT(sender),
-	SLOT(encryption_protocol), SLOT(encryption_keysize),	SLOT(ccert_subject),
-	SLOT(ccert_fingerprint),   SLOT(ccert_pubkey_fingerprint),
+        SLOT(request),
+        SLOT(protocol_state),
+        SLOT(queue_id),
+        SLOT(client_address),
+        SLOT(client_name),
+        SLOT(sender),
+        SLOT(encryption_protocol),
+        SLOT(encryption_keysize),
+        SLOT(ccert_subject),
+        SLOT(ccert_fingerprint),
+        SLOT(ccert_pubkey_fingerprint),
 };
 
 /* The end of the request ("\n\n", or "\n" at the very start), or NULL. */
@@ -44,8 +54,8 @@ static const char *request_end(const char *buf, size_t len)
 	return NULL;
 }
 
-int delegation_parse(const char *buf, size_t len, char *copy, size_t copylen,
-		     policy_request *r, size_t *used)
+int delegation_parse(const char *buf, size_t len, char *copy, size_t copylen, policy_request *r,
+                     size_t *used)
 {
 	const char *end = request_end(buf, len);
 	size_t rlen;
@@ -65,7 +75,7 @@ int delegation_parse(const char *buf, size_t len, char *copy, size_t copylen,
 		char *nl = memchr(line, '\n', (size_t)(copy + rlen - line)), *eq;
 		size_t n;
 
-		next = nl + 1;	/* found: the request ends with an empty line */
+		next = nl + 1; /* found: the request ends with an empty line */
 		*nl = '\0';
 		if (nl > line && nl[-1] == '\r')
 			nl[-1] = '\0';
@@ -83,4 +93,3 @@ int delegation_parse(const char *buf, size_t len, char *copy, size_t copylen,
 		return -1;
 	return 1;
 }
-

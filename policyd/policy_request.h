@@ -19,7 +19,7 @@ typedef struct {
  * copy, which needs the request's length + 1 bytes), 0 when incomplete,
  * -1 when malformed. *used is the request's length when 1 or -1.
  */
-int delegation_parse(const char *buf, size_t len, char *copy, size_t copylen,
-		     policy_request *r, size_t *used);
+int delegation_parse(const char *buf, size_t len, char *copy, size_t copylen, policy_request *r,
+                     size_t *used);
 
 #endif

@@ -23,20 +23,20 @@ typedef struct snapshot {
 	cfg *cfg;
 	tlsmaps_table *table;
 	/* Settings read from cfg once per load. */
-	int dns_tempfail;		/* dns_failure = tempfail */
-	const char *map_name;		/* socketmap map name we answer */
-	const char *require_map_name;	/* ... and the one answering at least encrypt */
-	const char *inbound_reply;	/* "450 4.7.0 ..." */
+	int dns_tempfail;             /* dns_failure = tempfail */
+	const char *map_name;         /* socketmap map name we answer */
+	const char *require_map_name; /* ... and the one answering at least encrypt */
+	const char *inbound_reply;    /* "450 4.7.0 ..." */
 	int log_lookups;
 } snapshot;
 
 typedef struct {
-	unsigned long by_level[TLSMAPS_LEVEL_COUNT];	/* OK answers */
+	unsigned long by_level[TLSMAPS_LEVEL_COUNT]; /* OK answers */
 	unsigned long notfound;
 	unsigned long temp;
 	unsigned long perm;
 	unsigned long dns_temp;
-	unsigned long malformed;		/* bad socketmap or policy requests */
+	unsigned long malformed; /* bad socketmap or policy requests */
 	unsigned long policy_requests;
 	unsigned long policy_dunno;
 	unsigned long policy_reject;
@@ -62,7 +62,7 @@ typedef void (*outbound_cb)(void *ctx, const char *reply, size_t len);
  * already (so verify, secure... keep their strength), else "encrypt".
  */
 void outbound_decide(policyd *d, const char *key, size_t len, int require, outbound_cb cb,
-		     void *ctx);
+                     void *ctx);
 
 /* inbound.c: the policy delegation decision for one parsed request. */
 

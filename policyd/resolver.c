@@ -80,8 +80,8 @@
 
 #include "resolver.h"
 
-#define WHY_MAX		300
-#define NAME_MAX_LEN	253
+#define WHY_MAX 300
+#define NAME_MAX_LEN 253
 
 /* ---------------------------------------------------------------------------
  * An intrusive hash table of (mode, name) nodes; the node comes first in
@@ -98,7 +98,7 @@ typedef struct hnode {
 
 typedef struct {
 	hnode **buckets;
-	size_t nbuckets;	/* a power of two */
+	size_t nbuckets; /* a power of two */
 	size_t count;
 } htable;
 
@@ -137,7 +137,7 @@ static void htable_grow(htable *t)
 	size_t nb = t->nbuckets * 2;
 	hnode **b = calloc(nb, sizeof(*b));
 
-	if (b == NULL)		/* keep the longer chains */
+	if (b == NULL) /* keep the longer chains */
 		return;
 	for (size_t i = 0; i < t->nbuckets; i++) {
 		hnode *n = t->buckets[i], *next;
@@ -180,10 +180,10 @@ static void htable_remove(htable *t, hnode *n)
  * Data structures.
  */
 
-typedef struct centry {		/* a cached answer */
+typedef struct centry { /* a cached answer */
 	hnode node;
-	struct centry *older, *newer;	/* FIFO of insertion */
-	int64_t expires_ms;	/* monotonic */
+	struct centry *older, *newer; /* FIFO of insertion */
+	int64_t expires_ms;           /* monotonic */
 	resolver_status status;
 	char why[WHY_MAX];
 	size_t naddrs;
@@ -198,35 +198,35 @@ typedef struct waiter {
 
 struct lookup;
 
-typedef struct {		/* the argument of one ares_query() */
+typedef struct { /* the argument of one ares_query() */
 	struct lookup *l;
-	size_t slot;		/* host index, for A and AAAA */
-	int type;		/* ns_t_mx, ns_t_a, ns_t_aaaa */
+	size_t slot; /* host index, for A and AAAA */
+	int type;    /* ns_t_mx, ns_t_a, ns_t_aaaa */
 } qctx;
 
-typedef struct {		/* one host whose A and AAAA are asked */
+typedef struct { /* one host whose A and AAAA are asked */
 	char *name;
-	qctx q[2];		/* A, AAAA */
+	qctx q[2]; /* A, AAAA */
 	tlsmaps_addr *addrs[2];
 	size_t naddrs[2];
 } hslot;
 
-typedef struct lookup {		/* a (mode, name) in flight */
+typedef struct lookup { /* a (mode, name) in flight */
 	hnode node;
 	resolver *r;
 	waiter *waiters, **wtail;
-	unsigned pending;	/* queries outstanding, +1 while starting */
-	int temp;		/* a query failed temporarily */
+	unsigned pending; /* queries outstanding, +1 while starting */
+	int temp;         /* a query failed temporarily */
 	int nullmx;
-	char why[WHY_MAX];	/* the first failure, or the negative answer */
+	char why[WHY_MAX]; /* the first failure, or the negative answer */
 	int have_ttl;
-	unsigned ttl;		/* smallest TTL seen (capped) */
+	unsigned ttl; /* smallest TTL seen (capped) */
 	qctx mxq;
 	size_t nslots;
 	hslot *slots;
 } lookup;
 
-typedef struct sockev {		/* a socket c-ares asked us to watch */
+typedef struct sockev { /* a socket c-ares asked us to watch */
 	struct sockev *next;
 	ares_socket_t fd;
 	struct event *ev;
@@ -243,7 +243,7 @@ struct resolver {
 	centry *oldest, *newest;
 	htable inflight;
 	int closing;
-	int one_server;		/* ARES_FLAG_NOCHECKRESP is set */
+	int one_server; /* ARES_FLAG_NOCHECKRESP is set */
 	resolver_stats st;
 };
 
@@ -421,14 +421,14 @@ static void cache_unlink(resolver *r, centry *e)
 }
 
 static void cache_store(resolver *r, lookup *l, resolver_status status, const tlsmaps_addr *addrs,
-			size_t naddrs)
+                        size_t naddrs)
 {
 	centry *e;
 
 	if (r->opts.cache_size == 0 || status == RESOLVER_TEMP || !l->have_ttl || l->ttl == 0)
 		return;
 	if (htable_find(&r->cache, l->node.mode, l->node.name, l->node.len) != NULL)
-		return;		/* cannot happen: found entries end lookups */
+		return; /* cannot happen: found entries end lookups */
 	if ((e = calloc(1, sizeof(*e) + l->node.len + 1)) == NULL)
 		return;
 	if (naddrs > 0 && (e->addrs = malloc(naddrs * sizeof(*addrs))) == NULL) {
@@ -491,7 +491,7 @@ static void on_socket(evutil_socket_t fd, short what, void *arg)
 
 	/* The event may be freed by sock_state_cb inside: do not touch it. */
 	ares_process_fd(r->channel, (what & EV_READ) ? fd : ARES_SOCKET_BAD,
-			(what & EV_WRITE) ? fd : ARES_SOCKET_BAD);
+	                (what & EV_WRITE) ? fd : ARES_SOCKET_BAD);
 	rearm_timer(r);
 }
 
@@ -516,13 +516,14 @@ static void sock_state_cb(void *data, ares_socket_t fd, int readable, int writab
 	}
 	if (s == NULL) {
 		if ((s = calloc(1, sizeof(*s))) == NULL)
-			return;	/* the query times out */
+			return; /* the query times out */
 		s->fd = fd;
 		s->next = r->socks;
 		r->socks = s;
 	}
-	s->ev = event_new(r->base, fd, EV_PERSIST | (readable ? EV_READ : 0) |
-					(writable ? EV_WRITE : 0), on_socket, r);
+	s->ev = event_new(r->base, fd,
+	                  EV_PERSIST | (readable ? EV_READ : 0) | (writable ? EV_WRITE : 0),
+	                  on_socket, r);
 	if (s->ev != NULL)
 		event_add(s->ev, NULL);
 }
@@ -557,18 +558,18 @@ static void query_failed(lookup *l, int status, int type, const char *name)
 		text = "SERVFAIL, REFUSED or connection refused from every server";
 	if (!l->temp)
 		snprintf(l->why, sizeof(l->why), "%s looking up %s of %s", text, type_name(type),
-			 name);
+		         name);
 	l->temp = 1;
 }
 
 /* A negative answer; the first is remembered in why unless a failure is. */
 static void query_negative(lookup *l, int status, int type, const char *name,
-			   const unsigned char *abuf, int alen)
+                           const unsigned char *abuf, int alen)
 {
 	note_ttl(l, negative_ttl(l->r, abuf, alen));
 	if (!l->temp && l->why[0] == '\0')
 		snprintf(l->why, sizeof(l->why), "%s looking up %s of %s", status_text(status),
-			 type_name(type), name);
+		         type_name(type), name);
 }
 
 static void on_addr(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
@@ -598,11 +599,13 @@ static void on_addr(void *arg, int status, int timeouts, unsigned char *abuf, in
 					if (fam == 0) {
 						t->family = 4;
 						memcpy(t->bytes, &a4[i].ipaddr, 4);
-						note_positive_ttl(l, a4[i].ttl < 0 ? 0 : (unsigned)a4[i].ttl);
+						note_positive_ttl(
+						        l, a4[i].ttl < 0 ? 0 : (unsigned)a4[i].ttl);
 					} else {
 						t->family = 6;
 						memcpy(t->bytes, &a6[i].ip6addr, 16);
-						note_positive_ttl(l, a6[i].ttl < 0 ? 0 : (unsigned)a6[i].ttl);
+						note_positive_ttl(
+						        l, a6[i].ttl < 0 ? 0 : (unsigned)a6[i].ttl);
 					}
 				}
 				h->naddrs[fam] = (size_t)n;
@@ -627,8 +630,7 @@ static int add_slot(lookup *l, const char *name)
 			return 0;
 	if (l->nslots >= RESOLVER_MAX_ADDRS)
 		return 0;
-	if (l->slots == NULL &&
-	    (l->slots = calloc(RESOLVER_MAX_ADDRS, sizeof(*l->slots))) == NULL)
+	if (l->slots == NULL && (l->slots = calloc(RESOLVER_MAX_ADDRS, sizeof(*l->slots))) == NULL)
 		return -1;
 	h = &l->slots[l->nslots];
 	if ((h->name = strdup(name)) == NULL)
@@ -656,7 +658,7 @@ static void on_mx(void *arg, int status, int timeouts, unsigned char *abuf, int 
 	struct ares_mx_reply *mx = NULL;
 
 	(void)timeouts;
-	l->pending++;		/* hold the lookup while adding queries */
+	l->pending++; /* hold the lookup while adding queries */
 	if (status == ARES_SUCCESS) {
 		long ttl = answer_ttl(abuf, alen);
 
@@ -690,7 +692,7 @@ static void on_mx(void *arg, int status, int timeouts, unsigned char *abuf, int 
 						continue;
 					if (m->host == NULL || m->host[0] == '\0' ||
 					    strcmp(m->host, ".") == 0)
-						continue;	/* null MX */
+						continue; /* null MX */
 					nreal++;
 					if (add_slot(l, m->host) < 0) {
 						status = ARES_ENOMEM;
@@ -707,7 +709,7 @@ static void on_mx(void *arg, int status, int timeouts, unsigned char *abuf, int 
 		}
 		ares_free_data(mx);
 	}
-	if (status == ARES_ENODATA) {	/* the implicit MX */
+	if (status == ARES_ENODATA) { /* the implicit MX */
 		query_negative(l, status, ns_t_mx, l->node.name, abuf, alen);
 		l->why[0] = '\0';
 		if (add_slot(l, l->node.name) < 0)
@@ -721,8 +723,8 @@ static void on_mx(void *arg, int status, int timeouts, unsigned char *abuf, int 
 		query_failed(l, status, ns_t_mx, l->node.name);
 	else if (!l->r->closing)
 		send_slot_queries(l, 0);
-	lookup_release(l);	/* the hold */
-	lookup_release(l);	/* the MX query */
+	lookup_release(l); /* the hold */
+	lookup_release(l); /* the MX query */
 }
 
 static void lookup_free(lookup *l)
@@ -839,7 +841,7 @@ void resolver_options_init(resolver_options *opts)
 }
 
 resolver *resolver_new(struct event_base *base, const resolver_options *opts, char *why,
-		       size_t whylen)
+                       size_t whylen)
 {
 	resolver *r;
 	int status, nservers;
@@ -850,7 +852,7 @@ resolver *resolver_new(struct event_base *base, const resolver_options *opts, ch
 	}
 	r->base = base;
 	r->opts = *opts;
-	r->opts.servers = NULL;	/* not kept: the caller owns the string */
+	r->opts.servers = NULL; /* not kept: the caller owns the string */
 	if (r->opts.timeout_ms == 0)
 		r->opts.timeout_ms = 2000;
 	if (r->opts.tries == 0)
@@ -896,7 +898,7 @@ fail:
 }
 
 static void answer_now(resolver *r, resolver_status status, const char *why, resolver_cb cb,
-		       void *ctx)
+                       void *ctx)
 {
 	resolver_result res;
 
@@ -908,8 +910,7 @@ static void answer_now(resolver *r, resolver_status status, const char *why, res
 	cb(ctx, &res);
 }
 
-int resolver_resolve(resolver *r, const char *name, resolver_mode mode, resolver_cb cb,
-		     void *ctx)
+int resolver_resolve(resolver *r, const char *name, resolver_mode mode, resolver_cb cb, void *ctx)
 {
 	size_t len = strlen(name);
 	hnode *n;
@@ -922,7 +923,7 @@ int resolver_resolve(resolver *r, const char *name, resolver_mode mode, resolver
 	if (r->closing) {
 		r->st.cache_misses++;
 		snprintf(why, sizeof(why), "resolver shut down looking up %.*s", NAME_MAX_LEN,
-			 name);
+		         name);
 		answer_now(r, RESOLVER_TEMP, why, cb, ctx);
 		return 0;
 	}
@@ -984,7 +985,7 @@ int resolver_resolve(resolver *r, const char *name, resolver_mode mode, resolver
 	l->waiters = w;
 	l->wtail = &w->next;
 	htable_insert(&r->inflight, &l->node);
-	l->pending = 1;		/* hold: c-ares may answer at once */
+	l->pending = 1; /* hold: c-ares may answer at once */
 	if (mode == RESOLVER_MX) {
 		l->mxq.l = l;
 		l->mxq.type = ns_t_mx;

@@ -52,29 +52,29 @@ typedef enum {
 	RESOLVER_TEMP,
 } resolver_status;
 
-#define RESOLVER_MAX_ADDRS 64	/* addresses kept per answer; the rest are dropped */
+#define RESOLVER_MAX_ADDRS 64 /* addresses kept per answer; the rest are dropped */
 
 typedef struct {
 	resolver_status status;
 	size_t naddrs;
-	const tlsmaps_addr *addrs;	/* valid only during the callback */
-	const char *why;		/* "SERVFAIL for example.com MX", "" when OK */
-	int cached;			/* 1 when answered from the cache */
+	const tlsmaps_addr *addrs; /* valid only during the callback */
+	const char *why;           /* "SERVFAIL for example.com MX", "" when OK */
+	int cached;                /* 1 when answered from the cache */
 } resolver_result;
 
 typedef void (*resolver_cb)(void *ctx, const resolver_result *r);
 
 typedef struct {
-	const char *servers;		/* NULL: /etc/resolv.conf; else "127.0.0.1:53,[::1]:53" */
-	unsigned timeout_ms;		/* per try, default 2000 */
-	unsigned tries;			/* default 2 */
-	size_t cache_size;		/* default 100000 answers; 0 disables the cache */
-	unsigned cache_max_ttl;		/* seconds, default 3600 */
-	unsigned negative_ttl;		/* seconds, default 300 */
+	const char *servers;    /* NULL: /etc/resolv.conf; else "127.0.0.1:53,[::1]:53" */
+	unsigned timeout_ms;    /* per try, default 2000 */
+	unsigned tries;         /* default 2 */
+	size_t cache_size;      /* default 100000 answers; 0 disables the cache */
+	unsigned cache_max_ttl; /* seconds, default 3600 */
+	unsigned negative_ttl;  /* seconds, default 300 */
 } resolver_options;
 
 typedef struct {
-	unsigned long queries;		/* DNS queries sent */
+	unsigned long queries; /* DNS queries sent */
 	unsigned long cache_hits;
 	unsigned long cache_misses;
 	unsigned long temp_failures;
@@ -85,15 +85,14 @@ void resolver_options_init(resolver_options *opts);
 
 /* NULL with a reason in why when c-ares cannot start (bad servers, ...). */
 resolver *resolver_new(struct event_base *base, const resolver_options *opts, char *why,
-		       size_t whylen);
+                       size_t whylen);
 
 /*
  * Resolve name (normalized, no trailing dot) in mode. cb is called exactly
  * once, possibly before resolver_resolve() returns (cache hit, bad name).
  * Returns 0, or -1 when out of memory (cb is then not called).
  */
-int resolver_resolve(resolver *r, const char *name, resolver_mode mode, resolver_cb cb,
-		     void *ctx);
+int resolver_resolve(resolver *r, const char *name, resolver_mode mode, resolver_cb cb, void *ctx);
 
 void resolver_get_stats(const resolver *r, resolver_stats *st);
 

@@ -27,7 +27,7 @@
 #include "server.h"
 
 #define OUT_HIGH_WATER (64 * 1024)
-#define DRAIN_TIME 2		/* seconds a closing connection may keep sending */
+#define DRAIN_TIME 2 /* seconds a closing connection may keep sending */
 
 struct listener {
 	struct event_base *base;
@@ -38,12 +38,12 @@ struct listener {
 	unsigned max_connections;
 	struct timeval idle;
 	size_t nconns;
-	conn *conns;		/* open connections, for listener_free() */
+	conn *conns; /* open connections, for listener_free() */
 };
 
 struct conn {
 	listener *l;
-	conn *prev, *next;	/* in l->conns while open */
+	conn *prev, *next; /* in l->conns while open */
 	int fd;
 	struct event *rev, *wev;
 	char *in;
@@ -51,12 +51,12 @@ struct conn {
 	char *out;
 	size_t outlen, outcap, outoff;
 	int refs;
-	int waiting;		/* an ASYNC reply is pending */
-	int closing;		/* close once the output is flushed */
-	int dead;		/* fd closed; only pending replies keep it */
-	int reading;		/* rev is added */
-	int replied;		/* conn_reply() ran during the current request */
-	int draining;		/* replied and shut down: discard input until EOF */
+	int waiting;  /* an ASYNC reply is pending */
+	int closing;  /* close once the output is flushed */
+	int dead;     /* fd closed; only pending replies keep it */
+	int reading;  /* rev is added */
+	int replied;  /* conn_reply() ran during the current request */
+	int draining; /* replied and shut down: discard input until EOF */
 };
 
 static void conn_process(conn *c);
@@ -66,7 +66,7 @@ static void conn_flush(conn *c);
 static void conn_update_read(conn *c)
 {
 	int want = !c->dead && !c->waiting && (!c->closing || c->draining) &&
-		   c->outlen - c->outoff <= OUT_HIGH_WATER;
+	           c->outlen - c->outoff <= OUT_HIGH_WATER;
 
 	if (want && !c->reading)
 		event_add(c->rev, c->l->idle.tv_sec > 0 ? &c->l->idle : NULL);
@@ -199,7 +199,7 @@ static void conn_process(conn *c)
 		r = c->l->proto.request(c, c->in, c->inlen, full, &used);
 
 		if (r == SERVER_MORE) {
-			if (full)	/* the protocol did not handle it: close */
+			if (full) /* the protocol did not handle it: close */
 				c->closing = 1;
 			break;
 		}
@@ -208,7 +208,7 @@ static void conn_process(conn *c)
 			break;
 		}
 		if (r == SERVER_ASYNC) {
-			c->waiting = !c->replied;	/* answered already: go on */
+			c->waiting = !c->replied; /* answered already: go on */
 			r = (ssize_t)used;
 		}
 		if (c->dead)
@@ -227,7 +227,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 	conn *c = arg;
 	ssize_t n;
 
-	if (what & EV_TIMEOUT) {	/* idle: rev is not added while a reply is pending */
+	if (what & EV_TIMEOUT) { /* idle: rev is not added while a reply is pending */
 		conn_close(c);
 		return;
 	}
@@ -290,14 +290,14 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 				event_del(l->ev);
 				event_add(l->pause, &one);
 			} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-				   errno != ECONNABORTED) {
+			           errno != ECONNABORTED) {
 				log_warn("%s: accept", l->proto.name);
 			}
 			return;
 		}
 		if (l->nconns >= l->max_connections) {
 			log_warnx("%s: %u connections already; closing a new one", l->proto.name,
-				  l->max_connections);
+			          l->max_connections);
 			close(fd);
 			continue;
 		}
@@ -334,7 +334,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 }
 
 listener *listener_new(struct event_base *base, int fd, const server_protocol *proto,
-		       unsigned max_connections, unsigned idle_timeout)
+                       unsigned max_connections, unsigned idle_timeout)
 {
 	listener *l = calloc(1, sizeof(*l));
 
@@ -359,7 +359,7 @@ void listener_free(listener *l)
 	if (l == NULL)
 		return;
 	while (l->conns != NULL)
-		conn_close(l->conns);	/* one with a pending reply lives until it */
+		conn_close(l->conns); /* one with a pending reply lives until it */
 	if (l->ev != NULL)
 		event_free(l->ev);
 	if (l->pause != NULL)

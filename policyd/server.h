@@ -29,9 +29,9 @@
 typedef struct conn conn;
 typedef struct listener listener;
 
-#define SERVER_MORE	0	/* need more input */
-#define SERVER_CLOSE	(-1)	/* close after flushing what is queued */
-#define SERVER_ASYNC	(-2)	/* request consumed; its reply comes later */
+#define SERVER_MORE 0     /* need more input */
+#define SERVER_CLOSE (-1) /* close after flushing what is queued */
+#define SERVER_ASYNC (-2) /* request consumed; its reply comes later */
 
 typedef struct {
 	const char *name;
@@ -47,7 +47,7 @@ typedef struct {
 } server_protocol;
 
 listener *listener_new(struct event_base *base, int fd, const server_protocol *proto,
-		       unsigned max_connections, unsigned idle_timeout);
+                       unsigned max_connections, unsigned idle_timeout);
 void listener_free(listener *l);
 size_t listener_connections(const listener *l);
 

@@ -48,7 +48,7 @@ static void send_reply(conn *c, const char *text, size_t len)
 	if (len > REPLY_MAX)
 		len = REPLY_MAX;
 	n = netstring_format(buf, sizeof(buf), text, len);
-	if (n == 0)	/* cannot happen: replies are short */
+	if (n == 0) /* cannot happen: replies are short */
 		n = netstring_format(buf, sizeof(buf), "TEMP reply too long", 19);
 	conn_reply(c, buf, n);
 }
@@ -82,13 +82,13 @@ static ssize_t request(conn *c, const char *buf, size_t len, int too_long, size_
 	case NETSTRING_TOOLONG:
 		d->stats.malformed++;
 		log_warnx("socketmap: request longer than %d bytes; closing",
-			  SOCKETMAP_MAX_REQUEST);
+		          SOCKETMAP_MAX_REQUEST);
 		send_reply(c, "TEMP request too long", 21);
 		return SERVER_CLOSE;
 	case NETSTRING_BAD:
 		d->stats.malformed++;
 		log_warnx("socketmap: malformed netstring \"%s\"; closing",
-			  log_safe(buf, len < 40 ? len : 40, safe, sizeof(safe)));
+		          log_safe(buf, len < 40 ? len : 40, safe, sizeof(safe)));
 		send_reply(c, "TEMP malformed request", 22);
 		return SERVER_CLOSE;
 	case NETSTRING_OK:
@@ -98,7 +98,7 @@ static ssize_t request(conn *c, const char *buf, size_t len, int too_long, size_
 	if (sp == NULL || sp == data || sp + 1 == data + dlen) {
 		d->stats.malformed++;
 		log_warnx("socketmap: request \"%s\" is not NAME KEY",
-			  log_safe(data, dlen, safe, sizeof(safe)));
+		          log_safe(data, dlen, safe, sizeof(safe)));
 		send_reply(c, "TEMP malformed request", 22);
 		return (ssize_t)*used;
 	}
@@ -107,14 +107,13 @@ static ssize_t request(conn *c, const char *buf, size_t len, int too_long, size_
 	if (!require && !name_is(data, name_len, d->snap->map_name)) {
 		d->stats.perm++;
 		log_warnx("socketmap: unknown map name \"%s\" (this daemon serves \"%s\")",
-			  log_safe(data, name_len, safe, sizeof(safe)), d->snap->map_name);
+		          log_safe(data, name_len, safe, sizeof(safe)), d->snap->map_name);
 		send_reply(c, "PERM unknown map name", 21);
 		return (ssize_t)*used;
 	}
 	/* The answer may come at once (no DNS) or from the event loop. */
 	conn_hold(c);
-	outbound_decide(d, sp + 1, dlen - name_len - 1, require, on_answer,
-			c);
+	outbound_decide(d, sp + 1, dlen - name_len - 1, require, on_answer, c);
 	return SERVER_ASYNC;
 }
 

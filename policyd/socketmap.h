@@ -8,7 +8,7 @@
 #include "policyd.h"
 #include "server.h"
 
-#define SOCKETMAP_MAX_REQUEST 4096	/* "NAME KEY" framed; Postfix keys are far shorter */
+#define SOCKETMAP_MAX_REQUEST 4096 /* "NAME KEY" framed; Postfix keys are far shorter */
 
 server_protocol socketmap_protocol(policyd *d);
 

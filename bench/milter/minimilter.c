@@ -56,12 +56,12 @@ static sfsistat mm_data(SMFICTX *ctx)
 static int keep_data;
 
 static sfsistat mm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
-			     unsigned long f3, unsigned long *pf0, unsigned long *pf1,
-			     unsigned long *pf2, unsigned long *pf3)
+                             unsigned long f3, unsigned long *pf0, unsigned long *pf1,
+                             unsigned long *pf2, unsigned long *pf3)
 {
 	unsigned long steps = SMFIP_NOCONNECT | SMFIP_NOHELO | SMFIP_NOMAIL | SMFIP_NORCPT |
-			      SMFIP_NOBODY | SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOUNKNOWN |
-			      SMFIP_NODATA;
+	                      SMFIP_NOBODY | SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOUNKNOWN |
+	                      SMFIP_NODATA;
 
 	(void)f2;
 	(void)f3;
@@ -74,9 +74,9 @@ static sfsistat mm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, u
 	*pf2 = *pf3 = 0;
 	if (f0 & SMFIF_SETSYMLIST) {
 		/* A macro nobody defines: Postfix sends an empty list, not its defaults. */
-		static const int stages[] = {SMFIM_CONNECT, SMFIM_HELO,	 SMFIM_ENVFROM,
-					     SMFIM_ENVRCPT, SMFIM_DATA,	 SMFIM_EOH,
-					     SMFIM_EOM};
+		static const int stages[] = {SMFIM_CONNECT, SMFIM_HELO, SMFIM_ENVFROM,
+		                             SMFIM_ENVRCPT, SMFIM_DATA, SMFIM_EOH,
+		                             SMFIM_EOM};
 
 		for (size_t i = 0; i < sizeof(stages) / sizeof(stages[0]); i++)
 			smfi_setsymlist(ctx, stages[i], "{bench_none}");
@@ -112,12 +112,12 @@ static int listener_nodelay(void)
 int main(int argc, char **argv)
 {
 	struct smfiDesc desc = {
-		.xxfi_name = "minimilter",
-		.xxfi_version = SMFI_VERSION,
-		.xxfi_flags = SMFIF_ADDHDRS | SMFIF_SETSYMLIST,
-		.xxfi_data = mm_data,
-		.xxfi_eom = mm_eom,
-		.xxfi_negotiate = mm_negotiate,
+	        .xxfi_name = "minimilter",
+	        .xxfi_version = SMFI_VERSION,
+	        .xxfi_flags = SMFIF_ADDHDRS | SMFIF_SETSYMLIST,
+	        .xxfi_data = mm_data,
+	        .xxfi_eom = mm_eom,
+	        .xxfi_negotiate = mm_negotiate,
 	};
 	int nodelay = 0, c;
 
@@ -144,6 +144,6 @@ int main(int argc, char **argv)
 	if (nodelay && listener_nodelay() < 0)
 		return 1;
 	fprintf(stderr, "minimilter: ready on %s%s%s\n", argv[optind],
-		nodelay ? " (TCP_NODELAY)" : "", keep_data ? " (DATA with a reply)" : "");
+	        nodelay ? " (TCP_NODELAY)" : "", keep_data ? " (DATA with a reply)" : "");
 	return smfi_main() == MI_SUCCESS ? 0 : 1;
 }

@@ -169,7 +169,7 @@ static int conn_flush(conn *c)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				set_events(c, EPOLLOUT);	/* and stop reading */
+				set_events(c, EPOLLOUT); /* and stop reading */
 				return 1;
 			}
 			conn_close(c);
@@ -185,8 +185,8 @@ static int conn_flush(conn *c)
 static int conn_process(conn *c)
 {
 	const char *reply = c->kind == CONN_SOCKETMAP ? SOCKETMAP_REPLY : POLICY_REPLY;
-	size_t rlen = c->kind == CONN_SOCKETMAP ? sizeof(SOCKETMAP_REPLY) - 1
-						: sizeof(POLICY_REPLY) - 1;
+	size_t rlen =
+	        c->kind == CONN_SOCKETMAP ? sizeof(SOCKETMAP_REPLY) - 1 : sizeof(POLICY_REPLY) - 1;
 	size_t off = 0;
 
 	for (;;) {
@@ -197,7 +197,7 @@ static int conn_process(conn *c)
 			return -1;
 		}
 		if (r == 0 || c->outlen + rlen > OUT_SIZE)
-			break;	/* incomplete, or the rest after the output drains */
+			break; /* incomplete, or the rest after the output drains */
 		memcpy(c->out + c->outlen, reply, rlen);
 		c->outlen += rlen;
 		off += (size_t)r;
@@ -206,7 +206,7 @@ static int conn_process(conn *c)
 		memmove(c->in, c->in + off, c->inlen - off);
 		c->inlen -= off;
 	} else if (c->inlen == IN_SIZE) {
-		conn_close(c);	/* a request larger than the buffer */
+		conn_close(c); /* a request larger than the buffer */
 		return -1;
 	}
 	return conn_flush(c);
@@ -233,7 +233,7 @@ static void on_writable(conn *c)
 	if (r != 0)
 		return;
 	set_events(c, EPOLLIN);
-	conn_process(c);	/* requests held back while the output was full */
+	conn_process(c); /* requests held back while the output was full */
 }
 
 static void on_accept(listener *l)

@@ -70,26 +70,26 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RBUF_SIZE 8192	/* a reply larger than this is an error */
+#define RBUF_SIZE 8192 /* a reply larger than this is an error */
 #define MAX_ERRORS_SHOWN 10
 
 enum proto { PROTO_SOCKETMAP, PROTO_POLICY };
 
 /* One request of the input file, already in wire form. */
 typedef struct {
-	const char *wire;	/* bytes to send */
+	const char *wire; /* bytes to send */
 	size_t wire_len;
-	const char *expect;	/* expected payload/action, or NULL */
+	const char *expect; /* expected payload/action, or NULL */
 	size_t expect_len;
-	const char *text;	/* the line as read, for diagnostics */
+	const char *text; /* the line as read, for diagnostics */
 } request;
 
 typedef struct {
 	int fd;
-	int busy;		/* a request is outstanding */
-	size_t req;		/* index of the outstanding request */
-	size_t sent;		/* bytes of it sent */
-	uint64_t t_send;	/* ns */
+	int busy;        /* a request is outstanding */
+	size_t req;      /* index of the outstanding request */
+	size_t sent;     /* bytes of it sent */
+	uint64_t t_send; /* ns */
 	size_t rlen;
 	char rbuf[RBUF_SIZE];
 } conn;
@@ -100,11 +100,11 @@ typedef struct {
 	int epfd;
 	conn *conns;
 	size_t nconns;
-	size_t next;		/* next request index (cycled) */
-	uint32_t *lat;		/* measured latencies, ns (saturated at 2^32-1) */
-	uint64_t last;		/* time of the last measured reply */
+	size_t next;   /* next request index (cycled) */
+	uint32_t *lat; /* measured latencies, ns (saturated at 2^32-1) */
+	uint64_t last; /* time of the last measured reply */
 	size_t nlat, caplat;
-	unsigned long replies;	/* good replies, warm-up and drain included */
+	unsigned long replies; /* good replies, warm-up and drain included */
 	unsigned long errors, mismatches;
 } worker;
 
@@ -114,9 +114,9 @@ static request *reqs;
 static size_t nreqs;
 static int no_expect;
 static uint64_t t_start, t_measure, t_end, drain_ns;
-static unsigned long limit_requests;	/* 0: none */
-static volatile int stop_sending;	/* set by any thread when -n is reached */
-static unsigned long measured_total;	/* atomic add */
+static unsigned long limit_requests; /* 0: none */
+static volatile int stop_sending;    /* set by any thread when -n is reached */
+static unsigned long measured_total; /* atomic add */
 static pthread_mutex_t err_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned errors_shown;
 
@@ -142,8 +142,8 @@ static void *xmalloc(size_t n)
 static void usage(void)
 {
 	fprintf(stderr, "usage: loadgen -P socketmap|policy -a HOST:PORT -f FILE [-c CONNS] "
-			"[-t THREADS] [-d SECONDS] [-w SECONDS] [-n REQUESTS] [-m MAPNAME] "
-			"[-l LABEL] [-x] [-D SECONDS]\n");
+	                "[-t THREADS] [-d SECONDS] [-w SECONDS] [-n REQUESTS] [-m MAPNAME] "
+	                "[-l LABEL] [-x] [-D SECONDS]\n");
 	exit(2);
 }
 
@@ -262,7 +262,7 @@ static void load_requests(const char *path, const char *map)
 enum { REPLY_MORE, REPLY_OK, REPLY_BAD, REPLY_MISMATCH };
 
 static void report_error(const worker *w, const char *what, const request *r, const char *got,
-			 size_t got_len)
+                         size_t got_len)
 {
 	pthread_mutex_lock(&err_lock);
 	if (errors_shown < MAX_ERRORS_SHOWN) {
@@ -273,9 +273,9 @@ static void report_error(const worker *w, const char *what, const request *r, co
 			safe[n++] = got[i] >= 32 && got[i] < 127 ? got[i] : '?';
 		safe[n] = '\0';
 		fprintf(stderr, "loadgen: thread %d: %s (request \"%s\"%s%.*s%s): \"%s\"\n", w->id,
-			what, r ? r->text : "-", r && r->expect ? ", expected \"" : "",
-			r && r->expect ? (int)r->expect_len : 0, r && r->expect ? r->expect : "",
-			r && r->expect ? "\"" : "", safe);
+		        what, r ? r->text : "-", r && r->expect ? ", expected \"" : "",
+		        r && r->expect ? (int)r->expect_len : 0, r && r->expect ? r->expect : "",
+		        r && r->expect ? "\"" : "", safe);
 		if (++errors_shown == MAX_ERRORS_SHOWN)
 			fprintf(stderr, "loadgen: further errors are only counted\n");
 	}
@@ -333,12 +333,12 @@ static int reply_check(const request *r, const char *val, size_t len)
 {
 	if (r->expect != NULL && !no_expect)
 		return len == r->expect_len && memcmp(val, r->expect, len) == 0 ? REPLY_OK
-										 : REPLY_MISMATCH;
+		                                                                : REPLY_MISMATCH;
 	if (proto == PROTO_SOCKETMAP)
 		return (len >= 3 && memcmp(val, "OK ", 3) == 0) ||
-				       (len == 9 && memcmp(val, "NOTFOUND ", 9) == 0)
-			       ? REPLY_OK
-			       : REPLY_BAD;
+		                       (len == 9 && memcmp(val, "NOTFOUND ", 9) == 0)
+		               ? REPLY_OK
+		               : REPLY_BAD;
 	return REPLY_OK;
 }
 
@@ -375,7 +375,7 @@ static int conn_open(worker *w, conn *c)
 static void conn_close(conn *c)
 {
 	if (c->fd >= 0)
-		close(c->fd);	/* also leaves the epoll set */
+		close(c->fd); /* also leaves the epoll set */
 	c->fd = -1;
 	c->busy = 0;
 }
@@ -473,7 +473,7 @@ static void conn_read(worker *w, conn *c)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				conn_error(w, c, "recv failed", strerror(errno),
-					   strlen(strerror(errno)));
+				           strlen(strerror(errno)));
 			return;
 		}
 		c->rlen += (size_t)n;
@@ -483,22 +483,23 @@ static void conn_read(worker *w, conn *c)
 				conn_error(w, c, "reply too long", c->rbuf, 80);
 				return;
 			}
-			continue;	/* read until EAGAIN or complete */
+			continue; /* read until EAGAIN or complete */
 		}
 		if (st == REPLY_BAD || !c->busy || used != c->rlen) {
 			conn_error(w, c,
-				   st == REPLY_BAD ? "malformed reply"
-				   : !c->busy	   ? "reply without a request"
-						   : "more than one reply",
-				   c->rbuf, c->rlen);
+			           st == REPLY_BAD ? "malformed reply"
+			           : !c->busy      ? "reply without a request"
+			                           : "more than one reply",
+			           c->rbuf, c->rlen);
 			return;
 		}
 		st = reply_check(&reqs[c->req], val, vlen);
 		if (st != REPLY_OK) {
 			if (st == REPLY_MISMATCH)
 				w->mismatches++;
-			conn_error(w, c, st == REPLY_MISMATCH ? "unexpected answer" : "error answer",
-				   val, vlen);
+			conn_error(w, c,
+			           st == REPLY_MISMATCH ? "unexpected answer" : "error answer", val,
+			           vlen);
 			return;
 		}
 		uint64_t t = now_ns();
@@ -509,7 +510,7 @@ static void conn_read(worker *w, conn *c)
 			w->last = t;
 			if (limit_requests &&
 			    __atomic_add_fetch(&measured_total, 1, __ATOMIC_RELAXED) >=
-				    limit_requests)
+			            limit_requests)
 				stop_sending = 1;
 		}
 		c->busy = 0;
@@ -537,7 +538,7 @@ static void *worker_run(void *arg)
 	uint64_t deadline = 0;
 
 	while (now_ns() < t_start)
-		;	/* all threads start together (sub-ms spin) */
+		; /* all threads start together (sub-ms spin) */
 	for (size_t i = 0; i < w->nconns; i++)
 		conn_send_next(w, &w->conns[i]);
 	for (;;) {
@@ -568,7 +569,7 @@ static void *worker_run(void *arg)
 
 				w->errors += left;
 				report_error(w, "no reply before the end of the drain time", NULL,
-					     NULL, 0);
+				             NULL, 0);
 				break;
 			}
 		}
@@ -591,7 +592,7 @@ static double pct(const uint32_t *v, size_t n, double p)
 
 	if (n == 0)
 		return 0;
-	i = (size_t)(p * (double)n);	/* nearest rank, 0-based */
+	i = (size_t)(p * (double)n); /* nearest rank, 0-based */
 	if (i >= n)
 		i = n - 1;
 	return v[i] / 1000.0;
@@ -619,18 +620,41 @@ int main(int argc, char **argv)
 			else
 				usage();
 			break;
-		case 'a': addr = optarg; break;
-		case 'f': file = optarg; break;
-		case 'c': conns = strtoul(optarg, NULL, 10); break;
-		case 't': threads = strtoul(optarg, NULL, 10); break;
-		case 'd': dur = strtod(optarg, NULL); break;
-		case 'w': warm = strtod(optarg, NULL); break;
-		case 'n': limit_requests = strtoul(optarg, NULL, 10); break;
-		case 'm': map = optarg; break;
-		case 'l': label = optarg; break;
-		case 'x': no_expect = 1; break;
-		case 'D': drain = strtod(optarg, NULL); break;
-		default: usage();
+		case 'a':
+			addr = optarg;
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 'c':
+			conns = strtoul(optarg, NULL, 10);
+			break;
+		case 't':
+			threads = strtoul(optarg, NULL, 10);
+			break;
+		case 'd':
+			dur = strtod(optarg, NULL);
+			break;
+		case 'w':
+			warm = strtod(optarg, NULL);
+			break;
+		case 'n':
+			limit_requests = strtoul(optarg, NULL, 10);
+			break;
+		case 'm':
+			map = optarg;
+			break;
+		case 'l':
+			label = optarg;
+			break;
+		case 'x':
+			no_expect = 1;
+			break;
+		case 'D':
+			drain = strtod(optarg, NULL);
+			break;
+		default:
+			usage();
 		}
 	}
 	if (addr == NULL || file == NULL || conns == 0 || threads == 0 || threads > conns ||
@@ -674,7 +698,7 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	t_start = now_ns() + 20000000ULL;	/* 20 ms: threads get going */
+	t_start = now_ns() + 20000000ULL; /* 20 ms: threads get going */
 	t_measure = t_start + (uint64_t)(warm * 1e9);
 	t_end = t_measure + (uint64_t)(dur * 1e9);
 	drain_ns = (uint64_t)(drain * 1e9);
@@ -709,9 +733,9 @@ int main(int argc, char **argv)
 		printf("loadgen label=%s proto=%s conns=%lu threads=%lu seconds=%.3f requests=%zu "
 		       "rps=%.0f p50_us=%.1f p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f "
 		       "errors=%lu mismatches=%lu replies=%lu\n",
-		       label, proto == PROTO_SOCKETMAP ? "socketmap" : "policy", conns, threads, secs,
-		       total, (double)total / secs, pct(all, total, 0.50), pct(all, total, 0.90),
-		       pct(all, total, 0.99), pct(all, total, 0.999),
+		       label, proto == PROTO_SOCKETMAP ? "socketmap" : "policy", conns, threads,
+		       secs, total, (double)total / secs, pct(all, total, 0.50),
+		       pct(all, total, 0.90), pct(all, total, 0.99), pct(all, total, 0.999),
 		       total ? all[total - 1] / 1000.0 : 0.0, errors, mismatches, replies);
 	}
 	fflush(stdout);

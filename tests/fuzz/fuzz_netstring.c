@@ -18,13 +18,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                  \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
-			fprintf(stderr, "fuzz_netstring: %s:%d: %s\n", __FILE__,     \
-				__LINE__, #cond);                                    \
-			abort();                                                     \
-		}                                                                    \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "fuzz_netstring: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -35,8 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (off < size) {
 		const char *frame;
 		size_t flen, used;
-		netstring_status st = netstring_parse(buf + off, size - off, max, &frame, &flen,
-						      &used);
+		netstring_status st =
+		        netstring_parse(buf + off, size - off, max, &frame, &flen, &used);
 
 		if (st != NETSTRING_OK)
 			break;

@@ -18,13 +18,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                  \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
-			fprintf(stderr, "fuzz_policy: %s:%d: %s\n", __FILE__,        \
-				__LINE__, #cond);                                    \
-			abort();                                                     \
-		}                                                                    \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "fuzz_policy: %s:%d: %s\n", __FILE__, __LINE__, #cond);    \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 static void in_copy(const char *p, const char *copy, size_t len)

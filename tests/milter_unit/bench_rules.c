@@ -24,28 +24,28 @@
 #define CHUNK (64 * 1024)
 
 static const char *const patterns[] = {
-	"CONFIDENTIAL",
-	"\\b(?:4\\d{3}|5[1-5]\\d{2}|3[47]\\d{2}|6011)[ -]?\\d{4}[ -]?\\d{4}[ -]?\\d{1,4}\\b",
-	"\\b[A-Z]{2}\\d{2} ?(?:[A-Z0-9]{4} ?){3,7}[A-Z0-9]{1,4}\\b",
-	"\\bSSN\\b",
-	"\\b\\d{3}-\\d{2}-\\d{4}\\b",
-	"\\baccount\\s*(?:no|number|#)\\.?\\s*:?\\s*\\d{6,}",
-	"\\bprivate\\s+and\\s+confidential\\b",
-	"vertraulich|streng geheim",
-	"-----BEGIN (?:RSA |EC )?PRIVATE KEY-----",
-	"\\bpassword\\s*[:=]\\s*\\S+",
+        "CONFIDENTIAL",
+        "\\b(?:4\\d{3}|5[1-5]\\d{2}|3[47]\\d{2}|6011)[ -]?\\d{4}[ -]?\\d{4}[ -]?\\d{1,4}\\b",
+        "\\b[A-Z]{2}\\d{2} ?(?:[A-Z0-9]{4} ?){3,7}[A-Z0-9]{1,4}\\b",
+        "\\bSSN\\b",
+        "\\b\\d{3}-\\d{2}-\\d{4}\\b",
+        "\\baccount\\s*(?:no|number|#)\\.?\\s*:?\\s*\\d{6,}",
+        "\\bprivate\\s+and\\s+confidential\\b",
+        "vertraulich|streng geheim",
+        "-----BEGIN (?:RSA |EC )?PRIVATE KEY-----",
+        "\\bpassword\\s*[:=]\\s*\\S+",
 };
 #define NPAT (sizeof(patterns) / sizeof(patterns[0]))
 
 static const char *const lines[] = {
-	"Hello Maria, thanks for the update on the Q3 forecast.\r\n",
-	"Order 12345 shipped on 2024-03-01 to 221B Baker Street, London NW1 6XE.\r\n",
-	"Please call me at +44 20 7946 0958 or on my mobile after 5 pm.\r\n",
-	"The meeting moved to room 4.12; bring the printed slides (version 7).\r\n",
-	"Invoice 2024/0815 totals EUR 1,234.56 including 19% VAT.\r\n",
-	"Regards,\r\nJohn Smith\r\nHead of Procurement, Example GmbH\r\n",
-	"> On Tue, 5 Mar 2024 at 10:42, Anna wrote:\r\n> Can we confirm the delivery date?\r\n",
-	"We expect 250 units per week from calendar week 14 onwards.\r\n",
+        "Hello Maria, thanks for the update on the Q3 forecast.\r\n",
+        "Order 12345 shipped on 2024-03-01 to 221B Baker Street, London NW1 6XE.\r\n",
+        "Please call me at +44 20 7946 0958 or on my mobile after 5 pm.\r\n",
+        "The meeting moved to room 4.12; bring the printed slides (version 7).\r\n",
+        "Invoice 2024/0815 totals EUR 1,234.56 including 19% VAT.\r\n",
+        "Regards,\r\nJohn Smith\r\nHead of Procurement, Example GmbH\r\n",
+        "> On Tue, 5 Mar 2024 at 10:42, Anna wrote:\r\n> Can we confirm the delivery date?\r\n",
+        "We expect 250 units per week from calendar week 14 onwards.\r\n",
 };
 
 static double now(void)
@@ -87,7 +87,7 @@ int main(int argc, char **argv)
 
 		for (size_t off = 0; off < size && !got; off += CHUNK)
 			got = rules_scan_body(s, (const unsigned char *)body + off,
-					      size - off < CHUNK ? size - off : CHUNK, &which);
+			                      size - off < CHUNK ? size - off : CHUNK, &which);
 		if (!got)
 			got = rules_scan_body(s, NULL, 0, &which);
 		secs = now() - t0;

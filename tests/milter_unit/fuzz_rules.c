@@ -44,31 +44,31 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond, i)                                                                    \
-	do {                                                                              \
-		if (!(cond)) {                                                            \
-			fprintf(stderr, "fuzz_rules: %s:%d: %s (pattern %s)\n", __FILE__, \
-				__LINE__, #cond, patterns[i]);                            \
-			abort();                                                          \
-		}                                                                         \
+#define CHECK(cond, i)                                                                             \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "fuzz_rules: %s:%d: %s (pattern %s)\n", __FILE__,          \
+			        __LINE__, #cond, patterns[i]);                                     \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 static const char *const patterns[] = {
-	"CONFIDENTIAL",
-	"\\bSSN\\b",
-	"A[^B]*B|C",
-	"foo|o",
-	"(?<=ab)cd",
-	"^start",
-	"(?m)^line$",
-	"\\d{4}[ -]?\\d{4}",
-	"stra(\xc3\x9f|ss)e",
-	"\\x{e4}\\x{f6}+\\x{20ac}",
-	"x\\Ky",
-	"(?<![a-z])zz(?![a-z])",
-	"\\Bq\\B",
-	"end\\z",
-	"a.{3,10}b",
+        "CONFIDENTIAL",
+        "\\bSSN\\b",
+        "A[^B]*B|C",
+        "foo|o",
+        "(?<=ab)cd",
+        "^start",
+        "(?m)^line$",
+        "\\d{4}[ -]?\\d{4}",
+        "stra(\xc3\x9f|ss)e",
+        "\\x{e4}\\x{f6}+\\x{20ac}",
+        "x\\Ky",
+        "(?<![a-z])zz(?![a-z])",
+        "\\Bq\\B",
+        "end\\z",
+        "a.{3,10}b",
 };
 #define NPAT (sizeof(patterns) / sizeof(patterns[0]))
 #define LIMIT_SMALL 48
@@ -77,7 +77,7 @@ static const char *const patterns[] = {
 static rules *r_small[NPAT], *r_large[NPAT];
 static pcre2_code *ref[NPAT];
 static pcre2_match_data *md;
-static unsigned char *guard_end;	/* an inaccessible page starts here */
+static unsigned char *guard_end; /* an inaccessible page starts here */
 
 #define GUARD_SPAN (2 * RULES_CARRY_MAX)
 
@@ -88,7 +88,7 @@ static void init(void)
 	md = pcre2_match_data_create(1, NULL);
 	{
 		unsigned char *m = mmap(NULL, GUARD_SPAN + 65536, PROT_READ | PROT_WRITE,
-					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 		if (m == MAP_FAILED || mprotect(m + GUARD_SPAN, 65536, PROT_NONE) != 0)
 			abort();
@@ -103,10 +103,11 @@ static void init(void)
 		cfg.body_scan_limit = LIMIT_LARGE;
 		r_large[i] = rules_new(&cfg, why, sizeof(why));
 		ref[i] = pcre2_compile((PCRE2_SPTR)patterns[i], PCRE2_ZERO_TERMINATED,
-				       PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_CASELESS, &err,
-				       &off, NULL);
+		                       PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_CASELESS, &err,
+		                       &off, NULL);
 		if (ref[i] != NULL)
-			(void)pcre2_jit_compile(ref[i], PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD);
+			(void)pcre2_jit_compile(ref[i],
+			                        PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD);
 		if (r_small[i] == NULL || r_large[i] == NULL || ref[i] == NULL) {
 			fprintf(stderr, "fuzz_rules: pattern %zu: %s\n", i, why);
 			abort();
@@ -152,10 +153,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		while (m > 0 && body[m - 1] >= 0x80)
 			m--;
-		memmove(guard_end - m, body, m);	/* body ends at the guard too */
+		memmove(guard_end - m, body, m); /* body ends at the guard too */
 		for (size_t i = 0; i < NPAT; i++)
-			(void)pcre2_match(ref[i], guard_end - m, m, 0, PCRE2_PARTIAL_HARD, md, NULL);
-		body = memcpy(guard_end - blen, src, blen);	/* back in place */
+			(void)pcre2_match(ref[i], guard_end - m, m, 0, PCRE2_PARTIAL_HARD, md,
+			                  NULL);
+		body = memcpy(guard_end - blen, src, blen); /* back in place */
 	}
 
 	for (size_t i = 0; i < NPAT; i++) {
@@ -174,7 +176,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		early = got;
 		got = rules_scan_body(s, NULL, 0, &w);
 		CHECK(rules_scan_body_bytes(s) == want_bytes ||
-			      (got && rules_scan_body_bytes(s) < want_bytes), i);
+		              (got && rules_scan_body_bytes(s) < want_bytes),
+		      i);
 		rules_scan_free(s);
 		if (rc != PCRE2_ERROR_NOMATCH && rc < 0)
 			continue;

@@ -35,7 +35,7 @@
 #define CHUNK (64 * 1024)
 
 static rules *mk(const char *tag, const char *const *hdr, size_t nhdr, const char *const *body,
-		 size_t nbody, size_t limit)
+                 size_t nbody, size_t limit)
 {
 	rules_config cfg = {tag, hdr, nhdr, body, nbody, limit};
 	char why[512] = "";
@@ -48,7 +48,7 @@ static rules *mk(const char *tag, const char *const *hdr, size_t nhdr, const cha
 
 /* rules_new must fail; returns the why text. */
 static const char *mk_err(const char *tag, const char *const *hdr, size_t nhdr,
-			  const char *const *body, size_t nbody)
+                          const char *const *body, size_t nbody)
 {
 	static char why[512];
 	rules_config cfg = {tag, hdr, nhdr, body, nbody, 1000};
@@ -154,7 +154,7 @@ static void test_subject_custom_and_disabled(void **state)
 static void test_header_patterns(void **state)
 {
 	const char *h[] = {"X-Classification: ^(secret|confidential)$", "  subject :  budget",
-			   "X-Note: top secret", "X-Flag:^"};
+	                   "X-Note: top secret", "X-Flag:^"};
 	rules *r = mk(NULL, h, 4, NULL, 0, 0);
 	rules_scan *s = rules_scan_new(r);
 	const char *w = NULL;
@@ -248,7 +248,7 @@ static void test_want(void **state)
 	rules *r;
 
 	(void)state;
-	r = mk(NULL, NULL, 0, b, 1, 0);	/* limit 0 disables body scanning */
+	r = mk(NULL, NULL, 0, b, 1, 0); /* limit 0 disables body scanning */
 	assert_false(rules_want_body(r));
 	assert_false(rules_want_headers(r));
 	assert_int_equal(feed(r, 1, NULL, "x", NULL), 0);
@@ -277,7 +277,8 @@ static void test_body_one_chunk(void **state)
 	{
 		rules_scan *s = rules_scan_new(r);
 
-		assert_int_equal(rules_scan_body(s, (const unsigned char *)"CONFIDENTIAL", 12, &w), 1);
+		assert_int_equal(rules_scan_body(s, (const unsigned char *)"CONFIDENTIAL", 12, &w),
+		                 1);
 		w = NULL;
 		assert_int_equal(rules_scan_body(s, (const unsigned char *)"x", 1, &w), 1);
 		assert_string_equal(w, "body_patterns[1]");
@@ -296,8 +297,9 @@ static void test_body_split(void **state)
 	assert_int_equal(feed(r, 0, &w, "this is CONFI", "DENTIAL, really", NULL), 1);
 	assert_string_equal(w, "body_patterns[0]");
 	assert_int_equal(feed(r, 0, &w, "xx CONFI", "DENT", "IAL yy", NULL), 1);
-	assert_int_equal(feed(r, 0, &w, "C", "O", "N", "F", "I", "D", "E", "N", "T", "I", "A", "L",
-			      NULL), 1);
+	assert_int_equal(
+	        feed(r, 0, &w, "C", "O", "N", "F", "I", "D", "E", "N", "T", "I", "A", "L", NULL),
+	        1);
 	assert_int_equal(feed(r, 0, &w, "xx confi", "dent", "ial", NULL), 1);
 	assert_int_equal(feed(r, 1, &w, "xx CONFI", "DENT", "ALL", NULL), 0);
 	assert_int_equal(feed(r, 1, &w, "xx CONFI", "", "DENT", NULL), 0);
@@ -374,8 +376,8 @@ static void test_body_edges(void **state)
 	r = mk_body("\\bSSN\\b", 1 << 20);
 	assert_int_equal(feed(r, 1, &w, "my SSN", "X", NULL), 0);
 	assert_int_equal(feed(r, 0, &w, "my SSN", " is", NULL), 1);
-	assert_int_equal(feed(r, 0, &w, "my SSN", NULL), 0);	/* undecided */
-	assert_int_equal(feed(r, 1, &w, "my SSN", NULL), 1);	/* body ends there */
+	assert_int_equal(feed(r, 0, &w, "my SSN", NULL), 0); /* undecided */
+	assert_int_equal(feed(r, 1, &w, "my SSN", NULL), 1); /* body ends there */
 	assert_int_equal(feed(r, 1, &w, "myS", "SN is", NULL), 0);
 	assert_int_equal(feed(r, 1, &w, "my ", "SSN is", NULL), 1);
 	assert_int_equal(feed(r, 1, &w, "myX", "SSN is", NULL), 0);
@@ -428,12 +430,19 @@ static void test_body_utf8_and_nul(void **state)
 	/* NUL and invalid bytes inside the word break it. */
 	s = rules_scan_new(r);
 	assert_int_equal(rules_scan_body(s, (const unsigned char *)"CONFI\0DENTIAL", 13, &w), 0);
-	assert_int_equal(rules_scan_body(s, (const unsigned char *)"CONFI\xff" "DENTIAL", 13, &w),
-			 0);
+	assert_int_equal(rules_scan_body(s,
+	                                 (const unsigned char *)"CONFI\xff"
+	                                                        "DENTIAL",
+	                                 13, &w),
+	                 0);
 	assert_int_equal(rules_scan_body(s, NULL, 0, &w), 0);
 	rules_scan_free(s);
 	/* A UTF-8 character split between chunks; caseless beyond ASCII. */
-	assert_int_equal(feed(r, 1, &w, "\xff Stra\xc3", "\x9f" "e 1", NULL), 1);
+	assert_int_equal(feed(r, 1, &w, "\xff Stra\xc3",
+	                      "\x9f"
+	                      "e 1",
+	                      NULL),
+	                 1);
 	assert_string_equal(w, "body_patterns[1]");
 	assert_int_equal(feed(r, 1, &w, "x \xc3", "\xa4RZTLICH", NULL), 1);
 	assert_string_equal(w, "body_patterns[2]");
@@ -452,7 +461,7 @@ static double now(void)
 
 /* Feed n bytes of fill in CHUNK pieces; report peak heap growth and time. */
 static int feed_big(const rules *r, char fill, size_t n, const char *tail, size_t *peak,
-		    double *secs, size_t *scanned)
+                    double *secs, size_t *scanned)
 {
 	rules_scan *s = rules_scan_new(r);
 	unsigned char *chunk = malloc(CHUNK);
@@ -528,7 +537,8 @@ static void test_match_error_counts(void **state)
 
 	(void)state;
 	/* Catastrophic backtracking: PCRE2's match limit ends it, and that flags. */
-	assert_int_equal(feed(r, 1, &w, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", NULL), 1);
+	assert_int_equal(
+	        feed(r, 1, &w, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab", NULL), 1);
 	assert_string_equal(w, "body_patterns[0] (match error)");
 	rules_free(r);
 }
@@ -543,10 +553,10 @@ static void *worker_run(void *arg)
 {
 	struct worker *wk = arg;
 	static const char *bodies[] = {
-		"Dear all,\r\nplease find the CONFIDENTIAL report attached.\r\n",
-		"Dear all,\r\nnothing to see here, move along please.\r\n",
-		"Card: 4111 1111 1111 1111\r\n",
-		"IBAN DE89 3704 0044 0532 0130 00 thanks\r\n",
+	        "Dear all,\r\nplease find the CONFIDENTIAL report attached.\r\n",
+	        "Dear all,\r\nnothing to see here, move along please.\r\n",
+	        "Card: 4111 1111 1111 1111\r\n",
+	        "IBAN DE89 3704 0044 0532 0130 00 thanks\r\n",
 	};
 	static const int want[] = {1, 0, 1, 1};
 
@@ -577,7 +587,7 @@ static void *worker_run(void *arg)
 static void test_threads(void **state)
 {
 	const char *b[] = {"CONFIDENTIAL", "\\b(?:\\d[ -]?){13,16}\\b",
-			   "\\b[A-Z]{2}\\d{2}(?: ?[A-Z0-9]{4}){3,7}(?: ?[A-Z0-9]{1,3})?\\b"};
+	                   "\\b[A-Z]{2}\\d{2}(?: ?[A-Z0-9]{4}){3,7}(?: ?[A-Z0-9]{1,3})?\\b"};
 	rules *r = mk(DEFAULT_TAG, NULL, 0, b, 3, 1 << 20);
 	pthread_t t[4];
 	struct worker wk[4];
@@ -597,21 +607,21 @@ static void test_threads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_subject_default),
-		cmocka_unit_test(test_subject_custom_and_disabled),
-		cmocka_unit_test(test_header_patterns),
-		cmocka_unit_test(test_header_malformed),
-		cmocka_unit_test(test_compile_errors),
-		cmocka_unit_test(test_want),
-		cmocka_unit_test(test_body_one_chunk),
-		cmocka_unit_test(test_body_split),
-		cmocka_unit_test(test_body_split_large),
-		cmocka_unit_test(test_body_limit),
-		cmocka_unit_test(test_body_edges),
-		cmocka_unit_test(test_body_utf8_and_nul),
-		cmocka_unit_test(test_body_carry_bounded),
-		cmocka_unit_test(test_match_error_counts),
-		cmocka_unit_test(test_threads),
+	        cmocka_unit_test(test_subject_default),
+	        cmocka_unit_test(test_subject_custom_and_disabled),
+	        cmocka_unit_test(test_header_patterns),
+	        cmocka_unit_test(test_header_malformed),
+	        cmocka_unit_test(test_compile_errors),
+	        cmocka_unit_test(test_want),
+	        cmocka_unit_test(test_body_one_chunk),
+	        cmocka_unit_test(test_body_split),
+	        cmocka_unit_test(test_body_split_large),
+	        cmocka_unit_test(test_body_limit),
+	        cmocka_unit_test(test_body_edges),
+	        cmocka_unit_test(test_body_utf8_and_nul),
+	        cmocka_unit_test(test_body_carry_bounded),
+	        cmocka_unit_test(test_match_error_counts),
+	        cmocka_unit_test(test_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -52,13 +52,13 @@
 
 static int failures;
 
-#define CHECK(cond)                                                                    \
-	do {                                                                           \
-		if (!(cond)) {                                                         \
-			fprintf(stderr, "%s:%d: check failed: %s (why: %s)\n",     \
-				__FILE__, __LINE__, #cond, c_why());                   \
-			failures++;                                                    \
-		}                                                                      \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: check failed: %s (why: %s)\n", __FILE__, __LINE__, \
+			        #cond, c_why());                                                   \
+			failures++;                                                                \
+		}                                                                                  \
 	} while (0)
 
 static struct event_base *base;
@@ -66,7 +66,7 @@ static const char *c_why(void);
 static const char *last_why = "";
 static pid_t dnsmasq_pid = -1;
 static unsigned short dns_port, servfail_port, refused_port, malformed_port, soa_port,
-	blackhole_port, closed_port;
+        blackhole_port, closed_port;
 static char servers[64];
 
 /* ---------------------------------------------------------------------------
@@ -104,7 +104,7 @@ static void on_result(void *ctx, const resolver_result *r)
 	last_why = c->why;
 	for (size_t i = 0; i < r->naddrs && i < RESOLVER_MAX_ADDRS; i++)
 		inet_ntop(r->addrs[i].family == 4 ? AF_INET : AF_INET6, r->addrs[i].bytes,
-			  c->addrs[i], sizeof(c->addrs[i]));
+		          c->addrs[i], sizeof(c->addrs[i]));
 }
 
 static const char *c_why(void)
@@ -171,7 +171,7 @@ static int has_addr(const rec *c, const char *a)
 }
 
 static resolver *new_resolver(const char *srv, unsigned timeout_ms, unsigned tries,
-			      size_t cache_size, unsigned negative_ttl)
+                              size_t cache_size, unsigned negative_ttl)
 {
 	resolver_options o;
 	char why[256];
@@ -266,8 +266,8 @@ static void on_query(evutil_socket_t fd, short what, void *arg)
 	n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fromlen);
 	if (n < 12)
 		return;
-	buf[2] |= 0x80;	/* QR */
-	buf[3] = 0x80;	/* RA, RCODE 0 */
+	buf[2] |= 0x80; /* QR */
+	buf[3] = 0x80;  /* RA, RCODE 0 */
 	switch (rp->kind) {
 	case ANSWER_SERVFAIL:
 		buf[3] |= 2;
@@ -275,21 +275,22 @@ static void on_query(evutil_socket_t fd, short what, void *arg)
 	case ANSWER_REFUSED:
 		buf[3] |= 5;
 		break;
-	case ANSWER_MALFORMED:	/* one answer announced, three bytes of it sent */
+	case ANSWER_MALFORMED: /* one answer announced, three bytes of it sent */
 		buf[7] = 1;
 		if (n + 3 <= (ssize_t)sizeof(buf)) {
 			memcpy(buf + n, "\xc0\x0c\x00", 3);
 			n += 3;
 		}
 		break;
-	case ANSWER_NXDOMAIN_SOA:	/* SOA . . TTL 600, MINIMUM 1 */
+	case ANSWER_NXDOMAIN_SOA: /* SOA . . TTL 600, MINIMUM 1 */
 		buf[3] |= 3;
-		buf[9] = 1;	/* NSCOUNT */
+		buf[9] = 1; /* NSCOUNT */
 		if (n + 34 <= (ssize_t)sizeof(buf)) {
-			memcpy(buf + n, "\xc0\x0c\x00\x06\x00\x01\x00\x00\x02\x58\x00\x16"
-					"\x00\x00"
-					"\x00\x00\x00\x01\x00\x00\x0e\x10\x00\x00\x03\x84"
-					"\x00\x09\x3a\x80\x00\x00\x00\x01",
+			memcpy(buf + n,
+			       "\xc0\x0c\x00\x06\x00\x01\x00\x00\x02\x58\x00\x16"
+			       "\x00\x00"
+			       "\x00\x00\x00\x01\x00\x00\x0e\x10\x00\x00\x03\x84"
+			       "\x00\x09\x3a\x80\x00\x00\x00\x01",
 			       34);
 			n += 34;
 		}
@@ -301,17 +302,17 @@ static void on_query(evutil_socket_t fd, short what, void *arg)
 static void start_responders(void)
 {
 	unsigned short *ports[NRESPONDERS] = {&servfail_port, &refused_port, &malformed_port,
-					      &soa_port};
+	                                      &soa_port};
 
 	for (int i = 0; i < NRESPONDERS; i++) {
 		responders[i].kind = (answer_kind)i;
 		responders[i].fd = udp_socket(ports[i]);
-		responders[i].ev = event_new(base, responders[i].fd, EV_READ | EV_PERSIST,
-					     on_query, &responders[i]);
+		responders[i].ev = event_new(base, responders[i].fd, EV_READ | EV_PERSIST, on_query,
+		                             &responders[i]);
 		event_add(responders[i].ev, NULL);
 	}
-	blackhole_fd = udp_socket(&blackhole_port);	/* bound, never read */
-	closed_port = free_port();			/* nothing there: ECONNREFUSED */
+	blackhole_fd = udp_socket(&blackhole_port); /* bound, never read */
+	closed_port = free_port();                  /* nothing there: ECONNREFUSED */
 }
 
 static void stop_responders(void)
@@ -340,25 +341,38 @@ static int start_dnsmasq(const char *path)
 {
 	char port[32], fwd[64];
 	const char *argv[] = {
-		path, "--keep-in-foreground", "--no-resolv", "--no-hosts",
-		"--bind-interfaces", "--listen-address=127.0.0.1", port, "--user=root",
-		"--pid-file=", "--local-ttl=600", "--local=/test/", fwd,
-		"--mx-host=multi.test,mx1.multi.test,20", "--mx-host=multi.test,mx2.multi.test,10",
-		"--mx-host=multi.test,mx3.multi.test,20",
-		"--host-record=mx1.multi.test,192.0.2.1",
-		"--host-record=mx2.multi.test,192.0.2.2,2001:db8::2",
-		"--host-record=mx3.multi.test,2001:db8::3",
-		"--host-record=implicit.test,192.0.2.10,2001:db8::10",
-		"--dns-rr=nullmx.test,15,0000" "00",
-		"--mx-host=skip.test,gone.test,10", "--mx-host=skip.test,mx1.multi.test,20",
-		"--mx-host=dead.test,gone.test,10",
-		"--mx-host=halffail.test,mx1.multi.test,10",
-		"--mx-host=halffail.test,mx.fail.test,20",
-		"--host-record=short.test,192.0.2.20,1",
-		"--cname=alias.test,mx2.multi.test",
-		"--host-record=a.test,192.0.2.31", "--host-record=b.test,192.0.2.32",
-		"--host-record=c.test,192.0.2.33",
-		NULL,
+	        path,
+	        "--keep-in-foreground",
+	        "--no-resolv",
+	        "--no-hosts",
+	        "--bind-interfaces",
+	        "--listen-address=127.0.0.1",
+	        port,
+	        "--user=root",
+	        "--pid-file=",
+	        "--local-ttl=600",
+	        "--local=/test/",
+	        fwd,
+	        "--mx-host=multi.test,mx1.multi.test,20",
+	        "--mx-host=multi.test,mx2.multi.test,10",
+	        "--mx-host=multi.test,mx3.multi.test,20",
+	        "--host-record=mx1.multi.test,192.0.2.1",
+	        "--host-record=mx2.multi.test,192.0.2.2,2001:db8::2",
+	        "--host-record=mx3.multi.test,2001:db8::3",
+	        "--host-record=implicit.test,192.0.2.10,2001:db8::10",
+	        "--dns-rr=nullmx.test,15,0000"
+	        "00",
+	        "--mx-host=skip.test,gone.test,10",
+	        "--mx-host=skip.test,mx1.multi.test,20",
+	        "--mx-host=dead.test,gone.test,10",
+	        "--mx-host=halffail.test,mx1.multi.test,10",
+	        "--mx-host=halffail.test,mx.fail.test,20",
+	        "--host-record=short.test,192.0.2.20,1",
+	        "--cname=alias.test,mx2.multi.test",
+	        "--host-record=a.test,192.0.2.31",
+	        "--host-record=b.test,192.0.2.32",
+	        "--host-record=c.test,192.0.2.33",
+	        NULL,
 	};
 	int devnull;
 
@@ -393,8 +407,10 @@ static int start_dnsmasq(const char *path)
 		if (ok)
 			return 0;
 		if (waitpid(dnsmasq_pid, &st, WNOHANG) == dnsmasq_pid) {
-			fprintf(stderr, "dnsmasq exited (status %d); RESOLVER_TEST_VERBOSE=1 "
-					"shows why\n", st);
+			fprintf(stderr,
+			        "dnsmasq exited (status %d); RESOLVER_TEST_VERBOSE=1 "
+			        "shows why\n",
+			        st);
 			dnsmasq_pid = -1;
 			return -1;
 		}
@@ -505,15 +521,20 @@ static void test_invalid_name(void)
 {
 	resolver *r = dns_resolver();
 	resolver_stats st;
-	const char *bad[] = {"", "a..b", ".a", "a b.test", "a\n.test",
-			     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.test"};
+	const char *bad[] = {
+	        "",
+	        "a..b",
+	        ".a",
+	        "a b.test",
+	        "a\n.test",
+	        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.test"};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		rec c;
 
 		memset(&c, 0, sizeof(c));
 		CHECK(resolver_resolve(r, bad[i], RESOLVER_MX, on_result, &c) == 0);
-		CHECK(c.called == 1);	/* at once */
+		CHECK(c.called == 1); /* at once */
 		CHECK(c.status == RESOLVER_NOTFOUND);
 	}
 	resolver_get_stats(r, &st);
@@ -557,7 +578,7 @@ static void test_servfail(void)
 
 	/* Several servers: SERVFAIL and REFUSED try the next one. */
 	snprintf(srv, sizeof(srv), "127.0.0.1:%u,127.0.0.1:%u,127.0.0.1:%u", refused_port,
-		 servfail_port, dns_port);
+	         servfail_port, dns_port);
 	r = new_resolver(srv, 1000, 1, 1000, 300);
 	CHECK(resolve_wait(r, "multi.test", RESOLVER_MX, &c) == 0);
 	CHECK(c.status == RESOLVER_OK && c.naddrs == 4);
@@ -567,7 +588,7 @@ static void test_servfail(void)
 	CHECK(resolve_wait(r, "multi.test", RESOLVER_MX, &c) == 0);
 	CHECK(c.status == RESOLVER_TEMP);
 	CHECK(strcmp(c.why, "SERVFAIL, REFUSED or connection refused from every server "
-			    "looking up MX of multi.test") == 0);
+	                    "looking up MX of multi.test") == 0);
 	resolver_free(r);
 
 	/* Through dnsmasq: the MX of a whole domain, then one MX host failing. */
@@ -576,7 +597,7 @@ static void test_servfail(void)
 	CHECK(c.status == RESOLVER_TEMP);
 	CHECK(strstr(c.why, "looking up MX of fail.test") != NULL);
 	CHECK(resolve_wait(r, "halffail.test", RESOLVER_MX, &c) == 0);
-	CHECK(c.status == RESOLVER_TEMP);	/* mx1 answered, mx.fail.test did not */
+	CHECK(c.status == RESOLVER_TEMP); /* mx1 answered, mx.fail.test did not */
 	CHECK(strstr(c.why, " of mx.fail.test") != NULL);
 	resolver_free(r);
 }
@@ -649,12 +670,12 @@ static void test_cache_hit(void)
 	CHECK(c.status == RESOLVER_OK && c.cached == 0);
 	resolver_get_stats(r, &st);
 	q = st.queries;
-	CHECK(q == 7);	/* MX, then A and AAAA of three hosts */
+	CHECK(q == 7); /* MX, then A and AAAA of three hosts */
 	CHECK(st.cache_misses == 1 && st.cache_hits == 0 && st.cache_entries == 1);
 
 	memset(&c, 0, sizeof(c));
 	CHECK(resolver_resolve(r, "multi.test", RESOLVER_MX, on_result, &c) == 0);
-	CHECK(c.called == 1);	/* before resolver_resolve() returned */
+	CHECK(c.called == 1); /* before resolver_resolve() returned */
 	CHECK(c.status == RESOLVER_OK && c.cached == 1 && c.naddrs == 4);
 	CHECK(strcmp(c.addrs[0], "192.0.2.2") == 0);
 	resolver_get_stats(r, &st);
@@ -767,7 +788,7 @@ static void test_inflight(void)
 	CHECK(resolver_resolve(r, "multi.test", RESOLVER_MX, on_result, &c4) == 0);
 	CHECK(c1.called == 0 && c2.called == 0);
 	resolver_get_stats(r, &st);
-	CHECK(st.queries == 3);	/* A, AAAA, MX */
+	CHECK(st.queries == 3); /* A, AAAA, MX */
 	CHECK(wait_for(all, 4, 10000));
 	CHECK(c1.called == 1 && c2.called == 1 && c3.called == 1 && c4.called == 1);
 	CHECK(c1.status == RESOLVER_OK && c2.status == RESOLVER_OK);
@@ -820,7 +841,7 @@ static void test_cache_bound(void)
 }
 
 typedef struct {
-	rec c;		/* first: on_result() gets this */
+	rec c; /* first: on_result() gets this */
 	resolver *r;
 } rerec;
 
@@ -897,23 +918,23 @@ static const struct {
 	const char *name;
 	void (*fn)(void);
 } cases[] = {
-	{"mx_order", test_mx_order},
-	{"mx_skip_nxdomain_host", test_mx_skip_nxdomain_host},
-	{"implicit_mx", test_implicit_mx},
-	{"host", test_host},
-	{"nxdomain", test_nxdomain},
-	{"null_mx", test_null_mx},
-	{"invalid_name", test_invalid_name},
-	{"servfail", test_servfail},
-	{"malformed", test_malformed},
-	{"timeout", test_timeout},
-	{"cache_hit", test_cache_hit},
-	{"ttl_expiry", test_ttl_expiry},
-	{"negative_cache", test_negative_cache},
-	{"inflight", test_inflight},
-	{"cache_bound", test_cache_bound},
-	{"free_pending", test_free_pending},
-	{"bad_servers", test_bad_servers},
+        {"mx_order", test_mx_order},
+        {"mx_skip_nxdomain_host", test_mx_skip_nxdomain_host},
+        {"implicit_mx", test_implicit_mx},
+        {"host", test_host},
+        {"nxdomain", test_nxdomain},
+        {"null_mx", test_null_mx},
+        {"invalid_name", test_invalid_name},
+        {"servfail", test_servfail},
+        {"malformed", test_malformed},
+        {"timeout", test_timeout},
+        {"cache_hit", test_cache_hit},
+        {"ttl_expiry", test_ttl_expiry},
+        {"negative_cache", test_negative_cache},
+        {"inflight", test_inflight},
+        {"cache_bound", test_cache_bound},
+        {"free_pending", test_free_pending},
+        {"bad_servers", test_bad_servers},
 };
 
 int main(int argc, char **argv)

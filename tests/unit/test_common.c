@@ -77,10 +77,10 @@ static void test_netstring_toolong(void **state)
 	assert_int_equal(parse("101:", 100, &d, &dl, &used), NETSTRING_TOOLONG);
 	assert_int_equal(parse("100:", 100, &d, &dl, &used), NETSTRING_MORE);
 	assert_int_equal(parse("99999999999999999999999999:", 100, &d, &dl, &used),
-			 NETSTRING_TOOLONG);
+	                 NETSTRING_TOOLONG);
 	/* Near SIZE_MAX: no wrap-around. */
 	assert_int_equal(parse("18446744073709551616:", (size_t)-1, &d, &dl, &used),
-			 NETSTRING_TOOLONG);
+	                 NETSTRING_TOOLONG);
 }
 
 static void test_netstring_format(void **state)
@@ -97,11 +97,11 @@ static void test_netstring_format(void **state)
 
 static const char *const levels[] = {"none", "may", "encrypt", NULL};
 static const cfg_def defs[] = {
-	{"x.name", CFG_STRING, "dflt", 0, 0, 0, NULL},
-	{"x.count", CFG_INT, NULL, 5, 1, 10, NULL},
-	{"x.flag", CFG_BOOL, NULL, 1, 0, 0, NULL},
-	{"x.nets", CFG_LIST, "127.0.0.1, ::1", 0, 0, 0, NULL},
-	{"y.level", CFG_STRING, "encrypt", 0, 0, 0, levels},
+        {"x.name", CFG_STRING, "dflt", 0, 0, 0, NULL},
+        {"x.count", CFG_INT, NULL, 5, 1, 10, NULL},
+        {"x.flag", CFG_BOOL, NULL, 1, 0, 0, NULL},
+        {"x.nets", CFG_LIST, "127.0.0.1, ::1", 0, 0, 0, NULL},
+        {"y.level", CFG_STRING, "encrypt", 0, 0, 0, levels},
 };
 static const char *const own[] = {"x", "y", NULL};
 static const char *const other[] = {"z", NULL};
@@ -143,8 +143,8 @@ static void test_config_values(void **state)
 	char errors[1024];
 	const char *const *items;
 	char *path = write_conf("x = { name = \"n\"; count = 7; flag = false;\n"
-				"  nets = [\"10.0.0.0/8\", \"x{2,3} a b\", \"2001:db8::/32\"]; };\n"
-				"y = { level = \"may\"; };\nz = { anything = 1; };\n");
+	                        "  nets = [\"10.0.0.0/8\", \"x{2,3} a b\", \"2001:db8::/32\"]; };\n"
+	                        "y = { level = \"may\"; };\nz = { anything = 1; };\n");
 	cfg *c = cfg_load(path, defs, 5, own, other, errors, sizeof(errors));
 
 	(void)state;
@@ -174,7 +174,7 @@ static void test_config_errors(void **state)
 {
 	char errors[2048];
 	char *path = write_conf("x = {\n  nme = \"typo\";\n  count = 11;\n  flag = \"yes\";\n};\n"
-				"y = { level = \"bogus\"; };\nw = { };\n");
+	                        "y = { level = \"bogus\"; };\nw = { };\n");
 	cfg *c = cfg_load(path, defs, 5, own, other, errors, sizeof(errors));
 	char expect[256];
 
@@ -186,8 +186,8 @@ static void test_config_errors(void **state)
 	assert_non_null(strstr(errors, expect));
 	snprintf(expect, sizeof(expect), "%s:4: x.flag: expected true or false", path);
 	assert_non_null(strstr(errors, expect));
-	snprintf(expect, sizeof(expect), "%s:6: y.level: \"bogus\" is not one of none, may, encrypt",
-		 path);
+	snprintf(expect, sizeof(expect),
+	         "%s:6: y.level: \"bogus\" is not one of none, may, encrypt", path);
 	assert_non_null(strstr(errors, expect));
 	snprintf(expect, sizeof(expect), "%s:7: unknown section w", path);
 	assert_non_null(strstr(errors, expect));
@@ -207,7 +207,7 @@ static void test_config_syntax(void **state)
 	snprintf(expect, sizeof(expect), "%s:2: ", path);
 	assert_non_null(strstr(errors, expect));
 	assert_null(cfg_load("/nonexistent/forcetls.conf", defs, 5, own, other, errors,
-			     sizeof(errors)));
+	                     sizeof(errors)));
 	assert_non_null(strstr(errors, "cannot read"));
 }
 
@@ -258,12 +258,12 @@ static void test_listen_unix_perms(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_netstring_ok),	  cmocka_unit_test(test_netstring_more),
-		cmocka_unit_test(test_netstring_bad),	  cmocka_unit_test(test_netstring_toolong),
-		cmocka_unit_test(test_netstring_format), cmocka_unit_test(test_config_defaults),
-		cmocka_unit_test(test_config_values),	  cmocka_unit_test(test_config_errors),
-		cmocka_unit_test(test_config_syntax),	  cmocka_unit_test(test_listen_mode),
-		cmocka_unit_test(test_listen_unix_perms),
+	        cmocka_unit_test(test_netstring_ok),      cmocka_unit_test(test_netstring_more),
+	        cmocka_unit_test(test_netstring_bad),     cmocka_unit_test(test_netstring_toolong),
+	        cmocka_unit_test(test_netstring_format),  cmocka_unit_test(test_config_defaults),
+	        cmocka_unit_test(test_config_values),     cmocka_unit_test(test_config_errors),
+	        cmocka_unit_test(test_config_syntax),     cmocka_unit_test(test_listen_mode),
+	        cmocka_unit_test(test_listen_unix_perms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

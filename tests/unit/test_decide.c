@@ -40,7 +40,7 @@ static decide_config conf(void)
 }
 
 static void note(const decide_config *c, msg_state *m, const char *name, unsigned idx,
-		 const char *value)
+                 const char *value)
 {
 	msg_note_header(m, decide_header_kind(c, name), name, idx, value);
 }
@@ -77,7 +77,7 @@ static void expect(const decision *d, const char *const *want, size_t n)
 	for (size_t i = 0; i < n && i < d->n; i++)
 		if (strcmp(got[i], want[i]) != 0)
 			fail_msg("action %zu: got %s, want %s (summary: %s)", i, got[i], want[i],
-				 d->summary);
+			         d->summary);
 	if (d->n != n)
 		fail_msg("%zu actions, want %zu (summary: %s)", d->n, n, d->summary);
 }
@@ -129,9 +129,8 @@ static void test_inbound_spoofs_removed(void **state)
 	decide_config c = conf();
 	msg_state m;
 	decision d;
-	const char *want[] = {"D:X-TLSLevel:1", "D:X-Encrypt:1", "D:X-Decrypt:1",
-			      "D:X-Encrypt-Status:1", "D:X-Decrypt-Status:1",
-			      "D:TLS-Required:1"};
+	const char *want[] = {"D:X-TLSLevel:1",       "D:X-Encrypt:1",        "D:X-Decrypt:1",
+	                      "D:X-Encrypt-Status:1", "D:X-Decrypt-Status:1", "D:TLS-Required:1"};
 
 	(void)state;
 	memset(&m, 0, sizeof(m));
@@ -153,7 +152,7 @@ static void test_flagged_trigger_after_tlslevel(void **state)
 	msg_state m;
 	decision d;
 	const char *want[] = {"I:X-TLSLevel:Try", "D:X-Encrypt:1", "D:TLS-Required:1",
-			      "A:X-Encrypt:yes"};
+	                      "A:X-Encrypt:yes"};
 
 	(void)state;
 	memset(&m, 0, sizeof(m));
@@ -173,7 +172,7 @@ static void test_subject_strip(void **state)
 	msg_state m;
 	decision d;
 	const char *want[] = {"I:X-TLSLevel:Try", "C:Subject:1:Quarterly report",
-			      "A:X-Encrypt:yes"};
+	                      "A:X-Encrypt:yes"};
 
 	(void)state;
 	c.strip_subject_tag = 1;
@@ -200,7 +199,7 @@ static void test_gateway_return(void **state)
 	(void)state;
 	memset(&m, 0, sizeof(m));
 	m.dir = DIR_GATEWAY;
-	note(&c, &m, "X-Encrypt", 1, "yes");	/* never routed back: no loop */
+	note(&c, &m, "X-Encrypt", 1, "yes"); /* never routed back: no loop */
 	note(&c, &m, "X-Encrypt-Status", 1, "success");
 	decide_message(&c, &m, &d);
 	expect(&d, success, 2);
@@ -208,7 +207,7 @@ static void test_gateway_return(void **state)
 
 	memset(&m, 0, sizeof(m));
 	m.dir = DIR_GATEWAY;
-	m.flagged = 1;	/* a rule hit on gateway mail flags nothing */
+	m.flagged = 1; /* a rule hit on gateway mail flags nothing */
 	note(&c, &m, "X-Encrypt", 1, "yes");
 	note(&c, &m, "X-Encrypt-Status", 1, "Failure");
 	decide_message(&c, &m, &d);
@@ -238,11 +237,13 @@ static void test_inbound_decrypt(void **state)
 	strcpy(m.decrypt_by, "Content-Type");
 	decide_message(&c, &m, &d);
 	expect(&d, want, 1);
-	assert_true(decide_encrypted_content("multipart/encrypted; protocol=\"application/pgp-encrypted\""));
+	assert_true(decide_encrypted_content(
+	        "multipart/encrypted; protocol=\"application/pgp-encrypted\""));
 	assert_true(decide_encrypted_content(" Application/PKCS7-MIME; smime-type=enveloped-data"));
 	assert_true(decide_encrypted_content("application/x-pkcs7-mime; name=smime.p7m"));
 	assert_false(decide_encrypted_content("application/pkcs7-mime; smime-type=signed-data"));
-	assert_false(decide_encrypted_content("multipart/signed; protocol=\"application/pgp-signature\""));
+	assert_false(decide_encrypted_content(
+	        "multipart/signed; protocol=\"application/pgp-signature\""));
 	assert_false(decide_encrypted_content("text/plain"));
 }
 
@@ -264,7 +265,7 @@ static void test_hdr_spec(void **state)
 static void test_inbound_enforcement(void **state)
 {
 	static const char table[] = "10.0.0.0/8 encrypt\n192.0.2.0/24 verify\n"
-				    "198.51.100.0/24 encrypt min_bits=256\n203.0.113.0/24 may\n";
+	                            "198.51.100.0/24 encrypt min_bits=256\n203.0.113.0/24 may\n";
 	tlsmaps_builder *b = tlsmaps_builder_new(NULL);
 	tlsmaps_table *t;
 	tlsmaps_addr a;
@@ -274,19 +275,20 @@ static void test_inbound_enforcement(void **state)
 	tlsmaps_builder_add_buffer(b, "t", table, sizeof(table) - 1);
 	t = tlsmaps_builder_finish(b, NULL);
 	assert_non_null(t);
-#define AT(s) (tlsmaps_addr_parse(s, strlen(s), &a), tlsmaps_lookup_addr(t, &a, TLSMAPS_DIR_IN, &id), id)
+#define AT(s)                                                                                      \
+	(tlsmaps_addr_parse(s, strlen(s), &a), tlsmaps_lookup_addr(t, &a, TLSMAPS_DIR_IN, &id), id)
 	assert_string_equal(decide_inbound(t, AT("10.1.1.1"), "", "0", NULL, NULL), "no TLS");
 	assert_null(decide_inbound(t, AT("10.1.1.1"), "TLSv1.3", "256", NULL, NULL));
 	assert_string_equal(decide_inbound(t, AT("10.1.1.1"), "TLSv1.2", "56", NULL, NULL),
-			    "key size below min_bits");
+	                    "key size below min_bits");
 	assert_string_equal(decide_inbound(t, AT("198.51.100.1"), "TLSv1.3", "128", NULL, NULL),
-			    "key size below min_bits");
+	                    "key size below min_bits");
 	assert_string_equal(decide_inbound(t, AT("192.0.2.1"), "TLSv1.3", "256", "", NULL),
-			    "no verified client certificate");
+	                    "no verified client certificate");
 	assert_null(decide_inbound(t, AT("192.0.2.1"), "TLSv1.3", "256", "mx.example", NULL));
 	/* Sendmail: {verify} decides when present, whatever the subject says. */
 	assert_string_equal(decide_inbound(t, AT("192.0.2.1"), "TLSv1.3", "256", "CN=x", "FAIL"),
-			    "no verified client certificate");
+	                    "no verified client certificate");
 	assert_null(decide_inbound(t, AT("192.0.2.1"), "TLSv1.3", "256", "CN=x", "OK"));
 	assert_null(decide_inbound(t, AT("203.0.113.9"), "", "0", NULL, NULL));
 #undef AT
@@ -296,15 +298,15 @@ static void test_inbound_enforcement(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_outbound_forced_one_require_first),
-		cmocka_unit_test(test_outbound_try_and_no_downgrade),
-		cmocka_unit_test(test_inbound_spoofs_removed),
-		cmocka_unit_test(test_flagged_trigger_after_tlslevel),
-		cmocka_unit_test(test_subject_strip),
-		cmocka_unit_test(test_gateway_return),
-		cmocka_unit_test(test_inbound_decrypt),
-		cmocka_unit_test(test_hdr_spec),
-		cmocka_unit_test(test_inbound_enforcement),
+	        cmocka_unit_test(test_outbound_forced_one_require_first),
+	        cmocka_unit_test(test_outbound_try_and_no_downgrade),
+	        cmocka_unit_test(test_inbound_spoofs_removed),
+	        cmocka_unit_test(test_flagged_trigger_after_tlslevel),
+	        cmocka_unit_test(test_subject_strip),
+	        cmocka_unit_test(test_gateway_return),
+	        cmocka_unit_test(test_inbound_decrypt),
+	        cmocka_unit_test(test_hdr_spec),
+	        cmocka_unit_test(test_inbound_enforcement),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

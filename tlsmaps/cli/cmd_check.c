@@ -16,9 +16,9 @@
 int cmd_check(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"quiet", no_argument, NULL, 'q'},
-		{"default-level", required_argument, NULL, 'l'},
-		{NULL, 0, NULL, 0},
+	        {"quiet", no_argument, NULL, 'q'},
+	        {"default-level", required_argument, NULL, 'l'},
+	        {NULL, 0, NULL, 0},
 	};
 	tlsmaps_level level = TLSMAPS_LEVEL_ENCRYPT;
 	size_t count[4] = {0, 0, 0, 0};
@@ -50,9 +50,8 @@ int cmd_check(int argc, char **argv)
 	if (!quiet)
 		printf("%zu entr%s: %zu domain, %zu parent, %zu network, %zu next hop\n",
 		       tlsmaps_table_count(t), tlsmaps_table_count(t) == 1 ? "y" : "ies",
-		       count[TLSMAPS_KIND_DOMAIN],
-		       count[TLSMAPS_KIND_PARENT], count[TLSMAPS_KIND_NETWORK],
-		       count[TLSMAPS_KIND_NEXTHOP]);
+		       count[TLSMAPS_KIND_DOMAIN], count[TLSMAPS_KIND_PARENT],
+		       count[TLSMAPS_KIND_NETWORK], count[TLSMAPS_KIND_NEXTHOP]);
 	tlsmaps_table_free(t);
 	return 0;
 }

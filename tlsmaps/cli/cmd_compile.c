@@ -24,18 +24,18 @@ static const struct {
 	const char *name;
 	int (*fn)(const tlsmaps_table *, FILE *, FILE *);
 } formats[] = {
-	{"postfix-policy", compile_postfix_policy},
-	{"postfix-client-cidr", compile_postfix_client_cidr},
-	{"sendmail-access", compile_sendmail_access},
+        {"postfix-policy", compile_postfix_policy},
+        {"postfix-client-cidr", compile_postfix_client_cidr},
+        {"sendmail-access", compile_sendmail_access},
 };
 
 int cmd_compile(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"format", required_argument, NULL, 'f'},
-		{"strict", no_argument, NULL, 's'},
-		{"default-level", required_argument, NULL, 'l'},
-		{NULL, 0, NULL, 0},
+	        {"format", required_argument, NULL, 'f'},
+	        {"strict", no_argument, NULL, 's'},
+	        {"default-level", required_argument, NULL, 'l'},
+	        {NULL, 0, NULL, 0},
 	};
 	tlsmaps_level level = TLSMAPS_LEVEL_ENCRYPT;
 	const char *format = NULL;
@@ -83,6 +83,6 @@ int cmd_compile(int argc, char **argv)
 	}
 	if (n > 0)
 		fprintf(stderr, "tlsmaps: %d entr%s not (fully) expressible in %s\n", n,
-			n == 1 ? "y" : "ies", format);
+		        n == 1 ? "y" : "ies", format);
 	return strict && n > 0 ? 1 : 0;
 }

@@ -85,8 +85,8 @@ static void one_key(lookup_ctx *c, const char *key, size_t len)
 		tlsmaps_policy(c->t, id, policy, sizeof(policy));
 	else
 		snprintf(policy, sizeof(policy), "%s min_bits=%u",
-			 tlsmaps_level_name(tlsmaps_entry_level(c->t, id)),
-			 tlsmaps_entry_min_bits(c->t, id));
+		         tlsmaps_level_name(tlsmaps_entry_level(c->t, id)),
+		         tlsmaps_entry_min_bits(c->t, id));
 	if (!c->json) {
 		printf("%s\t%s\t%s:%u\n", key, policy, tlsmaps_entry_file(c->t, id),
 		       tlsmaps_entry_line(c->t, id));
@@ -131,10 +131,10 @@ static int keys_from_stdin(lookup_ctx *c)
 int cmd_lookup(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"inbound", no_argument, NULL, 'i'},
-		{"default-level", required_argument, NULL, 'l'},
-		{NULL, 0, NULL, 0},
+	        {"json", no_argument, NULL, 'j'},
+	        {"inbound", no_argument, NULL, 'i'},
+	        {"default-level", required_argument, NULL, 'l'},
+	        {NULL, 0, NULL, 0},
 	};
 	lookup_ctx c = {NULL, TLSMAPS_DIR_OUT, 0, 0, 0};
 	tlsmaps_level level = TLSMAPS_LEVEL_ENCRYPT;

@@ -6,8 +6,8 @@
  *	an empty slot), the arena offset of the key text and the entry's
  *	direction: a probe compares hash, direction and text without touching
  *	the entry array, one cache miss fewer per lookup (docs/BENCHMARKS.md).
- *	The key texts live in the table's arena; the caller compares them. Several slots may hold the same key text (an "in"
- *	and an "out" entry for one key): lookups walk the whole probe chain.
+ *	The key texts live in the table's arena; the caller compares them. Several slots may hold
+ *the same key text (an "in" and an "out" entry for one key): lookups walk the whole probe chain.
  *
  *	The hash runs over the text from its last byte to its first, so one
  *	backward pass over a name yields the hash of every suffix: a lookup of
@@ -22,19 +22,19 @@
 
 typedef struct {
 	uint32_t hash;
-	uint32_t id1;		/* entry id + 1; 0 = empty */
-	uint32_t key;		/* arena offset of the key text */
-	uint32_t dir;		/* TLSMAPS_DIR_* of the entry */
+	uint32_t id1; /* entry id + 1; 0 = empty */
+	uint32_t key; /* arena offset of the key text */
+	uint32_t dir; /* TLSMAPS_DIR_* of the entry */
 } namehash_slot;
 
 typedef struct {
 	namehash_slot *slots;
-	uint32_t mask;		/* capacity - 1; capacity is a power of two */
+	uint32_t mask; /* capacity - 1; capacity is a power of two */
 	size_t used;
 } namehash;
 
-#define NAMEHASH_BASIS	2166136261u
-#define NAMEHASH_PRIME	16777619u
+#define NAMEHASH_BASIS 2166136261u
+#define NAMEHASH_PRIME 16777619u
 
 /* One backward step: the hash of s[i..] from the hash of s[i+1..]. */
 static inline uint32_t namehash_step(uint32_t h, unsigned char c)

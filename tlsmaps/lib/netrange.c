@@ -21,7 +21,7 @@
 #include "netrange.h"
 #include "tlsmaps.h"
 
-#define STACK_MAX 300		/* 129 nesting levels, two entries each, and slack */
+#define STACK_MAX 300 /* 129 nesting levels, two entries each, and slack */
 
 typedef struct {
 	nr_u128 end;
@@ -31,7 +31,7 @@ typedef struct {
 
 typedef struct {
 	netrange *nr;
-	nr_u128 *starts;	/* wide while building, narrowed for IPv4 at the end */
+	nr_u128 *starts; /* wide while building, narrowed for IPv4 at the end */
 } builder;
 
 void netrange_init(netrange *nr, int family)
@@ -107,7 +107,7 @@ static int overlaps(const netrange_item *items, size_t group, size_t i, uint32_t
 {
 	for (size_t j = group; j < i; j++) {
 		if (items[j].dir == 0)
-			continue;	/* a dropped duplicate */
+			continue; /* a dropped duplicate */
 		if (items[j].dir & items[i].dir) {
 			*first = items[j].id;
 			return 1;
@@ -116,8 +116,7 @@ static int overlaps(const netrange_item *items, size_t group, size_t i, uint32_t
 	return 0;
 }
 
-int netrange_build(netrange *nr, netrange_item *items, size_t n, netrange_dup_fn dup,
-		   void *ctx)
+int netrange_build(netrange *nr, netrange_item *items, size_t n, netrange_dup_fn dup, void *ctx)
 {
 	builder b = {nr, NULL};
 	open_net stack[STACK_MAX];
@@ -157,7 +156,7 @@ int netrange_build(netrange *nr, netrange_item *items, size_t n, netrange_dup_fn
 			in = it->id;
 		if (it->dir & TLSMAPS_DIR_OUT)
 			out = it->id;
-		if (sp == STACK_MAX) {	/* cannot happen with valid prefixes */
+		if (sp == STACK_MAX) { /* cannot happen with valid prefixes */
 			free(b.starts);
 			netrange_free(nr);
 			return -1;

@@ -24,18 +24,18 @@ typedef struct {
 	nr_u128 start;
 	uint32_t id;
 	uint8_t prefix;
-	uint8_t dir;		/* TLSMAPS_DIR_* */
+	uint8_t dir; /* TLSMAPS_DIR_* */
 } netrange_item;
 
 typedef struct {
-	int family;		/* 4 or 6 */
+	int family; /* 4 or 6 */
 	size_t n;
-	void *starts;		/* uint32_t[n] for IPv4, nr_u128[n] for IPv6 */
-	uint32_t *in;		/* entry id per range for inbound, or NETRANGE_NONE */
+	void *starts; /* uint32_t[n] for IPv4, nr_u128[n] for IPv6 */
+	uint32_t *in; /* entry id per range for inbound, or NETRANGE_NONE */
 	uint32_t *out;
 } netrange;
 
-#define NETRANGE_NONE	UINT32_MAX
+#define NETRANGE_NONE UINT32_MAX
 
 /* Called for each pair of equal networks whose directions overlap. */
 typedef void (*netrange_dup_fn)(void *ctx, uint32_t first_id, uint32_t dup_id);
@@ -46,8 +46,7 @@ void netrange_init(netrange *nr, int family);
  * directions are reported to dup and the later one (by id) is ignored.
  * Returns 0, or -1 when out of memory.
  */
-int netrange_build(netrange *nr, netrange_item *items, size_t n, netrange_dup_fn dup,
-		   void *ctx);
+int netrange_build(netrange *nr, netrange_item *items, size_t n, netrange_dup_fn dup, void *ctx);
 void netrange_free(netrange *nr);
 
 /* The most specific entry covering addr for dir (TLSMAPS_DIR_IN or _OUT), or NETRANGE_NONE. */

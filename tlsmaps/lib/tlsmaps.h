@@ -44,7 +44,7 @@ extern "C" {
 
 /* Lookup outcome. */
 typedef enum {
-	TLSMAPS_ERROR = -1,	/* malformed key or internal limit: never "no match" */
+	TLSMAPS_ERROR = -1, /* malformed key or internal limit: never "no match" */
 	TLSMAPS_FOUND = 0,
 	TLSMAPS_NOTFOUND = 1,
 } tlsmaps_status;
@@ -63,32 +63,32 @@ typedef enum {
 } tlsmaps_level;
 
 /* Directions; BOTH is IN|OUT. */
-#define TLSMAPS_DIR_IN		1u
-#define TLSMAPS_DIR_OUT		2u
-#define TLSMAPS_DIR_BOTH	3u
+#define TLSMAPS_DIR_IN 1u
+#define TLSMAPS_DIR_OUT 2u
+#define TLSMAPS_DIR_BOTH 3u
 
 /* What a key names. */
 typedef enum {
-	TLSMAPS_KIND_DOMAIN = 0,	/* example.com: that domain */
-	TLSMAPS_KIND_PARENT,		/* .example.com, *.example.com: subdomains */
-	TLSMAPS_KIND_NETWORK,		/* 192.0.2.7, 192.0.2.0/24, 10.1.*, 2001:db8::/32 */
-	TLSMAPS_KIND_NEXTHOP,		/* [host], [host]:port, [192.0.2.7] */
+	TLSMAPS_KIND_DOMAIN = 0, /* example.com: that domain */
+	TLSMAPS_KIND_PARENT,     /* .example.com, *.example.com: subdomains */
+	TLSMAPS_KIND_NETWORK,    /* 192.0.2.7, 192.0.2.0/24, 10.1.*, 2001:db8::/32 */
+	TLSMAPS_KIND_NEXTHOP,    /* [host], [host]:port, [192.0.2.7] */
 } tlsmaps_kind;
 
 typedef uint32_t tlsmaps_id;
-#define TLSMAPS_NO_ID	UINT32_MAX
+#define TLSMAPS_NO_ID UINT32_MAX
 
 /* Limits. */
-#define TLSMAPS_NAME_MAX	253	/* longest domain name, no trailing dot */
-#define TLSMAPS_KEY_MAX		300	/* longest key text, "[name]:65535" fits */
-#define TLSMAPS_POLICY_MAX	1024	/* longest policy text tlsmaps_policy() writes */
-#define TLSMAPS_WHY_MAX		256	/* a "why" buffer of this size is never truncated */
+#define TLSMAPS_NAME_MAX 253    /* longest domain name, no trailing dot */
+#define TLSMAPS_KEY_MAX 300     /* longest key text, "[name]:65535" fits */
+#define TLSMAPS_POLICY_MAX 1024 /* longest policy text tlsmaps_policy() writes */
+#define TLSMAPS_WHY_MAX 256     /* a "why" buffer of this size is never truncated */
 #define TLSMAPS_MIN_BITS_DEFAULT 128
-#define TLSMAPS_ADDR_STR_MAX	46	/* INET6_ADDRSTRLEN */
+#define TLSMAPS_ADDR_STR_MAX 46 /* INET6_ADDRSTRLEN */
 
 /* An IPv4 or IPv6 address. IPv4 uses bytes[0..3]. */
 typedef struct {
-	uint8_t family;		/* 4 or 6 */
+	uint8_t family; /* 4 or 6 */
 	uint8_t bytes[16];
 } tlsmaps_addr;
 
@@ -102,27 +102,26 @@ typedef struct {
  * ":port" split off, brackets and an "ipv6:" prefix recognised.
  */
 typedef enum {
-	TLSMAPS_QUERY_NAME = 0,		/* example.com, example.com:25 */
-	TLSMAPS_QUERY_PARENT,		/* .example.com (as Postfix sends after NOTFOUND) */
-	TLSMAPS_QUERY_ADDR,		/* 192.0.2.7, 2001:db8::1 */
-	TLSMAPS_QUERY_LITERAL_NAME,	/* [mx.example.com], [mx.example.com]:587 */
-	TLSMAPS_QUERY_LITERAL_ADDR,	/* [192.0.2.7], [ipv6:2001:db8::1]:25 */
+	TLSMAPS_QUERY_NAME = 0,     /* example.com, example.com:25 */
+	TLSMAPS_QUERY_PARENT,       /* .example.com (as Postfix sends after NOTFOUND) */
+	TLSMAPS_QUERY_ADDR,         /* 192.0.2.7, 2001:db8::1 */
+	TLSMAPS_QUERY_LITERAL_NAME, /* [mx.example.com], [mx.example.com]:587 */
+	TLSMAPS_QUERY_LITERAL_ADDR, /* [192.0.2.7], [ipv6:2001:db8::1]:25 */
 } tlsmaps_query_kind;
 
 typedef struct {
 	tlsmaps_query_kind kind;
-	unsigned port;			/* 0 when none was given */
-	tlsmaps_addr addr;		/* for the _ADDR kinds */
+	unsigned port;     /* 0 when none was given */
+	tlsmaps_addr addr; /* for the _ADDR kinds */
 	size_t name_len;
-	char name[TLSMAPS_NAME_MAX + 2];	/* for the NAME kinds: ".b.c" keeps its dot */
+	char name[TLSMAPS_NAME_MAX + 2]; /* for the NAME kinds: ".b.c" keeps its dot */
 } tlsmaps_query;
 
 /*
  * Parse and normalize a lookup key of len bytes (not necessarily
  * NUL-terminated). Returns 0, or -1 with a reason in why.
  */
-int tlsmaps_query_parse(const char *key, size_t len, tlsmaps_query *q,
-			char *why, size_t whylen);
+int tlsmaps_query_parse(const char *key, size_t len, tlsmaps_query *q, char *why, size_t whylen);
 
 /* Parse a bare IPv4 or IPv6 address (no brackets, no port). 0 or -1. */
 int tlsmaps_addr_parse(const char *s, size_t len, tlsmaps_addr *a);
@@ -161,12 +160,11 @@ typedef struct tlsmaps_builder tlsmaps_builder;
 typedef struct tlsmaps_table tlsmaps_table;
 
 /* Receives each diagnostic: file name, line number (0: none) and message. */
-typedef void (*tlsmaps_report_fn)(void *ctx, const char *file, unsigned line,
-				  const char *message);
+typedef void (*tlsmaps_report_fn)(void *ctx, const char *file, unsigned line, const char *message);
 
 typedef struct {
-	tlsmaps_level default_level;	/* level of entries that name none: encrypt */
-	tlsmaps_report_fn report;	/* may be NULL: diagnostics are then dropped */
+	tlsmaps_level default_level; /* level of entries that name none: encrypt */
+	tlsmaps_report_fn report;    /* may be NULL: diagnostics are then dropped */
 	void *report_ctx;
 } tlsmaps_options;
 
@@ -182,8 +180,7 @@ tlsmaps_builder *tlsmaps_builder_new(const tlsmaps_options *opts);
  * -1 when the file cannot be read (also recorded as a diagnostic with line 0).
  */
 int tlsmaps_builder_add_file(tlsmaps_builder *b, const char *path);
-int tlsmaps_builder_add_buffer(tlsmaps_builder *b, const char *name,
-			       const char *buf, size_t len);
+int tlsmaps_builder_add_buffer(tlsmaps_builder *b, const char *name, const char *buf, size_t len);
 
 /*
  * Freeze the table. Reports every diagnostic through the callback, frees the
@@ -196,8 +193,8 @@ tlsmaps_table *tlsmaps_builder_finish(tlsmaps_builder *b, unsigned *nerrors);
 void tlsmaps_builder_free(tlsmaps_builder *b);
 
 /* Convenience: build from files in one call. */
-tlsmaps_table *tlsmaps_load(const char *const *paths, size_t npaths,
-			    const tlsmaps_options *opts, unsigned *nerrors);
+tlsmaps_table *tlsmaps_load(const char *const *paths, size_t npaths, const tlsmaps_options *opts,
+                            unsigned *nerrors);
 
 void tlsmaps_table_free(tlsmaps_table *t);
 
@@ -222,13 +219,13 @@ const char *tlsmaps_entry_key(const tlsmaps_table *t, tlsmaps_id id);
 /* Postfix attributes as written (normalized spacing), "" when none. */
 const char *tlsmaps_entry_attrs(const tlsmaps_table *t, tlsmaps_id id);
 /* The value of Postfix attribute "name" (e.g. "match"), or NULL. */
-const char *tlsmaps_entry_attr(const tlsmaps_table *t, tlsmaps_id id,
-			       const char *name, size_t *len);
+const char *tlsmaps_entry_attr(const tlsmaps_table *t, tlsmaps_id id, const char *name,
+                               size_t *len);
 const char *tlsmaps_entry_file(const tlsmaps_table *t, tlsmaps_id id);
 unsigned tlsmaps_entry_line(const tlsmaps_table *t, tlsmaps_id id);
 /* For NETWORK entries: the network address and prefix length. */
-void tlsmaps_entry_network(const tlsmaps_table *t, tlsmaps_id id,
-			   tlsmaps_addr *addr, unsigned *prefix_len);
+void tlsmaps_entry_network(const tlsmaps_table *t, tlsmaps_id id, tlsmaps_addr *addr,
+                           unsigned *prefix_len);
 /* For NEXTHOP entries: the port, 0 when the key has none. */
 unsigned tlsmaps_entry_port(const tlsmaps_table *t, tlsmaps_id id);
 
@@ -251,12 +248,12 @@ int tlsmaps_policy(const tlsmaps_table *t, tlsmaps_id id, char *buf, size_t len)
  * for them after a NOTFOUND. name is normalized (lowercase, no trailing
  * dot): use tlsmaps_query_parse() first when it comes from outside.
  */
-tlsmaps_status tlsmaps_lookup_name(const tlsmaps_table *t, const char *name,
-				   size_t len, unsigned dir, tlsmaps_id *id);
+tlsmaps_status tlsmaps_lookup_name(const tlsmaps_table *t, const char *name, size_t len,
+                                   unsigned dir, tlsmaps_id *id);
 
 /* Network entries: the longest prefix that contains a. */
-tlsmaps_status tlsmaps_lookup_addr(const tlsmaps_table *t, const tlsmaps_addr *a,
-				   unsigned dir, tlsmaps_id *id);
+tlsmaps_status tlsmaps_lookup_addr(const tlsmaps_table *t, const tlsmaps_addr *a, unsigned dir,
+                                   tlsmaps_id *id);
 
 /*
  * The static part of an outbound decision for a parsed next hop (SPEC 3,
@@ -266,16 +263,16 @@ tlsmaps_status tlsmaps_lookup_addr(const tlsmaps_table *t, const tlsmaps_addr *a
  * that finds nothing here may still match network entries through DNS;
  * that is the caller's business (tlsmaps_table_network_count()).
  */
-tlsmaps_status tlsmaps_lookup_nexthop(const tlsmaps_table *t,
-				      const tlsmaps_query *q, tlsmaps_id *id);
+tlsmaps_status tlsmaps_lookup_nexthop(const tlsmaps_table *t, const tlsmaps_query *q,
+                                      tlsmaps_id *id);
 
 /*
  * Any parsed query in direction dir: nexthop rules for DIR_OUT, names and
  * addresses (brackets and ports ignored) for DIR_IN. This is what
  * "tlsmaps lookup" does.
  */
-tlsmaps_status tlsmaps_lookup_query(const tlsmaps_table *t, const tlsmaps_query *q,
-				    unsigned dir, tlsmaps_id *id);
+tlsmaps_status tlsmaps_lookup_query(const tlsmaps_table *t, const tlsmaps_query *q, unsigned dir,
+                                    tlsmaps_id *id);
 
 #ifdef __cplusplus
 }

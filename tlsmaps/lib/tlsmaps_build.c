@@ -35,21 +35,21 @@
 
 #include "tlsmaps_int.h"
 
-#define MAX_TOKENS	32
-#define MAX_FILES	65535
+#define MAX_TOKENS 32
+#define MAX_FILES 65535
 
 typedef struct {
 	uint16_t file;
 	uint32_t line;
-	uint32_t seq;		/* keeps equal (file, line) in the order found */
+	uint32_t seq; /* keeps equal (file, line) in the order found */
 	char *msg;
 } diag;
 
 struct tlsmaps_builder {
 	tlsmaps_options opts;
-	tlsmaps_table *t;	/* being filled */
+	tlsmaps_table *t; /* being filled */
 	size_t arena_cap, entries_cap, files_cap;
-	netrange_item *nets[2];	/* [0] IPv4, [1] IPv6 */
+	netrange_item *nets[2]; /* [0] IPv4, [1] IPv6 */
 	size_t nnets[2], nets_cap[2];
 	diag *diags;
 	size_t ndiags, diags_cap;
@@ -97,7 +97,7 @@ static void add_diag(tlsmaps_builder *b, uint16_t file, uint32_t line, const cha
 }
 
 static void add_diagf(tlsmaps_builder *b, uint16_t file, uint32_t line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 
 static void add_diagf(tlsmaps_builder *b, uint16_t file, uint32_t line, const char *fmt, ...)
 {
@@ -173,7 +173,7 @@ static int add_file_name(tlsmaps_builder *b, const char *name, uint16_t *idx)
 
 /* A name-hash entry with this exact text whose direction overlaps dir, or TLSMAPS_NO_ID. */
 static tlsmaps_id find_name(const tlsmaps_table *t, uint32_t h, const char *s, size_t len,
-			    unsigned dir)
+                            unsigned dir)
 {
 	const namehash *nh = &t->names;
 
@@ -209,8 +209,7 @@ static void add_network(tlsmaps_builder *b, const tm_tablekey *k, tlsmaps_id id,
 	it->dir = (uint8_t)dir;
 }
 
-static void parse_line(tlsmaps_builder *b, uint16_t file, uint32_t line, const char *s,
-		       size_t len)
+static void parse_line(tlsmaps_builder *b, uint16_t file, uint32_t line, const char *s, size_t len)
 {
 	const char *tok[MAX_TOKENS];
 	size_t tlen[MAX_TOKENS], n = 0, i = 0;
@@ -245,17 +244,17 @@ static void parse_line(tlsmaps_builder *b, uint16_t file, uint32_t line, const c
 		add_diag(b, file, line, why);
 		return;
 	}
-	if (tm_attrs_parse(tok + 1, tlen + 1, n - 1, b->opts.default_level, &as, why,
-			   sizeof(why)) < 0) {
+	if (tm_attrs_parse(tok + 1, tlen + 1, n - 1, b->opts.default_level, &as, why, sizeof(why)) <
+	    0) {
 		add_diagf(b, file, line, "%s: %s", key.text, why);
 		return;
 	}
 	if (key.kind == TLSMAPS_KIND_NEXTHOP) {
 		if (as.dir == TLSMAPS_DIR_IN) {
 			add_diagf(b, file, line,
-				  "%s: a next-hop entry applies to outbound mail only; "
-				  "direction=in is not allowed",
-				  key.text);
+			          "%s: a next-hop entry applies to outbound mail only; "
+			          "direction=in is not allowed",
+			          key.text);
 			return;
 		}
 		as.dir = TLSMAPS_DIR_OUT;
@@ -271,8 +270,8 @@ static void parse_line(tlsmaps_builder *b, uint16_t file, uint32_t line, const c
 
 		if (first != TLSMAPS_NO_ID) {
 			add_diagf(b, file, line, "duplicate key %s (first defined at %s:%u)",
-				  key.text, t->files[t->entries[first].file],
-				  t->entries[first].line);
+			          key.text, t->files[t->entries[first].file],
+			          t->entries[first].line);
 			return;
 		}
 		key_off = arena_add(b, key.text, key.text_len);
@@ -284,8 +283,7 @@ static void parse_line(tlsmaps_builder *b, uint16_t file, uint32_t line, const c
 		key_off = arena_add(b, key.text, key.text_len);
 		add_network(b, &key, id, as.dir);
 	}
-	if (grow((void **)&t->entries, &b->entries_cap, t->nentries + 1, sizeof(*t->entries)) <
-	    0) {
+	if (grow((void **)&t->entries, &b->entries_cap, t->nentries + 1, sizeof(*t->entries)) < 0) {
 		b->oom = 1;
 		return;
 	}
@@ -380,7 +378,7 @@ static void dup_network(void *ctx, uint32_t first, uint32_t dup)
 	const struct tm_entry *e = &t->entries[first], *d = &t->entries[dup];
 
 	add_diagf(b, d->file, d->line, "duplicate key %s (first defined at %s:%u)",
-		  t->arena + d->key, t->files[e->file], e->line);
+	          t->arena + d->key, t->files[e->file], e->line);
 }
 
 static int diag_cmp(const void *a, const void *b)
@@ -425,10 +423,9 @@ tlsmaps_table *tlsmaps_builder_finish(tlsmaps_builder *b, unsigned *nerrors)
 		return NULL;
 	}
 	t = b->t;
-	if (!b->oom &&
-	    (netrange_build(&t->net4, b->nets[0], b->nnets[0], dup_network, b) < 0 ||
-	     netrange_build(&t->net6, b->nets[1], b->nnets[1], dup_network, b) < 0 ||
-	     namehash_fit(&t->names) < 0))
+	if (!b->oom && (netrange_build(&t->net4, b->nets[0], b->nnets[0], dup_network, b) < 0 ||
+	                netrange_build(&t->net6, b->nets[1], b->nnets[1], dup_network, b) < 0 ||
+	                namehash_fit(&t->names) < 0))
 		b->oom = 1;
 	if (b->oom)
 		add_diagf(b, 0, 0, "out of memory");
@@ -438,8 +435,9 @@ tlsmaps_table *tlsmaps_builder_finish(tlsmaps_builder *b, unsigned *nerrors)
 		for (size_t i = 0; i < b->ndiags; i++) {
 			const diag *d = &b->diags[i];
 
-			b->opts.report(b->opts.report_ctx, t->nfiles > d->file ? t->files[d->file] : "-",
-				       d->line, d->msg);
+			b->opts.report(b->opts.report_ctx,
+			               t->nfiles > d->file ? t->files[d->file] : "-", d->line,
+			               d->msg);
 		}
 	if (nerrors != NULL)
 		*nerrors = b->nerrors;
@@ -455,7 +453,7 @@ tlsmaps_table *tlsmaps_builder_finish(tlsmaps_builder *b, unsigned *nerrors)
 }
 
 tlsmaps_table *tlsmaps_load(const char *const *paths, size_t npaths, const tlsmaps_options *opts,
-			    unsigned *nerrors)
+                            unsigned *nerrors)
 {
 	tlsmaps_builder *b = tlsmaps_builder_new(opts);
 

@@ -23,18 +23,18 @@
 #include "namehash.h"
 #include "netrange.h"
 
-#define TM_FLAG_MIN_BITS_SET	1u
+#define TM_FLAG_MIN_BITS_SET 1u
 
 struct tm_entry {
-	uint32_t key;		/* arena offset of the canonical key text */
-	uint32_t attrs;		/* arena offset of the Postfix attributes ("" = 0) */
+	uint32_t key;   /* arena offset of the canonical key text */
+	uint32_t attrs; /* arena offset of the Postfix attributes ("" = 0) */
 	uint32_t line;
-	uint16_t file;		/* index into table->files */
+	uint16_t file; /* index into table->files */
 	uint16_t min_bits;
-	uint8_t level;		/* tlsmaps_level */
-	uint8_t kind;		/* tlsmaps_kind */
-	uint8_t dir;		/* TLSMAPS_DIR_* */
-	uint8_t flags;		/* TM_FLAG_* */
+	uint8_t level; /* tlsmaps_level */
+	uint8_t kind;  /* tlsmaps_kind */
+	uint8_t dir;   /* TLSMAPS_DIR_* */
+	uint8_t flags; /* TM_FLAG_* */
 };
 
 struct tlsmaps_table {
@@ -47,18 +47,18 @@ struct tlsmaps_table {
 	namehash names;
 	netrange net4;
 	netrange net6;
-	size_t nnet_in;		/* network entries visible inbound */
-	size_t nnet_out;	/* ... and outbound */
+	size_t nnet_in;  /* network entries visible inbound */
+	size_t nnet_out; /* ... and outbound */
 };
 
 /* A table key, parsed (tlsmaps_key.c). */
 typedef struct {
 	tlsmaps_kind kind;
-	unsigned port;			/* NEXTHOP only, 0 for none */
-	tlsmaps_addr addr;		/* NETWORK: network address */
-	unsigned prefix;		/* NETWORK: prefix length */
+	unsigned port;     /* NEXTHOP only, 0 for none */
+	tlsmaps_addr addr; /* NETWORK: network address */
+	unsigned prefix;   /* NETWORK: prefix length */
 	size_t text_len;
-	char text[TLSMAPS_KEY_MAX + 1];	/* canonical text */
+	char text[TLSMAPS_KEY_MAX + 1]; /* canonical text */
 } tm_tablekey;
 
 int tm_tablekey_parse(const char *s, size_t len, tm_tablekey *k, char *why, size_t whylen);
@@ -67,8 +67,7 @@ int tm_tablekey_parse(const char *s, size_t len, tm_tablekey *k, char *why, size
  * Normalize a domain name: lowercase, one trailing dot dropped, labels
  * checked. Writes at most TLSMAPS_NAME_MAX bytes plus NUL to out.
  */
-int tm_name_norm(const char *s, size_t len, char *out, size_t *outlen, char *why,
-		 size_t whylen);
+int tm_name_norm(const char *s, size_t len, char *out, size_t *outlen, char *why, size_t whylen);
 
 /* Canonical "[name]", "[192.0.2.7]" or "[ipv6:2001:db8::1]", with ":port" when port. */
 size_t tm_literal_text(const tlsmaps_query *q, int with_port, char *buf, size_t len);
@@ -77,8 +76,7 @@ size_t tm_literal_text(const tlsmaps_query *q, int with_port, char *buf, size_t 
 const char *tm_quote(const char *s, size_t len, char *buf, size_t buflen);
 
 /* snprintf into why, tolerating why == NULL. */
-void tm_why(char *why, size_t whylen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+void tm_why(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Attribute validation (tlsmaps_policy.c). */
 typedef struct {
@@ -87,7 +85,7 @@ typedef struct {
 	unsigned min_bits;
 	int min_bits_set;
 	size_t attrs_len;
-	char attrs[TLSMAPS_POLICY_MAX];	/* Postfix attributes, space separated */
+	char attrs[TLSMAPS_POLICY_MAX]; /* Postfix attributes, space separated */
 } tm_attrset;
 
 /*
@@ -95,6 +93,6 @@ typedef struct {
  * length lens[i]. Returns 0, or -1 with the first problem in why.
  */
 int tm_attrs_parse(const char *const *tokens, const size_t *lens, size_t ntokens,
-		   tlsmaps_level default_level, tm_attrset *as, char *why, size_t whylen);
+                   tlsmaps_level default_level, tm_attrset *as, char *why, size_t whylen);
 
 #endif /* TLSMAPS_INT_H */

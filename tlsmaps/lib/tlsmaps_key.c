@@ -55,7 +55,7 @@ const char *tm_quote(const char *s, size_t len, char *buf, size_t buflen)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (o + 8 >= buflen) {	/* room for "\xNN...\0" */
+		if (o + 8 >= buflen) { /* room for "\xNN...\0" */
 			if (o + 4 <= buflen) {
 				memcpy(buf + o, "...", 3);
 				o += 3;
@@ -90,8 +90,7 @@ static int digits_and_dots(const char *s, size_t len)
 	return 1;
 }
 
-int tm_name_norm(const char *s, size_t len, char *out, size_t *outlen, char *why,
-		 size_t whylen)
+int tm_name_norm(const char *s, size_t len, char *out, size_t *outlen, char *why, size_t whylen)
 {
 	size_t label = 0;
 
@@ -177,8 +176,7 @@ int tlsmaps_addr_parse(const char *s, size_t len, tlsmaps_addr *a)
 
 const char *tlsmaps_addr_format(const tlsmaps_addr *a, char *buf, size_t len)
 {
-	if (inet_ntop(a->family == 4 ? AF_INET : AF_INET6, a->bytes, buf, (socklen_t)len) ==
-	    NULL) {
+	if (inet_ntop(a->family == 4 ? AF_INET : AF_INET6, a->bytes, buf, (socklen_t)len) == NULL) {
 		if (len > 0)
 			buf[0] = '\0';
 	}
@@ -330,7 +328,7 @@ size_t tm_literal_text(const tlsmaps_query *q, int with_port, char *buf, size_t 
 
 	if (q->kind == TLSMAPS_QUERY_LITERAL_ADDR)
 		n = snprintf(buf, len, "[%s%s]", q->addr.family == 6 ? "ipv6:" : "",
-			     tlsmaps_addr_format(&q->addr, a, sizeof(a)));
+		             tlsmaps_addr_format(&q->addr, a, sizeof(a)));
 	else
 		n = snprintf(buf, len, "[%s]", q->name);
 	if (n > 0 && with_port && q->port != 0)
@@ -377,8 +375,7 @@ static int parse_cidr(const char *s, size_t len, tm_tablekey *k, char *why, size
 	char q[TLSMAPS_KEY_MAX * 4 + 8];
 
 	if (tlsmaps_addr_parse(s, alen, &k->addr) < 0) {
-		tm_why(why, whylen, "%s: bad network address",
-		       tm_quote(s, len, q, sizeof(q)));
+		tm_why(why, whylen, "%s: bad network address", tm_quote(s, len, q, sizeof(q)));
 		return -1;
 	}
 	full = k->addr.family == 4 ? 32 : 128;
@@ -427,7 +424,7 @@ static int parse_wildcard(const char *s, size_t len, tm_tablekey *k, char *why, 
 			if (fields == 4)
 				goto bad;
 			if (!star) {
-				if (octets != fields)	/* a number after a '*' */
+				if (octets != fields) /* a number after a '*' */
 					goto bad;
 				k->addr.bytes[octets++] = (uint8_t)v;
 			}
@@ -500,7 +497,8 @@ int tm_tablekey_parse(const char *s, size_t len, tm_tablekey *k, char *why, size
 
 		if (memchr(colon + 1, ':', len - (size_t)(colon - s) - 1) == NULL) {
 			tm_why(why, whylen,
-			       "%s: a port is allowed only on a bracketed next hop, like [%.*s]%.*s",
+			       "%s: a port is allowed only on a bracketed next hop, like "
+			       "[%.*s]%.*s",
 			       tm_quote(s, len, q, sizeof(q)), (int)(colon - s), s,
 			       (int)(len - (size_t)(colon - s)), colon);
 			return -1;
@@ -547,7 +545,8 @@ int tm_tablekey_parse(const char *s, size_t len, tm_tablekey *k, char *why, size
 		*out++ = '.';
 	if (digits_and_dots(name, namelen)) {
 		tm_why(why, whylen,
-		       "%s: bad domain name: digits and dots only (write a network, like 10.0.0.0/8)",
+		       "%s: bad domain name: digits and dots only (write a network, like "
+		       "10.0.0.0/8)",
 		       tm_quote(s, len, q, sizeof(q)));
 		return -1;
 	}

@@ -23,8 +23,7 @@
 
 #include "tlsmaps_int.h"
 
-static tlsmaps_id probe(const tlsmaps_table *t, uint32_t h, const char *s, size_t len,
-			unsigned dir)
+static tlsmaps_id probe(const tlsmaps_table *t, uint32_t h, const char *s, size_t len, unsigned dir)
 {
 	const namehash *nh = &t->names;
 	const namehash_slot *slots = nh->slots;
@@ -48,7 +47,7 @@ static int name_byte(unsigned char c)
 }
 
 tlsmaps_status tlsmaps_lookup_name(const tlsmaps_table *t, const char *name, size_t len,
-				   unsigned dir, tlsmaps_id *id)
+                                   unsigned dir, tlsmaps_id *id)
 {
 	uint32_t hashes[TLSMAPS_NAME_MAX + 2];
 	uint32_t h = NAMEHASH_BASIS;
@@ -57,14 +56,14 @@ tlsmaps_status tlsmaps_lookup_name(const tlsmaps_table *t, const char *name, siz
 
 	if (len == 0 || len > TLSMAPS_NAME_MAX + 1)
 		return TLSMAPS_ERROR;
-	hashes[0] = 0;	/* len > 0: always overwritten; quiets -Wmaybe-uninitialized */
+	hashes[0] = 0; /* len > 0: always overwritten; quiets -Wmaybe-uninitialized */
 	/* One backward pass: every suffix hash, and the name checked as normalized. */
 	for (size_t i = len; i-- > 0;) {
 		unsigned char c = (unsigned char)name[i];
 
 		if (c == '.') {
 			if (label == 0)
-				return TLSMAPS_ERROR;	/* empty label or trailing dot */
+				return TLSMAPS_ERROR; /* empty label or trailing dot */
 			label = 0;
 		} else if (!name_byte(c) || ++label > 63) {
 			return TLSMAPS_ERROR;
@@ -77,7 +76,8 @@ tlsmaps_status tlsmaps_lookup_name(const tlsmaps_table *t, const char *name, siz
 	/* Start every probe's cache miss at once; they are independent. */
 	for (size_t i = 0; i < len; i++)
 		if (i == 0 || name[i] == '.')
-			__builtin_prefetch(&t->names.slots[namehash_final(hashes[i]) & t->names.mask]);
+			__builtin_prefetch(
+			        &t->names.slots[namehash_final(hashes[i]) & t->names.mask]);
 	if (name[0] != '.') {
 		found = probe(t, namehash_final(hashes[0]), name, len, dir);
 		if (found != TLSMAPS_NO_ID) {
@@ -98,7 +98,7 @@ tlsmaps_status tlsmaps_lookup_name(const tlsmaps_table *t, const char *name, siz
 }
 
 tlsmaps_status tlsmaps_lookup_addr(const tlsmaps_table *t, const tlsmaps_addr *a, unsigned dir,
-				   tlsmaps_id *id)
+                                   tlsmaps_id *id)
 {
 	const netrange *nr;
 	nr_u128 v = 0;
@@ -120,7 +120,7 @@ tlsmaps_status tlsmaps_lookup_addr(const tlsmaps_table *t, const tlsmaps_addr *a
 }
 
 tlsmaps_status tlsmaps_lookup_nexthop(const tlsmaps_table *t, const tlsmaps_query *q,
-				      tlsmaps_id *id)
+                                      tlsmaps_id *id)
 {
 	switch (q->kind) {
 	case TLSMAPS_QUERY_NAME:
@@ -151,7 +151,7 @@ tlsmaps_status tlsmaps_lookup_nexthop(const tlsmaps_table *t, const tlsmaps_quer
 }
 
 tlsmaps_status tlsmaps_lookup_query(const tlsmaps_table *t, const tlsmaps_query *q, unsigned dir,
-				    tlsmaps_id *id)
+                                    tlsmaps_id *id)
 {
 	if (dir == TLSMAPS_DIR_OUT)
 		return tlsmaps_lookup_nexthop(t, q, id);
@@ -224,8 +224,7 @@ const char *tlsmaps_entry_attrs(const tlsmaps_table *t, tlsmaps_id id)
 	return t->arena + t->entries[id].attrs;
 }
 
-const char *tlsmaps_entry_attr(const tlsmaps_table *t, tlsmaps_id id, const char *name,
-			       size_t *len)
+const char *tlsmaps_entry_attr(const tlsmaps_table *t, tlsmaps_id id, const char *name, size_t *len)
 {
 	const char *p = t->arena + t->entries[id].attrs;
 	size_t nlen = strlen(name);
@@ -257,7 +256,7 @@ unsigned tlsmaps_entry_line(const tlsmaps_table *t, tlsmaps_id id)
 }
 
 void tlsmaps_entry_network(const tlsmaps_table *t, tlsmaps_id id, tlsmaps_addr *addr,
-			   unsigned *prefix_len)
+                           unsigned *prefix_len)
 {
 	tm_tablekey k;
 	const char *key = tlsmaps_entry_key(t, id);

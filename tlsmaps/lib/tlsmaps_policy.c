@@ -40,7 +40,7 @@
 #include "tlsmaps_int.h"
 
 static const char *const level_names[TLSMAPS_LEVEL_COUNT] = {
-	"none", "may", "encrypt", "dane", "dane-only", "fingerprint", "verify", "secure",
+        "none", "may", "encrypt", "dane", "dane-only", "fingerprint", "verify", "secure",
 };
 
 /* none < may < dane < encrypt < dane-only < verify < fingerprint = secure */
@@ -91,7 +91,7 @@ static int eq(const char *s, size_t len, const char *word)
 
 /* Split s at any of seps; call check on each field; empty fields fail. */
 static int each_field(const char *s, size_t len, const char *seps,
-		      int (*check)(const char *, size_t))
+                      int (*check)(const char *, size_t))
 {
 	size_t start = 0;
 
@@ -113,8 +113,8 @@ static int check_ciphers(const char *s, size_t len)
 
 static int check_protocol(const char *s, size_t len)
 {
-	static const char *const protos[] = {"SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2",
-					     "TLSv1.3"};
+	static const char *const protos[] = {"SSLv2",   "SSLv3",   "TLSv1",
+	                                     "TLSv1.1", "TLSv1.2", "TLSv1.3"};
 
 	if (len > 0 && s[0] == '!')
 		s++, len--;
@@ -179,22 +179,22 @@ static int check_yes_no(const char *s, size_t len)
 
 typedef struct {
 	const char *name;
-	const char *seps;	/* field separators of a list value, "" for one value */
+	const char *seps; /* field separators of a list value, "" for one value */
 	int (*check)(const char *, size_t);
-	const char *expect;	/* for the diagnostic */
+	const char *expect; /* for the diagnostic */
 } attr_def;
 
 static const attr_def postfix_attrs[] = {
-	{"ciphers", "", check_ciphers, "export, low, medium, high or null"},
-	{"protocols", ":,", check_protocol, "a list like !SSLv3:!TLSv1 or >=TLSv1.2"},
-	{"exclude", ":,", check_cipher_name, "a list of OpenSSL cipher names"},
-	{"match", "", NULL, "see tlsmaps(5)"},
-	{"servername", "", check_servername, "hostname or a domain name"},
-	{"tafile", ",", check_path, "absolute file names"},
-	{"connection_reuse", "", check_yes_no, "yes or no"},
+        {"ciphers", "", check_ciphers, "export, low, medium, high or null"},
+        {"protocols", ":,", check_protocol, "a list like !SSLv3:!TLSv1 or >=TLSv1.2"},
+        {"exclude", ":,", check_cipher_name, "a list of OpenSSL cipher names"},
+        {"match", "", NULL, "see tlsmaps(5)"},
+        {"servername", "", check_servername, "hostname or a domain name"},
+        {"tafile", ",", check_path, "absolute file names"},
+        {"connection_reuse", "", check_yes_no, "yes or no"},
 };
 
-#define KNOWN_ATTRS \
+#define KNOWN_ATTRS                                                                                \
 	"ciphers protocols exclude match servername tafile connection_reuse min_bits direction"
 
 static int check_match(tlsmaps_level level, const char *v, size_t len)
@@ -234,10 +234,10 @@ static int append_attr(tm_attrset *as, const char *tok, size_t len)
 }
 
 int tm_attrs_parse(const char *const *tokens, const size_t *lens, size_t ntokens,
-		   tlsmaps_level default_level, tm_attrset *as, char *why, size_t whylen)
+                   tlsmaps_level default_level, tm_attrset *as, char *why, size_t whylen)
 {
 	size_t i = 0;
-	unsigned seen = 0;	/* bit per postfix_attrs index, then min_bits, direction */
+	unsigned seen = 0; /* bit per postfix_attrs index, then min_bits, direction */
 	const char *ciphers = NULL, *match = NULL;
 	size_t ciphers_len = 0, match_len = 0;
 	char q[TLSMAPS_KEY_MAX * 4 + 8];
@@ -323,7 +323,7 @@ int tm_attrs_parse(const char *const *tokens, const size_t *lens, size_t ntokens
 			}
 			continue;
 		}
-		if (postfix_attrs[a].check == NULL) {	/* match=: checked with the level */
+		if (postfix_attrs[a].check == NULL) { /* match=: checked with the level */
 			match = v;
 			match_len = vlen;
 		} else if (!each_field(v, vlen, postfix_attrs[a].seps, postfix_attrs[a].check)) {
@@ -343,15 +343,17 @@ int tm_attrs_parse(const char *const *tokens, const size_t *lens, size_t ntokens
 	}
 	if (match != NULL) {
 		if (!tlsmaps_level_needs_cert(as->level)) {
-			tm_why(why, whylen, "match= applies to fingerprint, verify and secure only");
+			tm_why(why, whylen,
+			       "match= applies to fingerprint, verify and secure only");
 			return -1;
 		}
 		if (!check_match(as->level, match, match_len)) {
 			tm_why(why, whylen, "match=%s: bad value (expected %s)",
 			       tm_quote(match, match_len, q, sizeof(q)),
 			       as->level == TLSMAPS_LEVEL_FINGERPRINT
-				       ? "hex digests separated by '|'"
-				       : "hostname, nexthop, dot-nexthop or domains separated by ':'");
+			               ? "hex digests separated by '|'"
+			               : "hostname, nexthop, dot-nexthop or domains separated by "
+			                 "':'");
 			return -1;
 		}
 	} else if (as->level == TLSMAPS_LEVEL_FINGERPRINT) {
@@ -375,11 +377,11 @@ int tlsmaps_policy(const tlsmaps_table *t, tlsmaps_id id, char *buf, size_t len)
 	const struct tm_entry *e = &t->entries[id];
 	const char *attrs = t->arena + e->attrs;
 	tlsmaps_level level = (tlsmaps_level)e->level;
-	int high = e->min_bits > 128 && level != TLSMAPS_LEVEL_NONE &&
-		   level != TLSMAPS_LEVEL_MAY && level != TLSMAPS_LEVEL_DANE &&
-		   tlsmaps_entry_attr(t, id, "ciphers", NULL) == NULL;
+	int high = e->min_bits > 128 && level != TLSMAPS_LEVEL_NONE && level != TLSMAPS_LEVEL_MAY &&
+	           level != TLSMAPS_LEVEL_DANE &&
+	           tlsmaps_entry_attr(t, id, "ciphers", NULL) == NULL;
 	int n = snprintf(buf, len, "%s%s%s%s", level_names[level], *attrs ? " " : "", attrs,
-			 high ? " ciphers=high" : "");
+	                 high ? " ciphers=high" : "");
 
 	return n < 0 || (size_t)n >= len ? -1 : n;
 }
