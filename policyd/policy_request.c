@@ -25,23 +25,15 @@ typedef struct {
 } attr_slot;
 
 /* Lengths first: most of Postfix's ~30 attributes are not ours (bench/policyd). */
-#define SLOT(f)                                                                                    \
-	{                                                                                          \
-#f, sizeof(#f) - 1, offsetof(policy_request, f)                                    \
-	}
+/* clang-format off */
+#define SLOT(f) {#f, sizeof(#f) - 1, offsetof(policy_request, f)}
 static const attr_slot slots[] = {
-        SLOT(request),
-        SLOT(protocol_state),
-        SLOT(queue_id),
-        SLOT(client_address),
-        SLOT(client_name),
-        SLOT(sender),
-        SLOT(encryption_protocol),
-        SLOT(encryption_keysize),
-        SLOT(ccert_subject),
-        SLOT(ccert_fingerprint),
-        SLOT(ccert_pubkey_fingerprint),
+	SLOT(request),		   SLOT(protocol_state),	SLOT(queue_id),
+	SLOT(client_address),	   SLOT(client_name),		SLOT(sender),
+	SLOT(encryption_protocol), SLOT(encryption_keysize),	SLOT(ccert_subject),
+	SLOT(ccert_fingerprint),   SLOT(ccert_pubkey_fingerprint),
 };
+/* clang-format on */
 
 /* The end of the request ("\n\n", or "\n" at the very start), or NULL. */
 static const char *request_end(const char *buf, size_t len)
