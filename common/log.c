@@ -115,3 +115,21 @@ const char *log_safe(const char *s, size_t len, char *buf, size_t buflen)
 	buf[o] = '\0';
 	return buf;
 }
+
+void log_report(void *ctx, const char *file, unsigned line, const char *msg)
+{
+	(void)ctx;
+	if (line > 0)
+		log_errx("%s:%u: %s", file, line, msg);
+	else
+		log_errx("%s: %s", file, msg);
+}
+
+void log_errx_lines(const char *text)
+{
+	char copy[8192], *save = NULL;
+
+	snprintf(copy, sizeof(copy), "%s", text);
+	for (char *l = strtok_r(copy, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save))
+		log_errx("%s", l);
+}

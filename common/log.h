@@ -27,4 +27,10 @@ void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn))
 /* Copy s (len bytes) into buf, printable ASCII kept, others as \xNN, cut to fit. */
 const char *log_safe(const char *s, size_t len, char *buf, size_t buflen);
 
+/* log_errx each line of text (several diagnostics, one per line). */
+void log_errx_lines(const char *text);
+/* A tlsmaps_report_fn: each diagnostic logged as an error, "FILE:LINE: msg"
+ * (or "FILE: msg" when line is 0). */
+void log_report(void *ctx, const char *file, unsigned line, const char *msg);
+
 #endif

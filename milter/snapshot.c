@@ -71,25 +71,14 @@ static const char *const other_sections[] = {"policyd", "tlsmaps", NULL};
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static msnapshot *current;
 
-static void report_log(void *ctx, const char *file, unsigned line, const char *msg)
-{
-	(void)ctx;
-	if (line > 0)
-		log_errx("%s:%u: %s", file, line, msg);
-	else
-		log_errx("%s: %s", file, msg);
-}
-
 cfg *msnapshot_config(const msnapshot_options *o)
 {
-	char errors[8192], *save = NULL;
+	char errors[8192];
 	cfg *c = cfg_load(o->config, settings, sizeof(settings) / sizeof(settings[0]), own_sections,
 	                  other_sections, errors, sizeof(errors));
 
 	if (c == NULL)
-		for (char *l = strtok_r(errors, "\n", &save); l != NULL;
-		     l = strtok_r(NULL, "\n", &save))
-			log_errx("%s", l);
+		log_errx_lines(errors);
 	return c;
 }
 
@@ -101,7 +90,7 @@ static tlsmaps_table *load_table(const char *path, const char *level)
 
 	tlsmaps_options_init(&topt);
 	tlsmaps_level_parse(level, strlen(level), &topt.default_level);
-	topt.report = report_log;
+	topt.report = log_report;
 	if ((t = tlsmaps_load(&path, 1, &topt, &nerrors)) == NULL)
 		log_errx("%s: %u error%s; table not loaded", path, nerrors,
 		         nerrors == 1 ? "" : "s");
@@ -131,7 +120,7 @@ static int network_table(const cfg *c, const char *path, tlsmaps_table **out)
 		strcat(buf, "\n");
 	}
 	tlsmaps_options_init(&topt);
-	topt.report = report_log;
+	topt.report = log_report;
 	b = tlsmaps_builder_new(&topt);
 	if (b != NULL)
 		tlsmaps_builder_add_buffer(b, path, buf, strlen(buf));

@@ -116,24 +116,6 @@ void snapshot_release(snapshot *s)
 	free(s);
 }
 
-static void report_log(void *ctx, const char *file, unsigned line, const char *msg)
-{
-	(void)ctx;
-	if (line > 0)
-		log_errx("%s:%u: %s", file, line, msg);
-	else
-		log_errx("%s: %s", file, msg);
-}
-
-static void log_lines(const char *text)
-{
-	char copy[8192], *save = NULL;
-
-	snprintf(copy, sizeof(copy), "%s", text);
-	for (char *l = strtok_r(copy, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save))
-		log_errx("%s", l);
-}
-
 static cfg *load_config(const options *o)
 {
 	char errors[8192];
@@ -141,7 +123,7 @@ static cfg *load_config(const options *o)
 	                  other_sections, errors, sizeof(errors));
 
 	if (c == NULL)
-		log_lines(errors);
+		log_errx_lines(errors);
 	return c;
 }
 
@@ -195,7 +177,7 @@ static snapshot *snapshot_load(const options *o)
 	tlsmaps_options_init(&topt);
 	tlsmaps_level_parse(cfg_str(s->cfg, "tables.default_level"),
 	                    strlen(cfg_str(s->cfg, "tables.default_level")), &topt.default_level);
-	topt.report = report_log;
+	topt.report = log_report;
 	path = table_path(o, s->cfg);
 	if ((s->table = tlsmaps_load(&path, 1, &topt, &nerrors)) == NULL) {
 		log_errx("%s: %u error%s; table not loaded", path, nerrors,
