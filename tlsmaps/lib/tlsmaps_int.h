@@ -74,6 +74,8 @@ size_t tm_literal_text(const tlsmaps_query *q, int with_port, char *buf, size_t 
 
 /* Print s (len bytes) for a diagnostic: printable ASCII kept, others as \xNN, long input cut. */
 const char *tm_quote(const char *s, size_t len, char *buf, size_t buflen);
+/* s[0..len) as a decimal of at most 5 digits, no sign, <= max; -1 if not. */
+int tm_parse_uint(const char *s, size_t len, unsigned max, unsigned *out);
 
 /* snprintf into why, tolerating why == NULL. */
 void tm_why(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

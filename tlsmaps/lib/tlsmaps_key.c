@@ -185,19 +185,7 @@ const char *tlsmaps_addr_format(const tlsmaps_addr *a, char *buf, size_t len)
 
 static int parse_port(const char *s, size_t len, unsigned *port)
 {
-	unsigned v = 0;
-
-	if (len == 0 || len > 5)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return -1;
-		v = v * 10 + (unsigned)(s[i] - '0');
-	}
-	if (v == 0 || v > 65535)
-		return -1;
-	*port = v;
-	return 0;
+	return tm_parse_uint(s, len, 65535, port) < 0 || *port == 0 ? -1 : 0;
 }
 
 static int has_space_or_ctl(const char *s, size_t len)

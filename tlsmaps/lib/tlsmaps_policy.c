@@ -204,7 +204,7 @@ static int check_match(tlsmaps_level level, const char *v, size_t len)
 	return each_field(v, len, ":", check_name_or_word);
 }
 
-static int parse_uint(const char *s, size_t len, unsigned max, unsigned *out)
+int tm_parse_uint(const char *s, size_t len, unsigned max, unsigned *out)
 {
 	unsigned v = 0;
 
@@ -300,7 +300,7 @@ int tm_attrs_parse(const char *const *tokens, const size_t *lens, size_t ntokens
 			return -1;
 		}
 		if (bit == 1u << 14) {
-			if (parse_uint(v, vlen, 65535, &as->min_bits) < 0 || as->min_bits < 40 ||
+			if (tm_parse_uint(v, vlen, 65535, &as->min_bits) < 0 || as->min_bits < 40 ||
 			    as->min_bits > 256) {
 				tm_why(why, whylen, "min_bits=%s: expected a number from 40 to 256",
 				       tm_quote(v, vlen, q, sizeof(q)));
