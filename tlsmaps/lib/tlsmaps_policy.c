@@ -29,6 +29,12 @@
  *
  *	A fingerprint entry needs match=; match= on a level that ignores it
  *	is an error, since Postfix would silently ignore it.
+ *
+ *	Each attribute is one row of attr_table: its name, its parser,
+ *	whether it is passed to Postfix, the levels that take it, the levels
+ *	that need it, and a check run after the last token (for what depends
+ *	on the level or on another attribute). Adding an attribute is adding
+ *	a row and its parser.
  * DIAGNOSTICS
  *	tm_attrs_parse() writes its reason into why and returns -1.
  */
@@ -177,33 +183,6 @@ static int check_yes_no(const char *s, size_t len)
 	return eq(s, len, "yes") || eq(s, len, "no");
 }
 
-typedef struct {
-	const char *name;
-	const char *seps; /* field separators of a list value, "" for one value */
-	int (*check)(const char *, size_t);
-	const char *expect; /* for the diagnostic */
-} attr_def;
-
-static const attr_def postfix_attrs[] = {
-        {"ciphers", "", check_ciphers, "export, low, medium, high or null"},
-        {"protocols", ":,", check_protocol, "a list like !SSLv3:!TLSv1 or >=TLSv1.2"},
-        {"exclude", ":,", check_cipher_name, "a list of OpenSSL cipher names"},
-        {"match", "", NULL, "see tlsmaps(5)"},
-        {"servername", "", check_servername, "hostname or a domain name"},
-        {"tafile", ",", check_path, "absolute file names"},
-        {"connection_reuse", "", check_yes_no, "yes or no"},
-};
-
-#define KNOWN_ATTRS                                                                                \
-	"ciphers protocols exclude match servername tafile connection_reuse min_bits direction"
-
-static int check_match(tlsmaps_level level, const char *v, size_t len)
-{
-	if (level == TLSMAPS_LEVEL_FINGERPRINT)
-		return each_field(v, len, "|", check_hex_digest);
-	return each_field(v, len, ":", check_name_or_word);
-}
-
 int tm_parse_uint(const char *s, size_t len, unsigned max, unsigned *out)
 {
 	unsigned v = 0;
@@ -233,15 +212,314 @@ static int append_attr(tm_attrset *as, const char *tok, size_t len)
 	return 0;
 }
 
+/* ---------------------------------------------------------------------------
+ * The attribute table: one parser per attribute.
+ */
+
+/* One ATTR=VALUE token. */
+typedef struct {
+	const char *tok; /* the whole token */
+	size_t len;
+	const char *v; /* its value */
+	size_t vlen;
+} attr_tok;
+
+struct attr_def;
+
+/* What the parsers of one entry share. */
+typedef struct {
+	tm_attrset *as;
+	const struct attr_def *def; /* the row being parsed or checked */
+	unsigned seen;              /* bit per attr_table[] row */
+	attr_tok given[32];         /* by attr_table[] row, when seen */
+	char *why;
+	size_t whylen;
+	char q[TLSMAPS_KEY_MAX * 4 + 8]; /* for tm_quote */
+} attr_ctx;
+
+/*
+ * A row of the attribute table. parse checks and stores one value and
+ * returns 0, or -1 with why. After the last token, a given attribute is
+ * checked against levels (the levels that take it) and then by finish; a
+ * missing one is an error on the levels in needed_by.
+ */
+typedef struct attr_def {
+	const char *name;
+	int (*parse)(attr_ctx *c, const attr_tok *t);
+	int postfix;                        /* passed to Postfix in the policy text */
+	unsigned levels;                    /* LEVELS_ALL, or the levels that take it */
+	unsigned needed_by;                 /* levels that need it */
+	const char *needed_value;           /* for "level L needs NAME=VALUE" */
+	int (*finish)(attr_ctx *c);         /* checks that need the level or other attributes */
+	const char *seps;                   /* parse_list: field separators, "" for one value */
+	int (*check)(const char *, size_t); /* parse_list: one field */
+	const char *expect;                 /* parse_list: for the diagnostic */
+} attr_def;
+
+#define LEVEL_BIT(l) (1u << (l))
+#define LEVELS_ALL ((1u << TLSMAPS_LEVEL_COUNT) - 1)
+#define LEVELS_CERT                                                                                \
+	(LEVEL_BIT(TLSMAPS_LEVEL_FINGERPRINT) | LEVEL_BIT(TLSMAPS_LEVEL_VERIFY) |                  \
+	 LEVEL_BIT(TLSMAPS_LEVEL_SECURE))
+
+static const char *quote(attr_ctx *c, const char *s, size_t len)
+{
+	return tm_quote(s, len, c->q, sizeof(c->q));
+}
+
+/* The value of an attribute given in this entry, or NULL. */
+static const attr_tok *given_attr(const attr_ctx *c, const char *name);
+
+/* A Postfix list or single value, each field checked by the row's check. */
+static int parse_list(attr_ctx *c, const attr_tok *t)
+{
+	const attr_def *d = c->def;
+
+	if (each_field(t->v, t->vlen, d->seps, d->check))
+		return 0;
+	tm_why(c->why, c->whylen, "%s: bad value (expected %s)", quote(c, t->tok, t->len),
+	       d->expect);
+	return -1;
+}
+
+/* match= is checked after the last token, when the level is known. */
+static int parse_later(attr_ctx *c, const attr_tok *t)
+{
+	(void)c;
+	(void)t;
+	return 0;
+}
+
+static int parse_min_bits(attr_ctx *c, const attr_tok *t)
+{
+	tm_attrset *as = c->as;
+
+	if (tm_parse_uint(t->v, t->vlen, 65535, &as->min_bits) < 0 || as->min_bits < 40 ||
+	    as->min_bits > 256) {
+		tm_why(c->why, c->whylen, "min_bits=%s: expected a number from 40 to 256",
+		       quote(c, t->v, t->vlen));
+		return -1;
+	}
+	as->min_bits_set = 1;
+	return 0;
+}
+
+static int parse_direction(attr_ctx *c, const attr_tok *t)
+{
+	if (eq(t->v, t->vlen, "in"))
+		c->as->dir = TLSMAPS_DIR_IN;
+	else if (eq(t->v, t->vlen, "out"))
+		c->as->dir = TLSMAPS_DIR_OUT;
+	else if (eq(t->v, t->vlen, "both"))
+		c->as->dir = TLSMAPS_DIR_BOTH;
+	else {
+		tm_why(c->why, c->whylen, "direction=%s: expected in, out or both",
+		       quote(c, t->v, t->vlen));
+		return -1;
+	}
+	return 0;
+}
+
+static int finish_match(attr_ctx *c)
+{
+	const attr_tok *t = given_attr(c, "match");
+	int fp = c->as->level == TLSMAPS_LEVEL_FINGERPRINT;
+
+	if (fp ? each_field(t->v, t->vlen, "|", check_hex_digest)
+	       : each_field(t->v, t->vlen, ":", check_name_or_word))
+		return 0;
+	tm_why(c->why, c->whylen, "match=%s: bad value (expected %s)", quote(c, t->v, t->vlen),
+	       fp ? "hex digests separated by '|'"
+	          : "hostname, nexthop, dot-nexthop or domains separated by ':'");
+	return -1;
+}
+
+/* min_bits above 128 becomes ciphers=high: another ciphers= contradicts it. */
+static int finish_min_bits(attr_ctx *c)
+{
+	const attr_tok *t = given_attr(c, "ciphers");
+
+	if (c->as->min_bits <= 128 || t == NULL || eq(t->v, t->vlen, "high"))
+		return 0;
+	tm_why(c->why, c->whylen, "min_bits=%u needs ciphers=high, not ciphers=%s", c->as->min_bits,
+	       quote(c, t->v, t->vlen));
+	return -1;
+}
+
+/*
+ * One row per attribute, in this order in the "known:" list of the
+ * diagnostic. An attribute is added with one row (and its parser).
+ */
+/* clang-format off */
+#define LIST(s, f, e) .parse = parse_list, .seps = (s), .check = (f), .expect = (e)
+static const attr_def attr_table[] = {
+	{.name = "ciphers", .postfix = 1, .levels = LEVELS_ALL,
+	 LIST("", check_ciphers, "export, low, medium, high or null")},
+	{.name = "protocols", .postfix = 1, .levels = LEVELS_ALL,
+	 LIST(":,", check_protocol, "a list like !SSLv3:!TLSv1 or >=TLSv1.2")},
+	{.name = "exclude", .postfix = 1, .levels = LEVELS_ALL,
+	 LIST(":,", check_cipher_name, "a list of OpenSSL cipher names")},
+	{.name = "match", .postfix = 1, .levels = LEVELS_CERT, .parse = parse_later,
+	 .finish = finish_match, .needed_by = LEVEL_BIT(TLSMAPS_LEVEL_FINGERPRINT),
+	 .needed_value = "DIGEST"},
+	{.name = "servername", .postfix = 1, .levels = LEVELS_ALL,
+	 LIST("", check_servername, "hostname or a domain name")},
+	{.name = "tafile", .postfix = 1, .levels = LEVELS_ALL,
+	 LIST(",", check_path, "absolute file names")},
+	{.name = "connection_reuse", .postfix = 1, .levels = LEVELS_ALL,
+	 LIST("", check_yes_no, "yes or no")},
+	{.name = "min_bits", .levels = LEVELS_ALL, .parse = parse_min_bits,
+	 .finish = finish_min_bits},
+	{.name = "direction", .levels = LEVELS_ALL, .parse = parse_direction},
+};
+#undef LIST
+/* clang-format on */
+
+#define NATTRS (sizeof(attr_table) / sizeof(attr_table[0]))
+
+_Static_assert(NATTRS <= sizeof(((attr_ctx *)0)->given) / sizeof(attr_tok),
+               "attr_ctx.given has a slot per attribute");
+
+static const attr_tok *given_attr(const attr_ctx *c, const char *name)
+{
+	for (size_t a = 0; a < NATTRS; a++)
+		if ((c->seen & (1u << a)) && strcmp(attr_table[a].name, name) == 0)
+			return &c->given[a];
+	return NULL;
+}
+
+static const attr_def *find_attr(const char *s, size_t len)
+{
+	for (size_t a = 0; a < NATTRS; a++)
+		if (eq(s, len, attr_table[a].name))
+			return &attr_table[a];
+	return NULL;
+}
+
+/* "ciphers protocols ...": every name of the table. */
+static const char *known_attrs(char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t a = 0; a < NATTRS && o < len; a++)
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", a ? " " : "", attr_table[a].name);
+	return buf;
+}
+
+/* "fingerprint, verify and secure": the levels in mask, in level order. */
+static const char *level_list(unsigned mask, char *buf, size_t len)
+{
+	size_t o = 0, n = 0, left = 0;
+
+	buf[0] = '\0';
+	for (unsigned l = 0; l < TLSMAPS_LEVEL_COUNT; l++)
+		left += (mask & LEVEL_BIT(l)) != 0;
+	for (unsigned l = 0; l < TLSMAPS_LEVEL_COUNT && o < len; l++) {
+		if (!(mask & LEVEL_BIT(l)))
+			continue;
+		o += (size_t)snprintf(buf + o, len - o, "%s%s",
+		                      n == 0          ? ""
+		                      : n + 1 == left ? " and "
+		                                      : ", ",
+		                      level_names[l]);
+		n++;
+	}
+	return buf;
+}
+
+/* The first token, when it has no '=': the level. */
+static int parse_level(attr_ctx *c, const char *s, size_t len)
+{
+	if (tlsmaps_level_parse(s, len, &c->as->level) == 0)
+		return 0;
+	tm_why(c->why, c->whylen,
+	       "unknown level \"%s\" (levels: none may encrypt dane dane-only fingerprint verify "
+	       "secure)",
+	       quote(c, s, len));
+	return -1;
+}
+
+/* One ATTR=VALUE token; i is its index among the tokens after the key. */
+static int parse_attr(attr_ctx *c, const char *tok, size_t len, size_t i)
+{
+	const char *eqs = memchr(tok, '=', len);
+	attr_tok t = {tok, len, NULL, 0};
+	char known[256];
+	size_t a;
+
+	if (eqs == NULL) {
+		tm_why(c->why, c->whylen, "expected ATTR=VALUE, got \"%s\"%s", quote(c, tok, len),
+		       i == 1 ? " (only one level per entry)" : "");
+		return -1;
+	}
+	t.v = eqs + 1;
+	t.vlen = len - (size_t)(eqs - tok) - 1;
+	if ((c->def = find_attr(tok, (size_t)(eqs - tok))) == NULL) {
+		tm_why(c->why, c->whylen, "unknown attribute \"%s\" (known: %s)",
+		       quote(c, tok, (size_t)(eqs - tok)), known_attrs(known, sizeof(known)));
+		return -1;
+	}
+	a = (size_t)(c->def - attr_table);
+	if (c->seen & (1u << a)) {
+		tm_why(c->why, c->whylen, "attribute %s= given twice",
+		       quote(c, tok, (size_t)(eqs - tok)));
+		return -1;
+	}
+	c->seen |= 1u << a;
+	c->given[a] = t;
+	if (t.vlen == 0) {
+		tm_why(c->why, c->whylen, "attribute %s= has an empty value",
+		       quote(c, tok, (size_t)(eqs - tok)));
+		return -1;
+	}
+	if (c->def->parse(c, &t) < 0)
+		return -1;
+	if (c->def->postfix && append_attr(c->as, tok, len) < 0) {
+		tm_why(c->why, c->whylen, "attributes longer than %d characters",
+		       TLSMAPS_POLICY_MAX - 64);
+		return -1;
+	}
+	return 0;
+}
+
+/* After the last token: each attribute against the level, in table order. */
+static int finish_attrs(attr_ctx *c)
+{
+	char buf[128];
+
+	for (size_t a = 0; a < NATTRS; a++) {
+		const attr_def *d = c->def = &attr_table[a];
+
+		if (!(c->seen & (1u << a))) {
+			if (d->needed_by & LEVEL_BIT(c->as->level)) {
+				tm_why(c->why, c->whylen, "level %s needs %s=%s",
+				       level_names[c->as->level], d->name, d->needed_value);
+				return -1;
+			}
+			continue;
+		}
+		if (!(d->levels & LEVEL_BIT(c->as->level))) {
+			tm_why(c->why, c->whylen, "%s= applies to %s only", d->name,
+			       level_list(d->levels, buf, sizeof(buf)));
+			return -1;
+		}
+		if (d->finish != NULL && d->finish(c) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int tm_attrs_parse(const char *const *tokens, const size_t *lens, size_t ntokens,
                    tlsmaps_level default_level, tm_attrset *as, char *why, size_t whylen)
 {
+	attr_ctx c;
 	size_t i = 0;
-	unsigned seen = 0; /* bit per postfix_attrs index, then min_bits, direction */
-	const char *ciphers = NULL, *match = NULL;
-	size_t ciphers_len = 0, match_len = 0;
-	char q[TLSMAPS_KEY_MAX * 4 + 8];
 
+	memset(&c, 0, sizeof(c));
+	c.as = as;
+	c.why = why;
+	c.whylen = whylen;
 	as->level = default_level;
 	as->dir = TLSMAPS_DIR_BOTH;
 	as->min_bits = TLSMAPS_MIN_BITS_DEFAULT;
@@ -250,122 +528,14 @@ int tm_attrs_parse(const char *const *tokens, const size_t *lens, size_t ntokens
 	as->attrs[0] = '\0';
 
 	if (ntokens > 0 && memchr(tokens[0], '=', lens[0]) == NULL) {
-		if (tlsmaps_level_parse(tokens[0], lens[0], &as->level) < 0) {
-			tm_why(why, whylen,
-			       "unknown level \"%s\" (levels: none may encrypt dane dane-only "
-			       "fingerprint verify secure)",
-			       tm_quote(tokens[0], lens[0], q, sizeof(q)));
+		if (parse_level(&c, tokens[0], lens[0]) < 0)
 			return -1;
-		}
 		i = 1;
 	}
-	for (; i < ntokens; i++) {
-		const char *tok = tokens[i], *eqs = memchr(tok, '=', lens[i]);
-		size_t nlen, vlen, a;
-		const char *v;
-		unsigned bit;
-
-		if (eqs == NULL) {
-			tm_why(why, whylen, "expected ATTR=VALUE, got \"%s\"%s",
-			       tm_quote(tok, lens[i], q, sizeof(q)),
-			       i == 1 ? " (only one level per entry)" : "");
+	for (; i < ntokens; i++)
+		if (parse_attr(&c, tokens[i], lens[i], i) < 0)
 			return -1;
-		}
-		nlen = (size_t)(eqs - tok);
-		v = eqs + 1;
-		vlen = lens[i] - nlen - 1;
-		for (a = 0; a < sizeof(postfix_attrs) / sizeof(postfix_attrs[0]); a++)
-			if (eq(tok, nlen, postfix_attrs[a].name))
-				break;
-		if (a < sizeof(postfix_attrs) / sizeof(postfix_attrs[0]))
-			bit = 1u << a;
-		else if (eq(tok, nlen, "min_bits"))
-			bit = 1u << 14;
-		else if (eq(tok, nlen, "direction"))
-			bit = 1u << 15;
-		else {
-			tm_why(why, whylen, "unknown attribute \"%s\" (known: " KNOWN_ATTRS ")",
-			       tm_quote(tok, nlen, q, sizeof(q)));
-			return -1;
-		}
-		if (seen & bit) {
-			tm_why(why, whylen, "attribute %s= given twice",
-			       tm_quote(tok, nlen, q, sizeof(q)));
-			return -1;
-		}
-		seen |= bit;
-		if (vlen == 0) {
-			tm_why(why, whylen, "attribute %s= has an empty value",
-			       tm_quote(tok, nlen, q, sizeof(q)));
-			return -1;
-		}
-		if (bit == 1u << 14) {
-			if (tm_parse_uint(v, vlen, 65535, &as->min_bits) < 0 || as->min_bits < 40 ||
-			    as->min_bits > 256) {
-				tm_why(why, whylen, "min_bits=%s: expected a number from 40 to 256",
-				       tm_quote(v, vlen, q, sizeof(q)));
-				return -1;
-			}
-			as->min_bits_set = 1;
-			continue;
-		}
-		if (bit == 1u << 15) {
-			if (eq(v, vlen, "in"))
-				as->dir = TLSMAPS_DIR_IN;
-			else if (eq(v, vlen, "out"))
-				as->dir = TLSMAPS_DIR_OUT;
-			else if (eq(v, vlen, "both"))
-				as->dir = TLSMAPS_DIR_BOTH;
-			else {
-				tm_why(why, whylen, "direction=%s: expected in, out or both",
-				       tm_quote(v, vlen, q, sizeof(q)));
-				return -1;
-			}
-			continue;
-		}
-		if (postfix_attrs[a].check == NULL) { /* match=: checked with the level */
-			match = v;
-			match_len = vlen;
-		} else if (!each_field(v, vlen, postfix_attrs[a].seps, postfix_attrs[a].check)) {
-			tm_why(why, whylen, "%s: bad value (expected %s)",
-			       tm_quote(tok, lens[i], q, sizeof(q)), postfix_attrs[a].expect);
-			return -1;
-		}
-		if (strcmp(postfix_attrs[a].name, "ciphers") == 0) {
-			ciphers = v;
-			ciphers_len = vlen;
-		}
-		if (append_attr(as, tok, lens[i]) < 0) {
-			tm_why(why, whylen, "attributes longer than %d characters",
-			       TLSMAPS_POLICY_MAX - 64);
-			return -1;
-		}
-	}
-	if (match != NULL) {
-		if (!tlsmaps_level_needs_cert(as->level)) {
-			tm_why(why, whylen,
-			       "match= applies to fingerprint, verify and secure only");
-			return -1;
-		}
-		if (!check_match(as->level, match, match_len)) {
-			tm_why(why, whylen, "match=%s: bad value (expected %s)",
-			       tm_quote(match, match_len, q, sizeof(q)),
-			       as->level == TLSMAPS_LEVEL_FINGERPRINT
-			               ? "hex digests separated by '|'"
-			               : "hostname, nexthop, dot-nexthop or domains separated by "
-			                 "':'");
-			return -1;
-		}
-	} else if (as->level == TLSMAPS_LEVEL_FINGERPRINT) {
-		tm_why(why, whylen, "level fingerprint needs match=DIGEST");
-		return -1;
-	}
-	if (as->min_bits > 128 && ciphers != NULL && !eq(ciphers, ciphers_len, "high")) {
-		tm_why(why, whylen, "min_bits=%u needs ciphers=high, not ciphers=%s", as->min_bits,
-		       tm_quote(ciphers, ciphers_len, q, sizeof(q)));
-		return -1;
-	}
-	return 0;
+	return finish_attrs(&c);
 }
 
 /* ---------------------------------------------------------------------------
