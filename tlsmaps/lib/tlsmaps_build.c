@@ -209,18 +209,12 @@ static void add_network(tlsmaps_builder *b, const tm_tablekey *k, tlsmaps_id id,
 	it->dir = (uint8_t)dir;
 }
 
-static void parse_line(tlsmaps_builder *b, uint16_t file, uint32_t line, const char *s, size_t len)
+/* Split a line into tokens; n = 0 for a blank or comment line. -1 when too many. */
+static int split_line(const char *s, size_t len, const char **tok, size_t *tlen, size_t *n)
 {
-	const char *tok[MAX_TOKENS];
-	size_t tlen[MAX_TOKENS], n = 0, i = 0;
-	char why[TLSMAPS_WHY_MAX * 2];
-	tm_tablekey key;
-	tm_attrset as;
-	tlsmaps_table *t = b->t;
-	struct tm_entry *e;
-	tlsmaps_id id;
-	uint32_t key_off;
+	size_t i = 0;
 
+	*n = 0;
 	while (i < len) {
 		size_t start;
 
@@ -231,12 +225,91 @@ static void parse_line(tlsmaps_builder *b, uint16_t file, uint32_t line, const c
 		start = i;
 		while (i < len && s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
 			i++;
-		if (n == MAX_TOKENS) {
-			add_diagf(b, file, line, "too many fields (at most %d)", MAX_TOKENS);
-			return;
+		if (*n == MAX_TOKENS)
+			return -1;
+		tok[*n] = s + start;
+		tlen[(*n)++] = i - start;
+	}
+	return 0;
+}
+
+/* The key text in the arena, and in the name hash or the network list. -1: not added. */
+static int add_key(tlsmaps_builder *b, uint16_t file, uint32_t line, const tm_tablekey *key,
+                   tlsmaps_id id, unsigned dir, uint32_t *key_off)
+{
+	tlsmaps_table *t = b->t;
+
+	if (key->kind != TLSMAPS_KIND_NETWORK) {
+		uint32_t h = namehash_of(key->text, key->text_len);
+		tlsmaps_id first = find_name(t, h, key->text, key->text_len, dir);
+
+		if (first != TLSMAPS_NO_ID) {
+			add_diagf(b, file, line, "duplicate key %s (first defined at %s:%u)",
+			          key->text, t->files[t->entries[first].file],
+			          t->entries[first].line);
+			return -1;
 		}
-		tok[n] = s + start;
-		tlen[n++] = i - start;
+		*key_off = arena_add(b, key->text, key->text_len);
+		if (b->oom || namehash_insert(&t->names, h, id, *key_off, dir) < 0) {
+			b->oom = 1;
+			return -1;
+		}
+	} else {
+		*key_off = arena_add(b, key->text, key->text_len);
+		add_network(b, key, id, dir);
+	}
+	return 0;
+}
+
+/* Append the entry for a parsed line. */
+static void add_entry(tlsmaps_builder *b, uint16_t file, uint32_t line, const tm_tablekey *key,
+                      const tm_attrset *as)
+{
+	tlsmaps_table *t = b->t;
+	tlsmaps_id id;
+	struct tm_entry *e;
+	uint32_t key_off;
+
+	if (t->nentries >= UINT32_MAX - 1) {
+		add_diagf(b, file, line, "too many entries");
+		return;
+	}
+	id = (tlsmaps_id)t->nentries;
+	if (add_key(b, file, line, key, id, as->dir, &key_off) < 0)
+		return;
+	if (grow((void **)&t->entries, &b->entries_cap, t->nentries + 1, sizeof(*t->entries)) < 0) {
+		b->oom = 1;
+		return;
+	}
+	e = &t->entries[t->nentries++];
+	e->key = key_off;
+	e->attrs = arena_add(b, as->attrs, as->attrs_len);
+	e->line = line;
+	e->file = file;
+	e->min_bits = (uint16_t)as->min_bits;
+	e->level = (uint8_t)as->level;
+	e->kind = (uint8_t)key->kind;
+	e->dir = (uint8_t)as->dir;
+	e->flags = as->min_bits_set ? TM_FLAG_MIN_BITS_SET : 0;
+	if (key->kind == TLSMAPS_KIND_NETWORK) {
+		if (as->dir & TLSMAPS_DIR_IN)
+			t->nnet_in++;
+		if (as->dir & TLSMAPS_DIR_OUT)
+			t->nnet_out++;
+	}
+}
+
+static void parse_line(tlsmaps_builder *b, uint16_t file, uint32_t line, const char *s, size_t len)
+{
+	const char *tok[MAX_TOKENS];
+	size_t tlen[MAX_TOKENS], n;
+	char why[TLSMAPS_WHY_MAX * 2];
+	tm_tablekey key;
+	tm_attrset as;
+
+	if (split_line(s, len, tok, tlen, &n) < 0) {
+		add_diagf(b, file, line, "too many fields (at most %d)", MAX_TOKENS);
+		return;
 	}
 	if (n == 0)
 		return;
@@ -259,50 +332,7 @@ static void parse_line(tlsmaps_builder *b, uint16_t file, uint32_t line, const c
 		}
 		as.dir = TLSMAPS_DIR_OUT;
 	}
-	if (t->nentries >= UINT32_MAX - 1) {
-		add_diagf(b, file, line, "too many entries");
-		return;
-	}
-	id = (tlsmaps_id)t->nentries;
-	if (key.kind != TLSMAPS_KIND_NETWORK) {
-		uint32_t h = namehash_of(key.text, key.text_len);
-		tlsmaps_id first = find_name(t, h, key.text, key.text_len, as.dir);
-
-		if (first != TLSMAPS_NO_ID) {
-			add_diagf(b, file, line, "duplicate key %s (first defined at %s:%u)",
-			          key.text, t->files[t->entries[first].file],
-			          t->entries[first].line);
-			return;
-		}
-		key_off = arena_add(b, key.text, key.text_len);
-		if (b->oom || namehash_insert(&t->names, h, id, key_off, as.dir) < 0) {
-			b->oom = 1;
-			return;
-		}
-	} else {
-		key_off = arena_add(b, key.text, key.text_len);
-		add_network(b, &key, id, as.dir);
-	}
-	if (grow((void **)&t->entries, &b->entries_cap, t->nentries + 1, sizeof(*t->entries)) < 0) {
-		b->oom = 1;
-		return;
-	}
-	e = &t->entries[t->nentries++];
-	e->key = key_off;
-	e->attrs = arena_add(b, as.attrs, as.attrs_len);
-	e->line = line;
-	e->file = file;
-	e->min_bits = (uint16_t)as.min_bits;
-	e->level = (uint8_t)as.level;
-	e->kind = (uint8_t)key.kind;
-	e->dir = (uint8_t)as.dir;
-	e->flags = as.min_bits_set ? TM_FLAG_MIN_BITS_SET : 0;
-	if (key.kind == TLSMAPS_KIND_NETWORK) {
-		if (as.dir & TLSMAPS_DIR_IN)
-			t->nnet_in++;
-		if (as.dir & TLSMAPS_DIR_OUT)
-			t->nnet_out++;
-	}
+	add_entry(b, file, line, &key, &as);
 }
 
 static void parse_buffer(tlsmaps_builder *b, uint16_t file, const char *buf, size_t len)
