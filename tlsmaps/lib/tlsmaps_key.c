@@ -461,6 +461,52 @@ static int parse_nexthop(const char *s, size_t len, tm_tablekey *k, char *why, s
 	return 0;
 }
 
+/* A key with a ':' and no brackets: an IPv6 address (a port needs brackets). */
+static int parse_ipv6_key(const char *s, size_t len, tm_tablekey *k, char *why, size_t whylen)
+{
+	const char *colon = memchr(s, ':', len);
+	char q[TLSMAPS_KEY_MAX * 4 + 8];
+
+	if (memchr(colon + 1, ':', len - (size_t)(colon - s) - 1) == NULL) {
+		tm_why(why, whylen,
+		       "%s: a port is allowed only on a bracketed next hop, like "
+		       "[%.*s]%.*s",
+		       tm_quote(s, len, q, sizeof(q)), (int)(colon - s), s,
+		       (int)(len - (size_t)(colon - s)), colon);
+		return -1;
+	}
+	if (tlsmaps_addr_parse(s, len, &k->addr) < 0) {
+		tm_why(why, whylen, "%s: bad IPv6 address", tm_quote(s, len, q, sizeof(q)));
+		return -1;
+	}
+	k->kind = TLSMAPS_KIND_NETWORK;
+	k->prefix = 128;
+	network_text(k);
+	return 0;
+}
+
+/* A key of digits and dots: an IPv4 address. */
+static int parse_ipv4_key(const char *s, size_t len, tm_tablekey *k, char *why, size_t whylen)
+{
+	char q[TLSMAPS_KEY_MAX * 4 + 8];
+	size_t dots = 0;
+
+	for (size_t i = 0; i < len; i++)
+		dots += s[i] == '.';
+	if (tlsmaps_addr_parse(s, len, &k->addr) < 0) {
+		if (dots > 0 && dots < 3 && s[len - 1] != '.')
+			tm_why(why, whylen, "%s: bad IPv4 address (did you mean %.*s.*?)",
+			       tm_quote(s, len, q, sizeof(q)), (int)len, s);
+		else
+			tm_why(why, whylen, "%s: bad IPv4 address", tm_quote(s, len, q, sizeof(q)));
+		return -1;
+	}
+	k->kind = TLSMAPS_KIND_NETWORK;
+	k->prefix = 32;
+	network_text(k);
+	return 0;
+}
+
 int tm_tablekey_parse(const char *s, size_t len, tm_tablekey *k, char *why, size_t whylen)
 {
 	char w[TLSMAPS_WHY_MAX], q[TLSMAPS_KEY_MAX * 4 + 8];
@@ -480,45 +526,10 @@ int tm_tablekey_parse(const char *s, size_t len, tm_tablekey *k, char *why, size
 		return parse_cidr(s, len, k, why, whylen);
 	if (s[0] != '*' && memchr(s, '*', len) != NULL)
 		return parse_wildcard(s, len, k, why, whylen);
-	if (memchr(s, ':', len) != NULL) {
-		const char *colon = memchr(s, ':', len);
-
-		if (memchr(colon + 1, ':', len - (size_t)(colon - s) - 1) == NULL) {
-			tm_why(why, whylen,
-			       "%s: a port is allowed only on a bracketed next hop, like "
-			       "[%.*s]%.*s",
-			       tm_quote(s, len, q, sizeof(q)), (int)(colon - s), s,
-			       (int)(len - (size_t)(colon - s)), colon);
-			return -1;
-		}
-		if (tlsmaps_addr_parse(s, len, &k->addr) < 0) {
-			tm_why(why, whylen, "%s: bad IPv6 address", tm_quote(s, len, q, sizeof(q)));
-			return -1;
-		}
-		k->kind = TLSMAPS_KIND_NETWORK;
-		k->prefix = 128;
-		network_text(k);
-		return 0;
-	}
-	if (s[0] != '.' && digits_and_dots(s, len)) {
-		size_t dots = 0;
-
-		for (size_t i = 0; i < len; i++)
-			dots += s[i] == '.';
-		if (tlsmaps_addr_parse(s, len, &k->addr) < 0) {
-			if (dots > 0 && dots < 3 && s[len - 1] != '.')
-				tm_why(why, whylen, "%s: bad IPv4 address (did you mean %.*s.*?)",
-				       tm_quote(s, len, q, sizeof(q)), (int)len, s);
-			else
-				tm_why(why, whylen, "%s: bad IPv4 address",
-				       tm_quote(s, len, q, sizeof(q)));
-			return -1;
-		}
-		k->kind = TLSMAPS_KIND_NETWORK;
-		k->prefix = 32;
-		network_text(k);
-		return 0;
-	}
+	if (memchr(s, ':', len) != NULL)
+		return parse_ipv6_key(s, len, k, why, whylen);
+	if (s[0] != '.' && digits_and_dots(s, len))
+		return parse_ipv4_key(s, len, k, why, whylen);
 	k->kind = TLSMAPS_KIND_DOMAIN;
 	if (len >= 2 && s[0] == '*' && s[1] == '.') {
 		name = s + 2;
