@@ -79,120 +79,19 @@
  *	joined by "; ". Returns the number of entries reported, or -1 on a
  *	write error or when out of memory.
  * SEE ALSO
- *	compile.h, docs/COMPILE.md, examples/sendmail/README, makemap(8),
+ *	compile.h, sendmail_map.c (the lines, address keys, merge and output),
+ *	docs/COMPILE.md, examples/sendmail/README, makemap(8),
  *	Sendmail cf/README sections STARTTLS and ANTI-SPAM CONFIGURATION CONTROL
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "compile.h"
-
-#define EXPAND_MAX 256 /* most keys one IPv4 network may expand into */
+#include "sendmail_map.h"
 
 static const char tag_rcpt[] = "TLS_Rcpt";
 static const char tag_srv[] = "TLS_Srv";
 static const char tag_clt[] = "TLS_Clt";
-
-/* A requirement, as the RHS of an access map entry says it. */
-typedef struct {
-	unsigned mandatory; /* 0: OK */
-	unsigned verify;    /* VERIFY rather than ENCR */
-	unsigned bits;
-} sm_req;
-
-/* One output line. */
-typedef struct {
-	const char *tag;
-	char key[TLSMAPS_KEY_MAX + 8];
-	sm_req req;
-	tlsmaps_id id;   /* the entry it comes from */
-	tlsmaps_id from; /* synthetic ".d" line: the parent entry, or TLSMAPS_NO_ID */
-	unsigned prio;   /* address keys: the source prefix length */
-	int synthetic;
-	int dropped;
-	size_t seq;
-} sm_rec;
-
-typedef struct {
-	const tlsmaps_table *t;
-	FILE *err;
-	sm_rec *recs;
-	size_t nrecs, cap;
-	unsigned char *flagged; /* entries reported on err */
-	int nflagged;
-	int oom;
-	sm_req net_union[2]; /* all mandatory network requirements, out [0] and in [1] */
-	tlsmaps_id cur;      /* entry whose reasons are collected */
-	char why[2048];
-	size_t whylen;
-} sm_ctx;
-
-/* Collect a reason for entry c->cur; flush() prints them as one line. */
-static void note(sm_ctx *c, const char *reason)
-{
-	size_t len = strlen(reason);
-
-	if (c->whylen > 0 && c->whylen + 2 < sizeof(c->why)) {
-		memcpy(c->why + c->whylen, "; ", 2);
-		c->whylen += 2;
-	}
-	if (c->whylen + len >= sizeof(c->why))
-		len = sizeof(c->why) - c->whylen - 1;
-	memcpy(c->why + c->whylen, reason, len);
-	c->whylen += len;
-	c->why[c->whylen] = '\0';
-}
-
-static void flush(sm_ctx *c)
-{
-	if (c->whylen == 0)
-		return;
-	fprintf(c->err, "%s:%u: %s: %s\n", tlsmaps_entry_file(c->t, c->cur),
-	        tlsmaps_entry_line(c->t, c->cur), tlsmaps_entry_key(c->t, c->cur), c->why);
-	if (!c->flagged[c->cur]) {
-		c->flagged[c->cur] = 1;
-		c->nflagged++;
-	}
-	c->whylen = 0;
-	c->why[0] = '\0';
-}
-
-static const char *rhs_text(const sm_req *r, char *buf, size_t len)
-{
-	if (!r->mandatory)
-		snprintf(buf, len, "OK");
-	else
-		snprintf(buf, len, "%s:%u", r->verify ? "VERIFY" : "ENCR", r->bits);
-	return buf;
-}
-
-static int req_equal(const sm_req *a, const sm_req *b)
-{
-	return a->mandatory == b->mandatory &&
-	       (!a->mandatory || (a->verify == b->verify && a->bits == b->bits));
-}
-
-/* The union of two requirements: what satisfies it satisfies both. */
-static void req_union(sm_req *a, const sm_req *b)
-{
-	if (!b->mandatory)
-		return;
-	if (!a->mandatory) {
-		*a = *b;
-		return;
-	}
-	a->verify |= b->verify;
-	if (b->bits > a->bits)
-		a->bits = b->bits;
-}
-
-/* True when b asks for something a does not. */
-static int req_stricter(const sm_req *b, const sm_req *a)
-{
-	if (!b->mandatory)
-		return 0;
-	return !a->mandatory || (b->verify && !a->verify) || b->bits > a->bits;
-}
 
 /* The requirement of entry id in direction dir; reasons are noted when noisy. */
 static sm_req entry_req(sm_ctx *c, tlsmaps_id id, unsigned dir, int noisy)
@@ -202,7 +101,8 @@ static sm_req entry_req(sm_ctx *c, tlsmaps_id id, unsigned dir, int noisy)
 
 	if (!tlsmaps_level_mandatory(level)) {
 		if (noisy && level == TLSMAPS_LEVEL_DANE && dir == TLSMAPS_DIR_OUT)
-			note(c, "dane: the access map cannot require DANE (Sendmail's DANE option "
+			sm_note(c,
+			        "dane: the access map cannot require DANE (Sendmail's DANE option "
 			        "applies it to every server); compiled as no requirement (OK)");
 		return r;
 	}
@@ -216,17 +116,17 @@ static sm_req entry_req(sm_ctx *c, tlsmaps_id id, unsigned dir, int noisy)
 		return r;
 	switch (level) {
 	case TLSMAPS_LEVEL_DANE_ONLY:
-		note(c, "dane-only: compiled as VERIFY (a CA-verified certificate, or a "
-		        "DANE-verified one with Sendmail's DANE option)");
+		sm_note(c, "dane-only: compiled as VERIFY (a CA-verified certificate, or a "
+		           "DANE-verified one with Sendmail's DANE option)");
 		break;
 	case TLSMAPS_LEVEL_FINGERPRINT:
-		note(c, "fingerprint: certificate digests cannot be expressed; compiled as "
-		        "VERIFY (any CA-verified certificate)");
+		sm_note(c, "fingerprint: certificate digests cannot be expressed; compiled as "
+		           "VERIFY (any CA-verified certificate)");
 		break;
 	case TLSMAPS_LEVEL_VERIFY:
 	case TLSMAPS_LEVEL_SECURE:
-		note(c, "certificate name matching is not expressed: VERIFY checks the "
-		        "certificate chain only");
+		sm_note(c, "certificate name matching is not expressed: VERIFY checks the "
+		           "certificate chain only");
 		break;
 	default:
 		break;
@@ -242,34 +142,7 @@ static void note_attrs(sm_ctx *c, tlsmaps_id id)
 	if (*attrs == '\0')
 		return;
 	snprintf(buf, sizeof(buf), "Postfix attributes have no access-map form: %s", attrs);
-	note(c, buf);
-}
-
-static sm_rec *add(sm_ctx *c, const char *tag, const char *key, const sm_req *r, unsigned prio)
-{
-	sm_rec *rec;
-
-	if (c->nrecs == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 64;
-		sm_rec *p = realloc(c->recs, cap * sizeof(*p));
-
-		if (p == NULL) {
-			c->oom = 1;
-			return NULL;
-		}
-		c->recs = p;
-		c->cap = cap;
-	}
-	rec = &c->recs[c->nrecs];
-	memset(rec, 0, sizeof(*rec));
-	rec->tag = tag;
-	snprintf(rec->key, sizeof(rec->key), "%s", key);
-	rec->req = *r;
-	rec->id = c->cur;
-	rec->from = TLSMAPS_NO_ID;
-	rec->prio = prio;
-	rec->seq = c->nrecs++;
-	return rec;
+	sm_note(c, buf);
 }
 
 /*
@@ -294,70 +167,21 @@ static void subdomains(sm_ctx *c, const char *tag, unsigned dir, const sm_req *o
 	} else {
 		p = TLSMAPS_NO_ID;
 	}
-	if (req_equal(&sub, own))
+	if (sm_req_equal(&sub, own))
 		return;
 	if (dir == TLSMAPS_DIR_IN && !sub.mandatory) {
 		/* OK under TLS_Clt would hide address entries: keep the wider rule. */
 		snprintf(buf, sizeof(buf),
 		         "%s:%s also matches client names under %s, which the table leaves at "
 		         "%s: stricter than the table",
-		         tag, key, key, rhs_text(&sub, a, sizeof(a)));
-		note(c, buf);
+		         tag, key, key, sm_rhs_text(&sub, a, sizeof(a)));
+		sm_note(c, buf);
 		return;
 	}
-	if ((rec = add(c, tag, dot, &sub, 0)) != NULL) {
+	if ((rec = sm_add(c, tag, dot, &sub, 0)) != NULL) {
 		rec->synthetic = 1;
 		rec->from = p;
 	}
-}
-
-/* Address keys for a network; prio is the source prefix length. 0: none written. */
-static int address_keys(sm_ctx *c, const char *tag, const tlsmaps_addr *a, unsigned prefix,
-                        const sm_req *r)
-{
-	char key[TLSMAPS_ADDR_STR_MAX + 8], buf[128];
-
-	if (a->family == 6) {
-		if (prefix != 128) {
-			snprintf(buf, sizeof(buf),
-			         "IPv6 networks are not expressible (%s: keys are full IPv6 "
-			         "addresses only); not compiled",
-			         tag);
-			note(c, buf);
-			return 0;
-		}
-		int n = snprintf(key, sizeof(key), "IPv6:");
-
-		for (int g = 0; g < 8; g++)
-			n += snprintf(key + n, sizeof(key) - (size_t)n, "%s%x", g ? ":" : "",
-			              (unsigned)a->bytes[2 * g] << 8 | a->bytes[2 * g + 1]);
-		add(c, tag, key, r, prefix);
-		memcpy(key, "IPv6:", 5);
-		tlsmaps_addr_format(a, key + 5, sizeof(key) - 5);
-		add(c, tag, key, r, prefix);
-		return 1;
-	}
-	unsigned q = prefix == 0 ? 8 : (prefix + 7) / 8 * 8;
-	unsigned long count = 1ul << (q - prefix);
-	uint32_t base = (uint32_t)a->bytes[0] << 24 | (uint32_t)a->bytes[1] << 16 |
-	                (uint32_t)a->bytes[2] << 8 | a->bytes[3];
-
-	if (count > EXPAND_MAX) {
-		snprintf(buf, sizeof(buf), "needs %lu octet-prefix keys (at most %d); not compiled",
-		         count, EXPAND_MAX);
-		note(c, buf);
-		return 0;
-	}
-	for (unsigned long i = 0; i < count; i++) {
-		uint32_t v = base + (uint32_t)(i << (32 - q));
-		int n = 0;
-
-		for (unsigned o = 0; o < q / 8; o++)
-			n += snprintf(key + n, sizeof(key) - (size_t)n, "%s%u", o ? "." : "",
-			              (unsigned)(v >> (24 - 8 * o)) & 0xff);
-		add(c, tag, key, r, prefix);
-	}
-	return 1;
 }
 
 static void outbound_nexthop(sm_ctx *c)
@@ -372,9 +196,9 @@ static void outbound_nexthop(sm_ctx *c)
 	tlsmaps_addr a;
 
 	if (!tlsmaps_level_mandatory(tlsmaps_entry_level(t, id))) {
-		note(c, "exception on a literal next hop: not compiled (TLS_Srv:HOST OK would "
-		        "apply to every connection to that server and lift its address "
-		        "entries)");
+		sm_note(c, "exception on a literal next hop: not compiled (TLS_Srv:HOST OK would "
+		           "apply to every connection to that server and lift its address "
+		           "entries)");
 		return;
 	}
 	r = entry_req(c, id, TLSMAPS_DIR_OUT, 1);
@@ -385,40 +209,40 @@ static void outbound_nexthop(sm_ctx *c)
 	}
 	snprintf(host, sizeof(host), "%.*s", (int)hlen, h);
 	if (tlsmaps_entry_port(t, id) != 0)
-		note(c, "TLS_Srv has no port: the requirement applies to every port");
+		sm_note(c, "TLS_Srv has no port: the requirement applies to every port");
 	if (tlsmaps_addr_parse(host, hlen, &a) == 0) {
 		unsigned prefix = a.family == 4 ? 32 : 128;
 
 		if (tlsmaps_lookup_addr(t, &a, TLSMAPS_DIR_OUT, &n) == TLSMAPS_FOUND) {
 			sm_req net = entry_req(c, n, TLSMAPS_DIR_OUT, 0);
 
-			if (req_stricter(&net, &r)) {
-				req_union(&r, &net);
+			if (sm_req_stricter(&net, &r)) {
+				sm_req_union(&r, &net);
 				snprintf(buf, sizeof(buf),
 				         "raised to %s: the address is inside %s (%s:%u), and "
 				         "TLS_Srv keys name servers, not next hops",
-				         rhs_text(&r, x, sizeof(x)), tlsmaps_entry_key(t, n),
+				         sm_rhs_text(&r, x, sizeof(x)), tlsmaps_entry_key(t, n),
 				         tlsmaps_entry_file(t, n), tlsmaps_entry_line(t, n));
-				note(c, buf);
+				sm_note(c, buf);
 			}
 		}
 		snprintf(buf, sizeof(buf),
 		         "widened: TLS_Srv:%s applies to every connection to this address, not "
 		         "only to the next hop %s (stricter than the table)",
 		         host, key);
-		note(c, buf);
-		(void)address_keys(c, tag_srv, &a, prefix, &r);
+		sm_note(c, buf);
+		(void)sm_address_keys(c, tag_srv, &a, prefix, &r);
 		return;
 	}
 	snprintf(buf, sizeof(buf),
 	         "widened: TLS_Srv:%s applies to every connection to %s and to servers under "
 	         "it, not only to the next hop %s (stricter than the table)",
 	         host, host, key);
-	note(c, buf);
-	if (req_stricter(&c->net_union[0], &r))
-		note(c, "a TLS_Srv name entry hides the TLS_Srv address entries of the same "
-		        "server, and the table has stricter outbound address entries");
-	add(c, tag_srv, host, &r, 0);
+	sm_note(c, buf);
+	if (sm_req_stricter(&c->net_union[0], &r))
+		sm_note(c, "a TLS_Srv name entry hides the TLS_Srv address entries of the same "
+		           "server, and the table has stricter outbound address entries");
+	sm_add(c, tag_srv, host, &r, 0);
 }
 
 static void outbound(sm_ctx *c)
@@ -433,13 +257,13 @@ static void outbound(sm_ctx *c)
 	case TLSMAPS_KIND_DOMAIN:
 		r = entry_req(c, id, TLSMAPS_DIR_OUT, 1);
 		note_attrs(c, id);
-		add(c, tag_rcpt, tlsmaps_entry_key(t, id), &r, 0);
+		sm_add(c, tag_rcpt, tlsmaps_entry_key(t, id), &r, 0);
 		subdomains(c, tag_rcpt, TLSMAPS_DIR_OUT, &r);
 		break;
 	case TLSMAPS_KIND_PARENT:
 		r = entry_req(c, id, TLSMAPS_DIR_OUT, 1);
 		note_attrs(c, id);
-		add(c, tag_rcpt, tlsmaps_entry_key(t, id), &r, 0);
+		sm_add(c, tag_rcpt, tlsmaps_entry_key(t, id), &r, 0);
 		break;
 	case TLSMAPS_KIND_NEXTHOP:
 		outbound_nexthop(c);
@@ -448,8 +272,9 @@ static void outbound(sm_ctx *c)
 		r = entry_req(c, id, TLSMAPS_DIR_OUT, 1);
 		note_attrs(c, id);
 		tlsmaps_entry_network(t, id, &a, &prefix);
-		if (address_keys(c, tag_srv, &a, prefix, &r) && r.mandatory)
-			note(c, "TLS_Srv checks each server connection, not a destination's MX "
+		if (sm_address_keys(c, tag_srv, &a, prefix, &r) && r.mandatory)
+			sm_note(c,
+			        "TLS_Srv checks each server connection, not a destination's MX "
 			        "set: mail to a domain with an MX host outside this range is not "
 			        "forced");
 		break;
@@ -467,131 +292,25 @@ static void inbound(sm_ctx *c)
 
 	if (kind == TLSMAPS_KIND_NETWORK) {
 		tlsmaps_entry_network(t, id, &a, &prefix);
-		(void)address_keys(c, tag_clt, &a, prefix, &r);
+		(void)sm_address_keys(c, tag_clt, &a, prefix, &r);
 		return;
 	}
 	if (kind != TLSMAPS_KIND_DOMAIN && kind != TLSMAPS_KIND_PARENT)
 		return; /* next hops are outbound only */
 	if (!r.mandatory) {
-		note(c, "inbound exception by name: not compiled (a TLS_Clt name entry hides "
-		        "the client's address entries; the sender domain has no access-map "
-		        "check)");
+		sm_note(c, "inbound exception by name: not compiled (a TLS_Clt name entry hides "
+		           "the client's address entries; the sender domain has no access-map "
+		           "check)");
 		return;
 	}
-	note(c, "inbound: TLS_Clt matches the client hostname only; the sender domain needs "
-	        "forcetls-milter");
-	if (req_stricter(&c->net_union[1], &r))
-		note(c, "a TLS_Clt name entry hides the TLS_Clt address entries of the same "
-		        "client, and the table has stricter inbound address entries");
-	add(c, tag_clt, tlsmaps_entry_key(t, id), &r, 0);
+	sm_note(c, "inbound: TLS_Clt matches the client hostname only; the sender domain needs "
+	           "forcetls-milter");
+	if (sm_req_stricter(&c->net_union[1], &r))
+		sm_note(c, "a TLS_Clt name entry hides the TLS_Clt address entries of the same "
+		           "client, and the table has stricter inbound address entries");
+	sm_add(c, tag_clt, tlsmaps_entry_key(t, id), &r, 0);
 	if (kind == TLSMAPS_KIND_DOMAIN)
 		subdomains(c, tag_clt, TLSMAPS_DIR_IN, &r);
-}
-
-/* Same tag and key together; the longest source prefix, then the strictest, first. */
-static int merge_cmp(const void *x, const void *y)
-{
-	const sm_rec *a = x, *b = y;
-	int d = strcmp(a->tag, b->tag);
-
-	if (d == 0)
-		d = strcmp(a->key, b->key);
-	if (d != 0)
-		return d;
-	if (a->prio != b->prio)
-		return a->prio > b->prio ? -1 : 1;
-	if (req_stricter(&a->req, &b->req) != req_stricter(&b->req, &a->req))
-		return req_stricter(&a->req, &b->req) ? -1 : 1;
-	return a->seq < b->seq ? -1 : a->seq > b->seq;
-}
-
-static int output_cmp(const void *x, const void *y)
-{
-	const sm_rec *a = x, *b = y;
-
-	if (a->id != b->id)
-		return a->id < b->id ? -1 : 1;
-	return a->seq < b->seq ? -1 : a->seq > b->seq;
-}
-
-/* One line per key: a longer source prefix shadows, equal ones are united. */
-static void merge(sm_ctx *c)
-{
-	char buf[TLSMAPS_KEY_MAX * 2 + 200], x[32];
-
-	qsort(c->recs, c->nrecs, sizeof(*c->recs), merge_cmp);
-	for (size_t i = 0; i < c->nrecs;) {
-		sm_rec *w = &c->recs[i];
-		sm_req orig = w->req;
-		size_t j = i + 1;
-
-		for (; j < c->nrecs && w->tag == c->recs[j].tag &&
-		       strcmp(w->key, c->recs[j].key) == 0;
-		     j++) {
-			sm_rec *l = &c->recs[j];
-
-			l->dropped = 1;
-			if (l->prio != w->prio || l->id == w->id)
-				continue; /* longest prefix: as the table */
-			req_union(&w->req, &l->req);
-			if (req_equal(&w->req, &l->req))
-				continue;
-			c->cur = l->id;
-			snprintf(buf, sizeof(buf),
-			         "%s:%s is also given by %s (%s:%u); the line carries both "
-			         "requirements: %s",
-			         l->tag, l->key, tlsmaps_entry_key(c->t, w->id),
-			         tlsmaps_entry_file(c->t, w->id), tlsmaps_entry_line(c->t, w->id),
-			         rhs_text(&w->req, x, sizeof(x)));
-			note(c, buf);
-			flush(c);
-		}
-		if (!req_equal(&orig, &w->req)) {
-			c->cur = w->id;
-			snprintf(buf, sizeof(buf),
-			         "%s:%s is also given by other entries; the line carries all their "
-			         "requirements: %s",
-			         w->tag, w->key, rhs_text(&w->req, x, sizeof(x)));
-			note(c, buf);
-			flush(c);
-		}
-		i = j;
-	}
-	qsort(c->recs, c->nrecs, sizeof(*c->recs), output_cmp);
-}
-
-static void print(sm_ctx *c, FILE *out)
-{
-	const tlsmaps_table *t = c->t;
-	tlsmaps_id last = TLSMAPS_NO_ID;
-	char x[32];
-
-	fputs("# Sendmail access map entries, generated by tlsmaps compile --format "
-	      "sendmail-access.\n"
-	      "# Needs FEATURE(`access_db') and FEATURE(`lookupdotdomain'): without it the\n"
-	      "# \".domain\" keys below are never looked up and subdomain rules are lost.\n"
-	      "# Add to /etc/mail/access, then: makemap hash /etc/mail/access < "
-	      "/etc/mail/access\n",
-	      out);
-	for (size_t i = 0; i < c->nrecs; i++) {
-		const sm_rec *r = &c->recs[i];
-
-		if (r->dropped)
-			continue;
-		if (r->id != last)
-			fprintf(out, "# %s:%u %s %s\n", tlsmaps_entry_file(t, r->id),
-			        tlsmaps_entry_line(t, r->id), tlsmaps_entry_key(t, r->id),
-			        tlsmaps_level_name(tlsmaps_entry_level(t, r->id)));
-		last = r->id;
-		if (r->synthetic && r->from != TLSMAPS_NO_ID)
-			fprintf(out, "# names under %s, as %s (%s:%u) answers them\n",
-			        tlsmaps_entry_key(t, r->id), tlsmaps_entry_key(t, r->from),
-			        tlsmaps_entry_file(t, r->from), tlsmaps_entry_line(t, r->from));
-		else if (r->synthetic)
-			fprintf(out, "# names under %s: no entry in the table\n",
-			        tlsmaps_entry_key(t, r->id));
-		fprintf(out, "%s:%s\t%s\n", r->tag, r->key, rhs_text(&r->req, x, sizeof(x)));
-	}
 }
 
 int compile_sendmail_access(const tlsmaps_table *t, FILE *out, FILE *err)
@@ -613,12 +332,12 @@ int compile_sendmail_access(const tlsmaps_table *t, FILE *out, FILE *err)
 		if (dir & TLSMAPS_DIR_OUT) {
 			sm_req r = entry_req(&c, id, TLSMAPS_DIR_OUT, 0);
 
-			req_union(&c.net_union[0], &r);
+			sm_req_union(&c.net_union[0], &r);
 		}
 		if (dir & TLSMAPS_DIR_IN) {
 			sm_req r = entry_req(&c, id, TLSMAPS_DIR_IN, 0);
 
-			req_union(&c.net_union[1], &r);
+			sm_req_union(&c.net_union[1], &r);
 		}
 	}
 	for (tlsmaps_id id = 0; id < count && !c.oom; id++) {
@@ -629,11 +348,11 @@ int compile_sendmail_access(const tlsmaps_table *t, FILE *out, FILE *err)
 			outbound(&c);
 		if (dir & TLSMAPS_DIR_IN)
 			inbound(&c);
-		flush(&c);
+		sm_flush(&c);
 	}
 	if (!c.oom) {
-		merge(&c);
-		print(&c, out);
+		sm_merge(&c);
+		sm_print(&c, out);
 	}
 	rc = c.oom ? -1 : c.nflagged;
 	free(c.recs);

@@ -1,0 +1,277 @@
+/*
+ * NAME
+ *	sendmail_map.c - the access map lines of tlsmaps compile --format sendmail-access
+ * SUMMARY
+ *	sm_note(), sm_flush(), sm_rhs_text(), sm_req_equal(), sm_req_union(),
+ *	sm_req_stricter(), sm_add(), sm_address_keys(), sm_merge(), sm_print()
+ * DESCRIPTION
+ *	compile_sendmail.c decides what each table entry means to Sendmail;
+ *	this file owns the map it produces: the requirements (the RHS "OK",
+ *	"ENCR:bits", "VERIFY:bits" and how two of them combine), the lines
+ *	(TAG:KEY, with the entry they come from), the expansion of a network
+ *	into octet-prefix or IPv6 address keys, the merge of lines that share
+ *	a key (the longest source prefix wins, equal prefixes carry the union
+ *	of their requirements), and the printed map source. The rules are
+ *	written at the top of compile_sendmail.c.
+ * DIAGNOSTICS
+ *	Reasons are collected per entry and printed on err as one line
+ *	"FILE:LINE: KEY: reason; reason" by sm_flush(). Running out of memory
+ *	sets c->oom.
+ * SEE ALSO
+ *	compile_sendmail.c, sendmail_map.h, docs/COMPILE.md
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sendmail_map.h"
+
+#define EXPAND_MAX 256 /* most keys one IPv4 network may expand into */
+
+/* Collect a reason for entry c->cur; sm_flush() prints them as one line. */
+void sm_note(sm_ctx *c, const char *reason)
+{
+	size_t len = strlen(reason);
+
+	if (c->whylen > 0 && c->whylen + 2 < sizeof(c->why)) {
+		memcpy(c->why + c->whylen, "; ", 2);
+		c->whylen += 2;
+	}
+	if (c->whylen + len >= sizeof(c->why))
+		len = sizeof(c->why) - c->whylen - 1;
+	memcpy(c->why + c->whylen, reason, len);
+	c->whylen += len;
+	c->why[c->whylen] = '\0';
+}
+
+void sm_flush(sm_ctx *c)
+{
+	if (c->whylen == 0)
+		return;
+	fprintf(c->err, "%s:%u: %s: %s\n", tlsmaps_entry_file(c->t, c->cur),
+	        tlsmaps_entry_line(c->t, c->cur), tlsmaps_entry_key(c->t, c->cur), c->why);
+	if (!c->flagged[c->cur]) {
+		c->flagged[c->cur] = 1;
+		c->nflagged++;
+	}
+	c->whylen = 0;
+	c->why[0] = '\0';
+}
+
+const char *sm_rhs_text(const sm_req *r, char *buf, size_t len)
+{
+	if (!r->mandatory)
+		snprintf(buf, len, "OK");
+	else
+		snprintf(buf, len, "%s:%u", r->verify ? "VERIFY" : "ENCR", r->bits);
+	return buf;
+}
+
+int sm_req_equal(const sm_req *a, const sm_req *b)
+{
+	return a->mandatory == b->mandatory &&
+	       (!a->mandatory || (a->verify == b->verify && a->bits == b->bits));
+}
+
+/* The union of two requirements: what satisfies it satisfies both. */
+void sm_req_union(sm_req *a, const sm_req *b)
+{
+	if (!b->mandatory)
+		return;
+	if (!a->mandatory) {
+		*a = *b;
+		return;
+	}
+	a->verify |= b->verify;
+	if (b->bits > a->bits)
+		a->bits = b->bits;
+}
+
+/* True when b asks for something a does not. */
+int sm_req_stricter(const sm_req *b, const sm_req *a)
+{
+	if (!b->mandatory)
+		return 0;
+	return !a->mandatory || (b->verify && !a->verify) || b->bits > a->bits;
+}
+
+sm_rec *sm_add(sm_ctx *c, const char *tag, const char *key, const sm_req *r, unsigned prio)
+{
+	sm_rec *rec;
+
+	if (c->nrecs == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		sm_rec *p = realloc(c->recs, cap * sizeof(*p));
+
+		if (p == NULL) {
+			c->oom = 1;
+			return NULL;
+		}
+		c->recs = p;
+		c->cap = cap;
+	}
+	rec = &c->recs[c->nrecs];
+	memset(rec, 0, sizeof(*rec));
+	rec->tag = tag;
+	snprintf(rec->key, sizeof(rec->key), "%s", key);
+	rec->req = *r;
+	rec->id = c->cur;
+	rec->from = TLSMAPS_NO_ID;
+	rec->prio = prio;
+	rec->seq = c->nrecs++;
+	return rec;
+}
+
+/* Address keys for a network; prio is the source prefix length. 0: none written. */
+int sm_address_keys(sm_ctx *c, const char *tag, const tlsmaps_addr *a, unsigned prefix,
+                    const sm_req *r)
+{
+	char key[TLSMAPS_ADDR_STR_MAX + 8], buf[128];
+
+	if (a->family == 6) {
+		if (prefix != 128) {
+			snprintf(buf, sizeof(buf),
+			         "IPv6 networks are not expressible (%s: keys are full IPv6 "
+			         "addresses only); not compiled",
+			         tag);
+			sm_note(c, buf);
+			return 0;
+		}
+		int n = snprintf(key, sizeof(key), "IPv6:");
+
+		for (int g = 0; g < 8; g++)
+			n += snprintf(key + n, sizeof(key) - (size_t)n, "%s%x", g ? ":" : "",
+			              (unsigned)a->bytes[2 * g] << 8 | a->bytes[2 * g + 1]);
+		sm_add(c, tag, key, r, prefix);
+		memcpy(key, "IPv6:", 5);
+		tlsmaps_addr_format(a, key + 5, sizeof(key) - 5);
+		sm_add(c, tag, key, r, prefix);
+		return 1;
+	}
+	unsigned q = prefix == 0 ? 8 : (prefix + 7) / 8 * 8;
+	unsigned long count = 1ul << (q - prefix);
+	uint32_t base = (uint32_t)a->bytes[0] << 24 | (uint32_t)a->bytes[1] << 16 |
+	                (uint32_t)a->bytes[2] << 8 | a->bytes[3];
+
+	if (count > EXPAND_MAX) {
+		snprintf(buf, sizeof(buf), "needs %lu octet-prefix keys (at most %d); not compiled",
+		         count, EXPAND_MAX);
+		sm_note(c, buf);
+		return 0;
+	}
+	for (unsigned long i = 0; i < count; i++) {
+		uint32_t v = base + (uint32_t)(i << (32 - q));
+		int n = 0;
+
+		for (unsigned o = 0; o < q / 8; o++)
+			n += snprintf(key + n, sizeof(key) - (size_t)n, "%s%u", o ? "." : "",
+			              (unsigned)(v >> (24 - 8 * o)) & 0xff);
+		sm_add(c, tag, key, r, prefix);
+	}
+	return 1;
+}
+
+/* Same tag and key together; the longest source prefix, then the strictest, first. */
+static int merge_cmp(const void *x, const void *y)
+{
+	const sm_rec *a = x, *b = y;
+	int d = strcmp(a->tag, b->tag);
+
+	if (d == 0)
+		d = strcmp(a->key, b->key);
+	if (d != 0)
+		return d;
+	if (a->prio != b->prio)
+		return a->prio > b->prio ? -1 : 1;
+	if (sm_req_stricter(&a->req, &b->req) != sm_req_stricter(&b->req, &a->req))
+		return sm_req_stricter(&a->req, &b->req) ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static int output_cmp(const void *x, const void *y)
+{
+	const sm_rec *a = x, *b = y;
+
+	if (a->id != b->id)
+		return a->id < b->id ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* One line per key: a longer source prefix shadows, equal ones are united. */
+void sm_merge(sm_ctx *c)
+{
+	char buf[TLSMAPS_KEY_MAX * 2 + 200], x[32];
+
+	qsort(c->recs, c->nrecs, sizeof(*c->recs), merge_cmp);
+	for (size_t i = 0; i < c->nrecs;) {
+		sm_rec *w = &c->recs[i];
+		sm_req orig = w->req;
+		size_t j = i + 1;
+
+		for (; j < c->nrecs && w->tag == c->recs[j].tag &&
+		       strcmp(w->key, c->recs[j].key) == 0;
+		     j++) {
+			sm_rec *l = &c->recs[j];
+
+			l->dropped = 1;
+			if (l->prio != w->prio || l->id == w->id)
+				continue; /* longest prefix: as the table */
+			sm_req_union(&w->req, &l->req);
+			if (sm_req_equal(&w->req, &l->req))
+				continue;
+			c->cur = l->id;
+			snprintf(buf, sizeof(buf),
+			         "%s:%s is also given by %s (%s:%u); the line carries both "
+			         "requirements: %s",
+			         l->tag, l->key, tlsmaps_entry_key(c->t, w->id),
+			         tlsmaps_entry_file(c->t, w->id), tlsmaps_entry_line(c->t, w->id),
+			         sm_rhs_text(&w->req, x, sizeof(x)));
+			sm_note(c, buf);
+			sm_flush(c);
+		}
+		if (!sm_req_equal(&orig, &w->req)) {
+			c->cur = w->id;
+			snprintf(buf, sizeof(buf),
+			         "%s:%s is also given by other entries; the line carries all their "
+			         "requirements: %s",
+			         w->tag, w->key, sm_rhs_text(&w->req, x, sizeof(x)));
+			sm_note(c, buf);
+			sm_flush(c);
+		}
+		i = j;
+	}
+	qsort(c->recs, c->nrecs, sizeof(*c->recs), output_cmp);
+}
+
+void sm_print(sm_ctx *c, FILE *out)
+{
+	const tlsmaps_table *t = c->t;
+	tlsmaps_id last = TLSMAPS_NO_ID;
+	char x[32];
+
+	fputs("# Sendmail access map entries, generated by tlsmaps compile --format "
+	      "sendmail-access.\n"
+	      "# Needs FEATURE(`access_db') and FEATURE(`lookupdotdomain'): without it the\n"
+	      "# \".domain\" keys below are never looked up and subdomain rules are lost.\n"
+	      "# Add to /etc/mail/access, then: makemap hash /etc/mail/access < "
+	      "/etc/mail/access\n",
+	      out);
+	for (size_t i = 0; i < c->nrecs; i++) {
+		const sm_rec *r = &c->recs[i];
+
+		if (r->dropped)
+			continue;
+		if (r->id != last)
+			fprintf(out, "# %s:%u %s %s\n", tlsmaps_entry_file(t, r->id),
+			        tlsmaps_entry_line(t, r->id), tlsmaps_entry_key(t, r->id),
+			        tlsmaps_level_name(tlsmaps_entry_level(t, r->id)));
+		last = r->id;
+		if (r->synthetic && r->from != TLSMAPS_NO_ID)
+			fprintf(out, "# names under %s, as %s (%s:%u) answers them\n",
+			        tlsmaps_entry_key(t, r->id), tlsmaps_entry_key(t, r->from),
+			        tlsmaps_entry_file(t, r->from), tlsmaps_entry_line(t, r->from));
+		else if (r->synthetic)
+			fprintf(out, "# names under %s: no entry in the table\n",
+			        tlsmaps_entry_key(t, r->id));
+		fprintf(out, "%s:%s\t%s\n", r->tag, r->key, sm_rhs_text(&r->req, x, sizeof(x)));
+	}
+}
