@@ -516,8 +516,10 @@ int tm_attrs_parse(const char *const *tokens, const size_t *lens, size_t ntokens
 	attr_ctx c;
 	size_t i = 0;
 
-	memset(&c, 0, sizeof(c));
+	/* No memset: given[] is read only where seen says, q only after tm_quote(). */
 	c.as = as;
+	c.def = NULL;
+	c.seen = 0;
 	c.why = why;
 	c.whylen = whylen;
 	as->level = default_level;
