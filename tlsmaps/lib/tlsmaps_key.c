@@ -20,8 +20,13 @@
  *	does not lowercase; this does.
  *
  *	Domain names: labels of 1 to 63 letters, digits, '-' or '_' ('-' not at
- *	either end), at most 253 bytes in all. Internationalized names must be
- *	given in their A-label (xn--) form. A name made of digits and dots only
+ *	either end), at most 253 bytes in all. An internationalized name may be
+ *	written with U-labels (UTF-8, "bücher.example"): it is converted to its
+ *	A-label form ("xn--bcher-kva.example") by libidn2 (IDNA2008, UTS #46
+ *	non-transitional) in tm_name_norm(), the one place where forcetls
+ *	converts names, so that a table key, a policyd key and a milter
+ *	recipient agree. A U-label that does not convert is an error. A name
+ *	made of digits and dots only
  *	is taken for an address, never for a name.
  * DIAGNOSTICS
  *	Every parser returns -1 and writes a one-line reason into the caller's
@@ -31,6 +36,8 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <idn2.h>
 
 #include "tlsmaps_int.h"
 
@@ -90,9 +97,60 @@ static int digits_and_dots(const char *s, size_t len)
 	return 1;
 }
 
+/*
+ * A name with a byte >= 0x80, as UTF-8, to its A-label form (IDNA2008,
+ * UTS #46 non-transitional, as browsers and Postfix's smtputf8 do). This
+ * is the only place in forcetls where a name is converted: table keys,
+ * lookup keys and envelope domains all pass here. A name that does not
+ * convert is an error, never a name that matches nothing.
+ */
+static int name_to_alabel(const char *s, size_t len, char *out, size_t outlen, size_t *alen,
+                          char *why, size_t whylen)
+{
+	char in[TLSMAPS_KEY_MAX * 4 + 1], *a = NULL, q[64];
+	int rc;
+
+	if (len >= sizeof(in) || memchr(s, '\0', len) != NULL) {
+		tm_why(why, whylen, "international domain name too long or with a NUL byte");
+		return -1;
+	}
+	memcpy(in, s, len);
+	in[len] = '\0';
+	rc = idn2_to_ascii_8z(in, &a, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
+	if (rc != IDN2_OK) {
+		tm_why(why, whylen, "bad international domain name %s: %s",
+		       tm_quote(s, len, q, sizeof(q)), idn2_strerror(rc));
+		return -1;
+	}
+	*alen = strlen(a);
+	if (*alen >= outlen) {
+		tm_why(why, whylen, "domain name longer than %d characters", TLSMAPS_NAME_MAX);
+		idn2_free(a);
+		return -1;
+	}
+	memcpy(out, a, *alen + 1);
+	idn2_free(a);
+	return 0;
+}
+
+static int has_non_ascii(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return 1;
+	return 0;
+}
+
 int tm_name_norm(const char *s, size_t len, char *out, size_t *outlen, char *why, size_t whylen)
 {
 	size_t label = 0;
+	char alabel[TLSMAPS_NAME_MAX * 2 + 2];
+
+	if (has_non_ascii(s, len)) {
+		if (name_to_alabel(s, len, alabel, sizeof(alabel), &len, why, whylen) < 0)
+			return -1;
+		s = alabel;
+	}
 
 	if (len > 0 && s[len - 1] == '.')
 		len--;
@@ -130,12 +188,8 @@ int tm_name_norm(const char *s, size_t len, char *out, size_t *outlen, char *why
 				tm_why(why, whylen, "label longer than 63 characters");
 				return -1;
 			}
-		} else if (c >= 0x80) {
-			tm_why(why, whylen,
-			       "non-ASCII character in domain name (use the xn-- form)");
-			return -1;
 		} else {
-			char q[8];
+			char q[16];
 
 			tm_why(why, whylen, "invalid character '%s' in domain name",
 			       tm_quote((const char *)&c, 1, q, sizeof(q)));
