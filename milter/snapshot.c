@@ -64,6 +64,9 @@ static const cfg_def settings[] = {
          NULL},
         {"milter.routing", CFG_STRING, "header", 0, 0, 0, routing_choices},
         {"milter.log_decisions", CFG_BOOL, NULL, 1, 0, 0, NULL},
+        /* Inbound: the one rule of both daemons (envelope.c, tlsmaps_decide_inbound). */
+        {"tables.inbound_exempt_internal", CFG_BOOL, NULL, 1, 0, 0, NULL},
+        {"tables.inbound_exempt_authenticated", CFG_BOOL, NULL, 1, 0, 0, NULL},
 };
 static const char *const own_sections[] = {"milter", "tables", NULL};
 static const char *const other_sections[] = {"policyd", "tlsmaps", NULL};
@@ -206,10 +209,12 @@ msnapshot *msnapshot_load(const msnapshot_options *o)
 	    network_table(c, "milter.gateway_networks", &s->gateway) < 0)
 		bad = 1;
 
-	snprintf(s->dc.tls_header, sizeof(s->dc.tls_header), "%s", cfg_str(c, "milter.tls_header"));
-	snprintf(s->dc.tls_require, sizeof(s->dc.tls_require), "%s",
-	         cfg_str(c, "milter.tls_require_value"));
-	snprintf(s->dc.tls_try, sizeof(s->dc.tls_try), "%s", cfg_str(c, "milter.tls_try_value"));
+	if (decide_tls_header(&s->dc, cfg_str(c, "milter.tls_header"),
+	                      cfg_str(c, "milter.tls_require_value"),
+	                      cfg_str(c, "milter.tls_try_value"), why, sizeof(why)) < 0) {
+		log_errx("%s", why);
+		bad = 1;
+	}
 	s->dc.opportunistic = cfg_bool(c, "milter.opportunistic");
 	s->dc.strip_subject_tag = cfg_bool(c, "milter.strip_subject_tag");
 	s->dc.remove_tls_required = 1;
@@ -226,6 +231,9 @@ msnapshot *msnapshot_load(const msnapshot_options *o)
 	                           : strcmp(fail, "pass") == 0   ? ON_FAIL_PASS
 	                                                         : ON_FAIL_TLS;
 	s->inbound_enforce = cfg_bool(c, "milter.inbound_enforce");
+	tlsmaps_inbound_options_init(&s->inbound);
+	s->inbound.exempt_internal = cfg_bool(c, "tables.inbound_exempt_internal");
+	s->inbound.exempt_authenticated = cfg_bool(c, "tables.inbound_exempt_authenticated");
 	s->log_decisions = cfg_bool(c, "milter.log_decisions");
 	if (parse_reply(s, cfg_str(c, "milter.inbound_reply")) < 0)
 		bad = 1;
