@@ -141,7 +141,8 @@ static sfsistat inbound_check(SMFICTX *ctx, cctx *c)
 	const tlsmaps_table *t = snap->forced;
 	tlsmaps_session s;
 	tlsmaps_inbound_result v;
-	char addr[TLSMAPS_ADDR_STR_MAX] = "", name[300], from[600], why[TLSMAPS_WHY_MAX * 4];
+	char addr[TLSMAPS_ADDR_STR_MAX] = "", name[300], from[600];
+	const char *why = v.reason; /* escaped by libtlsmaps already (tlsmaps.h) */
 	const char *cn = c->client_name != NULL ? c->client_name : "unknown";
 
 	session_of(ctx, c, &s);
@@ -151,7 +152,6 @@ static sfsistat inbound_check(SMFICTX *ctx, cctx *c)
 		tlsmaps_addr_format(&c->client_addr, addr, sizeof(addr));
 	log_safe(cn, strlen(cn), name, sizeof(name));
 	log_safe(c->sender, strlen(c->sender), from, sizeof(from));
-	log_safe(v.reason, strlen(v.reason), why, sizeof(why));
 	if (v.verdict == TLSMAPS_VERDICT_ERROR) {
 		log_info("%s: defer: client=%s[%s] sender=%s reason=%s reply=451 4.3.0",
 		         queue_id(ctx), name, addr, from, why);

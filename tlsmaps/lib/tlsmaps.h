@@ -324,7 +324,7 @@ void tlsmaps_inbound_options_init(tlsmaps_inbound_options *o);
 typedef struct {
 	tlsmaps_verdict verdict;
 	tlsmaps_id id;                /* the entry that decided, or TLSMAPS_NO_ID */
-	char reason[TLSMAPS_WHY_MAX]; /* why: "no TLS", "sender domain: ..." */
+	char reason[TLSMAPS_WHY_MAX]; /* "no TLS", "sender domain: ..."; printable, escaped */
 } tlsmaps_inbound_result;
 
 /*
