@@ -23,9 +23,9 @@
  *	either end), at most 253 bytes in all. An internationalized name may be
  *	written with U-labels (UTF-8, "bücher.example"): it is converted to its
  *	A-label form ("xn--bcher-kva.example") by libidn2 (IDNA2008, UTS #46
- *	non-transitional) in tm_name_norm(), the one place where forcetls
- *	converts names, so that a table key, a policyd key and a milter
- *	recipient agree. A U-label that does not convert is an error. A name
+ *	non-transitional; tlsmaps_idn.c) in tm_name_norm(), the one place where
+ *	forcetls converts names, so that a table key, a policyd key and a
+ *	milter recipient agree. A U-label that does not convert is an error. A name
  *	made of digits and dots only
  *	is taken for an address, never for a name.
  * DIAGNOSTICS
@@ -36,8 +36,6 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
-
-#include <idn2.h>
 
 #include "tlsmaps_int.h"
 
@@ -97,57 +95,13 @@ static int digits_and_dots(const char *s, size_t len)
 	return 1;
 }
 
-/*
- * A name with a byte >= 0x80, as UTF-8, to its A-label form (IDNA2008,
- * UTS #46 non-transitional, as browsers and Postfix's smtputf8 do). This
- * is the only place in forcetls where a name is converted: table keys,
- * lookup keys and envelope domains all pass here. A name that does not
- * convert is an error, never a name that matches nothing.
- */
-static int name_to_alabel(const char *s, size_t len, char *out, size_t outlen, size_t *alen,
-                          char *why, size_t whylen)
-{
-	char in[TLSMAPS_KEY_MAX * 4 + 1], *a = NULL, q[64];
-	int rc;
-
-	if (len >= sizeof(in) || memchr(s, '\0', len) != NULL) {
-		tm_why(why, whylen, "international domain name too long or with a NUL byte");
-		return -1;
-	}
-	memcpy(in, s, len);
-	in[len] = '\0';
-	rc = idn2_to_ascii_8z(in, &a, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
-	if (rc != IDN2_OK) {
-		tm_why(why, whylen, "bad international domain name %s: %s",
-		       tm_quote(s, len, q, sizeof(q)), idn2_strerror(rc));
-		return -1;
-	}
-	*alen = strlen(a);
-	if (*alen >= outlen) {
-		tm_why(why, whylen, "domain name longer than %d characters", TLSMAPS_NAME_MAX);
-		idn2_free(a);
-		return -1;
-	}
-	memcpy(out, a, *alen + 1);
-	idn2_free(a);
-	return 0;
-}
-
-static int has_non_ascii(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)s[i] >= 0x80)
-			return 1;
-	return 0;
-}
-
 int tm_name_norm(const char *s, size_t len, char *out, size_t *outlen, char *why, size_t whylen)
 {
 	size_t label = 0;
 	char alabel[TLSMAPS_NAME_MAX * 2 + 2];
 
-	if (has_non_ascii(s, len)) {
-		if (name_to_alabel(s, len, alabel, sizeof(alabel), &len, why, whylen) < 0)
+	if (tm_has_non_ascii(s, len)) {
+		if (tm_name_to_alabel(s, len, alabel, sizeof(alabel), &len, why, whylen) < 0)
 			return -1;
 		s = alabel;
 	}
@@ -515,6 +469,51 @@ static int parse_nexthop(const char *s, size_t len, tm_tablekey *k, char *why, s
 	return 0;
 }
 
+/* A single IPv6 address as a table key (a /128); "name:port" gets a hint. */
+static int parse_ipv6_key(const char *s, size_t len, tm_tablekey *k, char *why, size_t whylen)
+{
+	const char *colon = memchr(s, ':', len);
+	char q[TLSMAPS_KEY_MAX * 4 + 8];
+
+	if (memchr(colon + 1, ':', len - (size_t)(colon - s) - 1) == NULL) {
+		tm_why(why, whylen,
+		       "%s: a port is allowed only on a bracketed next hop, like [%.*s]%.*s",
+		       tm_quote(s, len, q, sizeof(q)), (int)(colon - s), s,
+		       (int)(len - (size_t)(colon - s)), colon);
+		return -1;
+	}
+	if (tlsmaps_addr_parse(s, len, &k->addr) < 0) {
+		tm_why(why, whylen, "%s: bad IPv6 address", tm_quote(s, len, q, sizeof(q)));
+		return -1;
+	}
+	k->kind = TLSMAPS_KIND_NETWORK;
+	k->prefix = 128;
+	network_text(k);
+	return 0;
+}
+
+/* A single IPv4 address as a table key (a /32); "10.1.2" gets a hint. */
+static int parse_ipv4_key(const char *s, size_t len, tm_tablekey *k, char *why, size_t whylen)
+{
+	size_t dots = 0;
+	char q[TLSMAPS_KEY_MAX * 4 + 8];
+
+	for (size_t i = 0; i < len; i++)
+		dots += s[i] == '.';
+	if (tlsmaps_addr_parse(s, len, &k->addr) < 0) {
+		if (dots > 0 && dots < 3 && s[len - 1] != '.')
+			tm_why(why, whylen, "%s: bad IPv4 address (did you mean %.*s.*?)",
+			       tm_quote(s, len, q, sizeof(q)), (int)len, s);
+		else
+			tm_why(why, whylen, "%s: bad IPv4 address", tm_quote(s, len, q, sizeof(q)));
+		return -1;
+	}
+	k->kind = TLSMAPS_KIND_NETWORK;
+	k->prefix = 32;
+	network_text(k);
+	return 0;
+}
+
 int tm_tablekey_parse(const char *s, size_t len, tm_tablekey *k, char *why, size_t whylen)
 {
 	char w[TLSMAPS_WHY_MAX], q[TLSMAPS_KEY_MAX * 4 + 8];
@@ -534,45 +533,10 @@ int tm_tablekey_parse(const char *s, size_t len, tm_tablekey *k, char *why, size
 		return parse_cidr(s, len, k, why, whylen);
 	if (s[0] != '*' && memchr(s, '*', len) != NULL)
 		return parse_wildcard(s, len, k, why, whylen);
-	if (memchr(s, ':', len) != NULL) {
-		const char *colon = memchr(s, ':', len);
-
-		if (memchr(colon + 1, ':', len - (size_t)(colon - s) - 1) == NULL) {
-			tm_why(why, whylen,
-			       "%s: a port is allowed only on a bracketed next hop, like "
-			       "[%.*s]%.*s",
-			       tm_quote(s, len, q, sizeof(q)), (int)(colon - s), s,
-			       (int)(len - (size_t)(colon - s)), colon);
-			return -1;
-		}
-		if (tlsmaps_addr_parse(s, len, &k->addr) < 0) {
-			tm_why(why, whylen, "%s: bad IPv6 address", tm_quote(s, len, q, sizeof(q)));
-			return -1;
-		}
-		k->kind = TLSMAPS_KIND_NETWORK;
-		k->prefix = 128;
-		network_text(k);
-		return 0;
-	}
-	if (s[0] != '.' && digits_and_dots(s, len)) {
-		size_t dots = 0;
-
-		for (size_t i = 0; i < len; i++)
-			dots += s[i] == '.';
-		if (tlsmaps_addr_parse(s, len, &k->addr) < 0) {
-			if (dots > 0 && dots < 3 && s[len - 1] != '.')
-				tm_why(why, whylen, "%s: bad IPv4 address (did you mean %.*s.*?)",
-				       tm_quote(s, len, q, sizeof(q)), (int)len, s);
-			else
-				tm_why(why, whylen, "%s: bad IPv4 address",
-				       tm_quote(s, len, q, sizeof(q)));
-			return -1;
-		}
-		k->kind = TLSMAPS_KIND_NETWORK;
-		k->prefix = 32;
-		network_text(k);
-		return 0;
-	}
+	if (memchr(s, ':', len) != NULL)
+		return parse_ipv6_key(s, len, k, why, whylen);
+	if (s[0] != '.' && digits_and_dots(s, len))
+		return parse_ipv4_key(s, len, k, why, whylen);
 	k->kind = TLSMAPS_KIND_DOMAIN;
 	if (len >= 2 && s[0] == '*' && s[1] == '.') {
 		name = s + 2;
