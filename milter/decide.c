@@ -2,8 +2,8 @@
  * NAME
  *	decide.c - forcetls-milter's decisions, free of libmilter
  * SUMMARY
- *	decide_message(), decide_inbound(), decide_header_kind(),
- *	decide_encrypted_content(), msg_note_header(), hdr_spec_parse()
+ *	decide_message(), decide_header_kind(), decide_encrypted_content(),
+ *	msg_note_header(), hdr_spec_parse(), decide_tls_header()
  * DESCRIPTION
  *	See decide.h for the rules. Choices made here and written down in
  *	docs/forcetls-milter.8.scd:
@@ -14,8 +14,12 @@
  *	- TLS-Required is removed on inbound mail, on mail whose X-TLSLevel
  *	  ends as Require, and on mail routed to the gateway (the gateway hop
  *	  must keep its mandatory TLS).
- *	- Inbound, fingerprint entries need a verified certificate like
- *	  verify: a milter gets no certificate digest from Postfix.
+ *	- The inbound check and the forced recipients are not decided here:
+ *	  libtlsmaps's decision core answers them for both daemons.
+ *	- tls_header and its two values are checked like the other header
+ *	  settings: a field name, values without CR, LF or surrounding space,
+ *	  nothing cut to fit, and Require and Try different (they compare
+ *	  case-insensitively, so different ignoring case).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -25,20 +29,26 @@
 
 #include "decide.h"
 
+/* An RFC 5322 field name: printable ASCII, no colon, fits a buffer of size. */
+static int field_name_ok(const char *s, size_t len, size_t size)
+{
+	if (len == 0 || len >= size)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] <= 0x20 || s[i] >= 0x7f || s[i] == ':')
+			return 0;
+	return 1;
+}
+
 int hdr_spec_parse(const char *s, hdr_spec *h)
 {
 	const char *colon = strchr(s, ':');
 	size_t nlen;
 	const char *v;
 
-	if (colon == NULL || colon == s)
+	if (colon == NULL || !field_name_ok(s, (size_t)(colon - s), sizeof(h->name)))
 		return -1;
 	nlen = (size_t)(colon - s);
-	if (nlen >= sizeof(h->name))
-		return -1;
-	for (size_t i = 0; i < nlen; i++) /* RFC 5322 field name: printable, no colon */
-		if (s[i] <= 0x20 || s[i] >= 0x7f)
-			return -1;
 	memcpy(h->name, s, nlen);
 	h->name[nlen] = '\0';
 	for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
@@ -46,6 +56,45 @@ int hdr_spec_parse(const char *s, hdr_spec *h)
 	if (*v == '\0' || strlen(v) >= sizeof(h->value) || strpbrk(v, "\r\n") != NULL)
 		return -1;
 	snprintf(h->value, sizeof(h->value), "%s", v);
+	return 0;
+}
+
+/* A header value setting: not empty, no CR/LF, no surrounding space, fits. */
+static int value_ok(const char *v, size_t size)
+{
+	size_t n = strlen(v);
+
+	return n > 0 && n < size && strpbrk(v, "\r\n") == NULL && v[0] != ' ' && v[0] != '\t' &&
+	       v[n - 1] != ' ' && v[n - 1] != '\t';
+}
+
+int decide_tls_header(decide_config *c, const char *name, const char *require, const char *try,
+                      char *why, size_t whylen)
+{
+	if (!field_name_ok(name, strlen(name), sizeof(c->tls_header))) {
+		snprintf(why, whylen,
+		         "milter.tls_header: expected a header field name (printable, no space or "
+		         "colon, at most %zu characters)",
+		         sizeof(c->tls_header) - 1);
+		return -1;
+	}
+	if (!value_ok(require, sizeof(c->tls_require)) || !value_ok(try, sizeof(c->tls_try))) {
+		snprintf(why, whylen,
+		         "milter.tls_require_value, milter.tls_try_value: expected a value of 1 to "
+		         "%zu characters, without CR, LF or surrounding space",
+		         sizeof(c->tls_require) - 1);
+		return -1;
+	}
+	if (strcasecmp(require, try) == 0) {
+		snprintf(
+		        why, whylen,
+		        "milter.tls_require_value, milter.tls_try_value: must differ (they compare "
+		        "ignoring case)");
+		return -1;
+	}
+	snprintf(c->tls_header, sizeof(c->tls_header), "%s", name);
+	snprintf(c->tls_require, sizeof(c->tls_require), "%s", require);
+	snprintf(c->tls_try, sizeof(c->tls_try), "%s", try);
 	return 0;
 }
 
@@ -190,10 +239,84 @@ static const char *dir_name(msg_dir dir)
 	return dir == DIR_OUTBOUND ? "outbound" : dir == DIR_GATEWAY ? "gateway" : "inbound";
 }
 
+/* The one X-TLSLevel value (NULL: none) and why; failed: the gateway failed. */
+static const char *tls_level(const decide_config *c, const msg_state *m, int failed,
+                             const char **why)
+{
+	int trusted_require = 0;
+
+	*why = "";
+	if (m->dir == DIR_INBOUND)
+		return NULL;
+	for (size_t i = 0; i < m->nseen[H_TLSLEVEL]; i++)
+		if (value_is(m->seen[H_TLSLEVEL][i].value, c->tls_require))
+			trusted_require = 1;
+	if (m->forced) {
+		*why = m->forced_by;
+		return c->tls_require;
+	}
+	if (failed &&
+	    (c->on_encrypt_failure == ON_FAIL_TLS || c->on_encrypt_failure == ON_FAIL_HOLD)) {
+		/* hold too: a held message, once released, leaves only over TLS. */
+		*why = c->on_encrypt_failure == ON_FAIL_HOLD ? "on_encrypt_failure=hold"
+		                                             : "on_encrypt_failure=tls";
+		return c->tls_require;
+	}
+	if (trusted_require) {
+		*why = "kept trusted Require";
+		return c->tls_require;
+	}
+	if (c->opportunistic) {
+		*why = "opportunistic";
+		return c->tls_try;
+	}
+	return NULL;
+}
+
+/* Outbound mail a rule flagged: the tag stripped (if asked), the trigger added. */
+static void flagged_actions(const decide_config *c, const msg_state *m, decision *d)
+{
+	if (c->strip_subject_tag && m->subject_tagged && m->nseen[H_SUBJECT] > 0) {
+		const hdr_seen *s = &m->seen[H_SUBJECT][0];
+		char v[sizeof(s->value)];
+		size_t len = strlen(s->value);
+
+		if (m->subject_tag_end <= len && m->subject_tag_start <= m->subject_tag_end) {
+			size_t head = m->subject_tag_start;
+			const char *tail = s->value + m->subject_tag_end;
+
+			while (*tail == ' ' || *tail == '\t')
+				tail++;
+			snprintf(v, sizeof(v), "%.*s%s", (int)head, s->value, tail);
+			push(d, ACT_CHANGE, s->name, s->index, v);
+			say(d, " subject=%s%s", "tag stripped", "");
+		}
+	}
+	push(d, ACT_ADD, c->encrypt.name, 0, c->encrypt.value);
+	say(d, " encrypt=yes (%s)%s", m->flagged_by, "");
+}
+
+static void failure_actions(const decide_config *c, decision *d)
+{
+	switch (c->on_encrypt_failure) {
+	case ON_FAIL_HOLD:
+		push(d, ACT_QUARANTINE, "", 0, "forcetls: the encryption gateway failed");
+		say(d, " action=%s%s", "hold", "");
+		break;
+	case ON_FAIL_REJECT:
+		push(d, ACT_REJECT, "", 0, "Encryption failed");
+		say(d, " action=%s%s", "reject", "");
+		break;
+	case ON_FAIL_TLS:
+	case ON_FAIL_PASS:
+		break;
+	}
+}
+
 void decide_message(const decide_config *c, const msg_state *m, decision *d)
 {
-	const char *level = NULL, *why = "";
-	int trusted_require = 0, failed = 0;
+	const char *level, *why;
+	int failed = 0;
 
 	d->n = 0;
 	d->summary[0] = '\0';
@@ -209,27 +332,7 @@ void decide_message(const decide_config *c, const msg_state *m, decision *d)
 	}
 
 	/* X-TLSLevel: exactly one, first; never downgraded; none inbound. */
-	if (m->dir != DIR_INBOUND) {
-		for (size_t i = 0; i < m->nseen[H_TLSLEVEL]; i++)
-			if (value_is(m->seen[H_TLSLEVEL][i].value, c->tls_require))
-				trusted_require = 1;
-		if (m->forced) {
-			level = c->tls_require;
-			why = m->forced_by;
-		} else if (failed && (c->on_encrypt_failure == ON_FAIL_TLS ||
-		                      c->on_encrypt_failure == ON_FAIL_HOLD)) {
-			/* hold too: a held message, once released, leaves only over TLS. */
-			level = c->tls_require;
-			why = c->on_encrypt_failure == ON_FAIL_HOLD ? "on_encrypt_failure=hold"
-			                                            : "on_encrypt_failure=tls";
-		} else if (trusted_require) {
-			level = c->tls_require;
-			why = "kept trusted Require";
-		} else if (c->opportunistic) {
-			level = c->tls_try;
-			why = "opportunistic";
-		}
-	}
+	level = tls_level(c, m, failed, &why);
 	delete_all(d, m, H_TLSLEVEL, c->tls_header);
 	if (level != NULL) {
 		push(d, ACT_INSERT_FIRST, c->tls_header, 0, level);
@@ -249,46 +352,14 @@ void decide_message(const decide_config *c, const msg_state *m, decision *d)
 	    (m->dir == DIR_OUTBOUND && m->flagged) || (m->dir == DIR_INBOUND && m->decrypt))
 		delete_all(d, m, H_TLS_REQUIRED, "TLS-Required");
 
-	if (m->dir == DIR_OUTBOUND && m->flagged) {
-		if (c->strip_subject_tag && m->subject_tagged && m->nseen[H_SUBJECT] > 0) {
-			const hdr_seen *s = &m->seen[H_SUBJECT][0];
-			char v[sizeof(s->value)];
-			size_t len = strlen(s->value);
-
-			if (m->subject_tag_end <= len &&
-			    m->subject_tag_start <= m->subject_tag_end) {
-				size_t head = m->subject_tag_start;
-				const char *tail = s->value + m->subject_tag_end;
-
-				while (*tail == ' ' || *tail == '\t')
-					tail++;
-				snprintf(v, sizeof(v), "%.*s%s", (int)head, s->value, tail);
-				push(d, ACT_CHANGE, s->name, s->index, v);
-				say(d, " subject=%s%s", "tag stripped", "");
-			}
-		}
-		push(d, ACT_ADD, c->encrypt.name, 0, c->encrypt.value);
-		say(d, " encrypt=yes (%s)%s", m->flagged_by, "");
-	}
+	if (m->dir == DIR_OUTBOUND && m->flagged)
+		flagged_actions(c, m, d);
 	if (m->dir == DIR_INBOUND && m->decrypt) {
 		push(d, ACT_ADD, c->decrypt.name, 0, c->decrypt.value);
 		say(d, " decrypt=yes (%s)%s", m->decrypt_by, "");
 	}
-	if (failed) {
-		switch (c->on_encrypt_failure) {
-		case ON_FAIL_HOLD:
-			push(d, ACT_QUARANTINE, "", 0, "forcetls: the encryption gateway failed");
-			say(d, " action=%s%s", "hold", "");
-			break;
-		case ON_FAIL_REJECT:
-			push(d, ACT_REJECT, "", 0, "Encryption failed");
-			say(d, " action=%s%s", "reject", "");
-			break;
-		case ON_FAIL_TLS:
-		case ON_FAIL_PASS:
-			break;
-		}
-	}
+	if (failed)
+		failure_actions(c, d);
 }
 
 int decide_encrypted_content(const char *ct)
@@ -316,28 +387,4 @@ int decide_encrypted_content(const char *ct)
 		       strncmp(st, "authenveloped-data", 18) == 0;
 	}
 	return 0;
-}
-
-const char *decide_inbound(const tlsmaps_table *t, tlsmaps_id id, const char *tls_version,
-                           const char *cipher_bits, const char *cert_subject, const char *verify)
-{
-	tlsmaps_level level = tlsmaps_entry_level(t, id);
-	unsigned long bits;
-
-	if (!tlsmaps_level_mandatory(level))
-		return NULL;
-	if (tls_version == NULL || *tls_version == '\0')
-		return "no TLS";
-	bits = cipher_bits != NULL ? strtoul(cipher_bits, NULL, 10) : 0;
-	if (bits < tlsmaps_entry_min_bits(t, id))
-		return "key size below min_bits";
-	if (tlsmaps_level_needs_cert(level)) {
-		int verified = verify != NULL && *verify != '\0'
-		                       ? strcmp(verify, "OK") == 0
-		                       : cert_subject != NULL && *cert_subject != '\0';
-
-		if (!verified)
-			return "no verified client certificate";
-	}
-	return NULL;
 }

@@ -162,12 +162,11 @@ void decide_message(const decide_config *c, const msg_state *m, decision *d);
 int decide_encrypted_content(const char *content_type);
 
 /*
- * Inbound enforcement (SPEC 3) from MTA macros. tls_version empty or NULL
- * means clear text; cipher_bits as sent; cert_subject non-empty means a
- * verified certificate on Postfix; verify ("OK") is Sendmail's. Returns
- * NULL when the session is acceptable, else the reason.
+ * Check and set tls_header, tls_require and tls_try: a field name, two
+ * values that are not empty, have no CR, LF or surrounding space, fit
+ * without being cut, and differ (ignoring case). 0, or -1 with why.
  */
-const char *decide_inbound(const tlsmaps_table *t, tlsmaps_id id, const char *tls_version,
-                           const char *cipher_bits, const char *cert_subject, const char *verify);
+int decide_tls_header(decide_config *c, const char *name, const char *require, const char *try,
+                      char *why, size_t whylen);
 
 #endif /* MILTER_DECIDE_H */

@@ -64,6 +64,9 @@ static const cfg_def settings[] = {
          NULL},
         {"milter.routing", CFG_STRING, "header", 0, 0, 0, routing_choices},
         {"milter.log_decisions", CFG_BOOL, NULL, 1, 0, 0, NULL},
+        /* Inbound: the one rule of both daemons (envelope.c, tlsmaps_decide_inbound). */
+        {"tables.inbound_exempt_internal", CFG_BOOL, NULL, 1, 0, 0, NULL},
+        {"tables.inbound_exempt_authenticated", CFG_BOOL, NULL, 1, 0, 0, NULL},
 };
 static const char *const own_sections[] = {"milter", "tables", NULL};
 static const char *const other_sections[] = {"policyd", "tlsmaps", NULL};
@@ -148,6 +151,28 @@ static int header_setting(const cfg *c, const char *path, hdr_spec *h)
 	return 0;
 }
 
+/* tls_header and its two values, checked like the other header settings. */
+static int tls_header_setting(const cfg *c, decide_config *dc)
+{
+	char why[256];
+
+	if (decide_tls_header(dc, cfg_str(c, "milter.tls_header"),
+	                      cfg_str(c, "milter.tls_require_value"),
+	                      cfg_str(c, "milter.tls_try_value"), why, sizeof(why)) < 0) {
+		log_errx("%s", why);
+		return -1;
+	}
+	return 0;
+}
+
+/* The exemptions of the inbound rule, shared with forcetls-policyd (tables section). */
+static void inbound_options(const cfg *c, tlsmaps_inbound_options *o)
+{
+	tlsmaps_inbound_options_init(o);
+	o->exempt_internal = cfg_bool(c, "tables.inbound_exempt_internal");
+	o->exempt_authenticated = cfg_bool(c, "tables.inbound_exempt_authenticated");
+}
+
 static int parse_reply(msnapshot *s, const char *reply)
 {
 	/* "450 4.7.0 text": a 4xx or 5xx code, an enhanced code, text. */
@@ -206,10 +231,8 @@ msnapshot *msnapshot_load(const msnapshot_options *o)
 	    network_table(c, "milter.gateway_networks", &s->gateway) < 0)
 		bad = 1;
 
-	snprintf(s->dc.tls_header, sizeof(s->dc.tls_header), "%s", cfg_str(c, "milter.tls_header"));
-	snprintf(s->dc.tls_require, sizeof(s->dc.tls_require), "%s",
-	         cfg_str(c, "milter.tls_require_value"));
-	snprintf(s->dc.tls_try, sizeof(s->dc.tls_try), "%s", cfg_str(c, "milter.tls_try_value"));
+	if (tls_header_setting(c, &s->dc) < 0)
+		bad = 1;
 	s->dc.opportunistic = cfg_bool(c, "milter.opportunistic");
 	s->dc.strip_subject_tag = cfg_bool(c, "milter.strip_subject_tag");
 	s->dc.remove_tls_required = 1;
@@ -226,6 +249,7 @@ msnapshot *msnapshot_load(const msnapshot_options *o)
 	                           : strcmp(fail, "pass") == 0   ? ON_FAIL_PASS
 	                                                         : ON_FAIL_TLS;
 	s->inbound_enforce = cfg_bool(c, "milter.inbound_enforce");
+	inbound_options(c, &s->inbound);
 	s->log_decisions = cfg_bool(c, "milter.log_decisions");
 	if (parse_reply(s, cfg_str(c, "milter.inbound_reply")) < 0)
 		bad = 1;

@@ -31,6 +31,7 @@ typedef struct msnapshot {
 	const char *const *senders;   /* milter.encrypt_senders (addresses or @domains) */
 	size_t nsenders;
 	int inbound_enforce;
+	tlsmaps_inbound_options inbound; /* tables.inbound_exempt_* (envelope.c) */
 	int log_decisions;
 	char inbound_code[4], inbound_xcode[16], inbound_text[256];
 	const char *table_path;

@@ -11,8 +11,8 @@
  *	Attributes used (Postfix 3.7): request (must be smtpd_access_policy),
  *	protocol_state, queue_id, client_address, client_name, sender,
  *	encryption_protocol, encryption_keysize, ccert_subject,
- *	ccert_fingerprint, ccert_pubkey_fingerprint. Others are ignored, as
- *	the protocol asks. A repeated attribute keeps its last value.
+ *	ccert_fingerprint, ccert_pubkey_fingerprint, sasl_username. Others
+ *	are ignored, as the protocol asks. A repeated attribute keeps its last value.
  *
  *	A request without request=smtpd_access_policy, or with a line that is
  *	not name=value, is malformed: it gets "action=451 4.3.5 Server

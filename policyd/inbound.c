@@ -2,28 +2,30 @@
  * NAME
  *	inbound.c - TLS enforcement for listed clients (policy delegation)
  * SUMMARY
- *	inbound_decide()
+ *	inbound_decide(), inbound_snapshot_load(), inbound_snapshot_free()
  * DESCRIPTION
- *	SPEC section 3, inbound. The client address, the client hostname
- *	(unless "unknown") and the sender's domain are looked up among the
- *	entries of direction in/both; the strictest match wins. When it is
- *	encrypt or stronger, the session must have:
- *	- TLS: encryption_protocol not empty (Postfix 3.7 sends it empty, and
- *	  encryption_keysize 0, in clear text);
- *	- encryption_keysize >= the entry's min_bits;
- *	- for verify and secure, a verified client certificate: Postfix sends
- *	  ccert_subject only for a trusted certificate;
- *	- for fingerprint, a presented certificate whose ccert_fingerprint or
- *	  ccert_pubkey_fingerprint is in the entry's match= list (compared
- *	  without colons, case-insensitively).
- *	A violation answers the configured inbound_reply (default a temporary
- *	"450 4.7.0", so the sender keeps the message). The reply says nothing
- *	about the table; the log names the entry. Everything else is DUNNO.
+ *	SPEC section 3, inbound. The decision is libtlsmaps's
+ *	tlsmaps_decide_inbound(), the same one forcetls-milter uses; this file
+ *	only translates a policy delegation request into its session:
+ *	- client_address, client_name, sender as Postfix sends them;
+ *	- encryption_protocol (Postfix 3.7 sends it empty, and
+ *	  encryption_keysize 0, in clear text) and encryption_keysize;
+ *	- a verified certificate: Postfix sends ccert_subject only for a
+ *	  trusted client certificate;
+ *	- digests: ccert_fingerprint and ccert_pubkey_fingerprint (an absent
+ *	  attribute is "not given", an empty one "no certificate");
+ *	- authenticated: sasl_username not empty;
+ *	- internal: client_address in policyd.internal_networks.
+ *	PASS answers DUNNO; REFUSE the configured inbound_reply (default a
+ *	temporary "450 4.7.0", so the sender keeps the message; the reply says
+ *	nothing about the table, the log names the entry); ERROR (an input
+ *	that cannot be parsed) the strict INBOUND_TEMP_REPLY, never DUNNO.
  * DIAGNOSTICS
- *	One line per rejection: "QUEUEID: reject: client=ADDR[NAME]
- *	sender=<S> reason=... entry=KEY (FILE:LINE)". Untrusted text escaped.
+ *	One line per refusal: "QUEUEID: reject: client=NAME[ADDR] sender=<S>
+ *	reason=... level=... entry=KEY (FILE:LINE)", and one per error:
+ *	"QUEUEID: defer: client=NAME[ADDR] sender=<S> reason=... reply=451
+ *	4.3.0". Untrusted text escaped.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,141 +33,107 @@
 #include "log.h"
 #include "policyd.h"
 
-static void consider(const tlsmaps_table *t, tlsmaps_status st, tlsmaps_id id, tlsmaps_id *best,
-                     int *best_rank)
+int inbound_snapshot_load(snapshot *s)
 {
-	int rank;
+	const char *const *items;
+	size_t n = cfg_list(s->cfg, "policyd.internal_networks", &items);
+	tlsmaps_options topt;
+	unsigned nerrors = 0;
 
-	if (st != TLSMAPS_FOUND) /* ERROR cannot be: keys were parsed first */
-		return;
-	rank = tlsmaps_level_rank(tlsmaps_entry_level(t, id));
-	if (rank > *best_rank) {
-		*best = id;
-		*best_rank = rank;
-	}
-}
-
-static void lookup_name(const tlsmaps_table *t, const char *name, tlsmaps_id *best, int *rank)
-{
-	tlsmaps_query q;
-	tlsmaps_id id = TLSMAPS_NO_ID;
-	tlsmaps_status st;
-
-	if (name == NULL || *name == '\0' || strcmp(name, "unknown") == 0)
-		return;
-	if (tlsmaps_query_parse(name, strlen(name), &q, NULL, 0) < 0 ||
-	    (q.kind != TLSMAPS_QUERY_NAME && q.kind != TLSMAPS_QUERY_LITERAL_NAME))
-		return;
-	st = tlsmaps_lookup_name(t, q.name, q.name_len, TLSMAPS_DIR_IN, &id);
-	consider(t, st, id, best, rank);
-}
-
-/* Strip colons, uppercase: "ab:cd" and "ABCD" compare equal. */
-static size_t digest_norm(const char *s, size_t len, char *out, size_t outlen)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < len && o + 1 < outlen; i++)
-		if (s[i] != ':')
-			out[o++] = (char)toupper((unsigned char)s[i]);
-	out[o] = '\0';
-	return o;
-}
-
-static int fingerprint_listed(const tlsmaps_table *t, tlsmaps_id id, const policy_request *r)
-{
-	size_t len;
-	const char *match = tlsmaps_entry_attr(t, id, "match", &len);
-	const char *have[2] = {r->ccert_fingerprint, r->ccert_pubkey_fingerprint};
-
-	if (match == NULL)
-		return 0;
-	for (int h = 0; h < 2; h++) {
-		char want[256], got[256];
-		size_t start = 0;
-
-		if (have[h] == NULL || *have[h] == '\0')
-			continue;
-		digest_norm(have[h], strlen(have[h]), got, sizeof(got));
-		for (size_t i = 0; i <= len; i++) {
-			if (i == len || match[i] == '|') {
-				digest_norm(match + start, i - start, want, sizeof(want));
-				if (strcmp(want, got) == 0)
-					return 1;
-				start = i + 1;
-			}
-		}
+	tlsmaps_inbound_options_init(&s->inbound);
+	s->inbound.exempt_internal = cfg_bool(s->cfg, "tables.inbound_exempt_internal");
+	s->inbound.exempt_authenticated = cfg_bool(s->cfg, "tables.inbound_exempt_authenticated");
+	tlsmaps_options_init(&topt);
+	topt.report = log_report;
+	s->internal = tlsmaps_networks_load(items, n, "policyd.internal_networks", &topt, &nerrors);
+	if (s->internal == NULL) {
+		log_errx("policyd.internal_networks: %u error%s", nerrors, nerrors == 1 ? "" : "s");
+		return -1;
 	}
 	return 0;
 }
 
-void inbound_decide(policyd *d, const policy_request *r, char *action, size_t len)
+void inbound_snapshot_free(snapshot *s)
 {
-	const snapshot *s = d->snap;
-	const tlsmaps_table *t = s->table;
-	tlsmaps_id best = TLSMAPS_NO_ID, id = TLSMAPS_NO_ID;
-	int rank = -1;
-	const char *reason = NULL;
-	char why[64];
-	tlsmaps_level level;
-	unsigned long bits = 0;
+	tlsmaps_table_free(s->internal);
+	s->internal = NULL;
+}
 
-	if (r->client_address != NULL) {
-		tlsmaps_addr a;
+static int is_internal(const snapshot *s, const char *address)
+{
+	tlsmaps_addr a;
+	tlsmaps_id id;
 
-		if (tlsmaps_addr_parse(r->client_address, strlen(r->client_address), &a) == 0) {
-			tlsmaps_status st = tlsmaps_lookup_addr(t, &a, TLSMAPS_DIR_IN, &id);
+	return address != NULL && s->internal != NULL &&
+	       tlsmaps_addr_parse(address, strlen(address), &a) == 0 &&
+	       tlsmaps_lookup_addr(s->internal, &a, TLSMAPS_DIR_IN, &id) == TLSMAPS_FOUND;
+}
 
-			consider(t, st, id, &best, &rank);
-		}
-	}
-	lookup_name(t, r->client_name, &best, &rank);
-	if (r->sender != NULL && strchr(r->sender, '@') != NULL)
-		lookup_name(t, strrchr(r->sender, '@') + 1, &best, &rank);
+static void session_of(const snapshot *snap, const policy_request *r, tlsmaps_session *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->client_address = r->client_address;
+	s->client_name = r->client_name;
+	s->sender = r->sender;
+	s->tls_protocol = r->encryption_protocol;
+	s->key_size = r->encryption_keysize;
+	s->cert_verified = r->ccert_subject != NULL && *r->ccert_subject != '\0';
+	s->digests[0] = r->ccert_fingerprint;
+	s->digests[1] = r->ccert_pubkey_fingerprint;
+	s->authenticated = r->sasl_username != NULL && *r->sasl_username != '\0';
+	s->internal = is_internal(snap, r->client_address);
+}
 
-	if (best == TLSMAPS_NO_ID || !tlsmaps_level_mandatory(tlsmaps_entry_level(t, best))) {
-		d->stats.policy_dunno++;
-		snprintf(action, len, "DUNNO");
-		return;
-	}
-	level = tlsmaps_entry_level(t, best);
-	if (r->encryption_keysize != NULL)
-		bits = strtoul(r->encryption_keysize, NULL, 10);
-	if (r->encryption_protocol == NULL || *r->encryption_protocol == '\0') {
-		reason = "no TLS";
-	} else if (bits < tlsmaps_entry_min_bits(t, best)) {
-		snprintf(why, sizeof(why), "key size %lu below %u", bits,
-		         tlsmaps_entry_min_bits(t, best));
-		reason = why;
-	} else if ((level == TLSMAPS_LEVEL_VERIFY || level == TLSMAPS_LEVEL_SECURE) &&
-	           (r->ccert_subject == NULL || *r->ccert_subject == '\0')) {
-		reason = "no verified client certificate";
-	} else if (level == TLSMAPS_LEVEL_FINGERPRINT && !fingerprint_listed(t, best, r)) {
-		reason = "client certificate fingerprint not listed";
-	}
-	if (reason == NULL) {
-		d->stats.policy_dunno++;
-		snprintf(action, len, "DUNNO");
-		return;
-	}
-	{
-		char qid[64], addr[80], name[300], sender[600];
-		const char *q = r->queue_id != NULL && *r->queue_id ? r->queue_id : "NOQUEUE";
+static const char *safe_or(const char *s, const char *none, char *buf, size_t len)
+{
+	return s != NULL ? log_safe(s, strlen(s), buf, len) : none;
+}
 
+static void log_verdict(const snapshot *snap, const policy_request *r,
+                        const tlsmaps_inbound_result *v)
+{
+	const tlsmaps_table *t = snap->table;
+	char qid[64], addr[80], name[300], sender[600];
+	const char *why = v->reason; /* escaped by libtlsmaps already (tlsmaps.h) */
+	const char *q = r->queue_id != NULL && *r->queue_id ? r->queue_id : "NOQUEUE";
+
+	log_safe(q, strlen(q), qid, sizeof(qid));
+	safe_or(r->client_name, "unknown", name, sizeof(name));
+	safe_or(r->client_address, "", addr, sizeof(addr));
+	safe_or(r->sender, "", sender, sizeof(sender));
+	if (v->verdict == TLSMAPS_VERDICT_ERROR)
+		log_info("%s: defer: client=%s[%s] sender=<%s> reason=%s reply=%s", qid, name, addr,
+		         sender, why, INBOUND_TEMP_REPLY);
+	else
 		log_info(
 		        "%s: reject: client=%s[%s] sender=<%s> reason=%s level=%s entry=%s (%s:%u)",
-		        log_safe(q, strlen(q), qid, sizeof(qid)),
-		        r->client_name ? log_safe(r->client_name, strlen(r->client_name), name,
-		                                  sizeof(name))
-		                       : "unknown",
-		        r->client_address ? log_safe(r->client_address, strlen(r->client_address),
-		                                     addr, sizeof(addr))
-		                          : "",
-		        r->sender ? log_safe(r->sender, strlen(r->sender), sender, sizeof(sender))
-		                  : "",
-		        reason, tlsmaps_level_name(level), tlsmaps_entry_key(t, best),
-		        tlsmaps_entry_file(t, best), tlsmaps_entry_line(t, best));
+		        qid, name, addr, sender, why,
+		        tlsmaps_level_name(tlsmaps_entry_level(t, v->id)),
+		        tlsmaps_entry_key(t, v->id), tlsmaps_entry_file(t, v->id),
+		        tlsmaps_entry_line(t, v->id));
+}
+
+void inbound_decide(policyd *d, const policy_request *r, char *action, size_t len)
+{
+	const snapshot *snap = d->snap;
+	tlsmaps_session s;
+	tlsmaps_inbound_result v;
+
+	session_of(snap, r, &s);
+	switch (tlsmaps_decide_inbound(snap->table, &s, &snap->inbound, &v)) {
+	case TLSMAPS_VERDICT_PASS:
+		d->stats.policy_dunno++;
+		snprintf(action, len, "DUNNO");
+		return;
+	case TLSMAPS_VERDICT_REFUSE:
+		log_verdict(snap, r, &v);
+		d->stats.policy_reject++;
+		snprintf(action, len, "%s", snap->inbound_reply);
+		return;
+	case TLSMAPS_VERDICT_ERROR:
+		break;
 	}
-	d->stats.policy_reject++;
-	snprintf(action, len, "%s", s->inbound_reply);
+	log_verdict(snap, r, &v);
+	d->stats.temp++;
+	snprintf(action, len, "%s", INBOUND_TEMP_REPLY);
 }

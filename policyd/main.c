@@ -78,6 +78,10 @@ static const cfg_def settings[] = {
         {"policyd.watch_table", CFG_BOOL, NULL, 1, 0, 0, NULL},
         {"policyd.watch_interval", CFG_INT, NULL, 5, 1, 3600, NULL},
         {"policyd.log_lookups", CFG_BOOL, NULL, 0, 0, 0, NULL},
+        /* Inbound: the one rule of both daemons (inbound.c, tlsmaps_decide_inbound). */
+        {"tables.inbound_exempt_internal", CFG_BOOL, NULL, 1, 0, 0, NULL},
+        {"tables.inbound_exempt_authenticated", CFG_BOOL, NULL, 1, 0, 0, NULL},
+        {"policyd.internal_networks", CFG_LIST, "127.0.0.0/8, ::1", 0, 0, 0, NULL},
 };
 static const char *const own_sections[] = {"policyd", "tables", NULL};
 static const char *const other_sections[] = {"milter", "tlsmaps", NULL};
@@ -112,6 +116,7 @@ void snapshot_release(snapshot *s)
 	if (s == NULL || --s->refs > 0)
 		return;
 	tlsmaps_table_free(s->table);
+	inbound_snapshot_free(s);
 	cfg_free(s->cfg);
 	free(s);
 }
@@ -174,6 +179,8 @@ static snapshot *snapshot_load(const options *o)
 		        "policyd.map_name, policyd.require_map_name: expected two different words");
 		goto fail;
 	}
+	if (inbound_snapshot_load(s) < 0)
+		goto fail;
 	tlsmaps_options_init(&topt);
 	tlsmaps_level_parse(cfg_str(s->cfg, "tables.default_level"),
 	                    strlen(cfg_str(s->cfg, "tables.default_level")), &topt.default_level);

@@ -32,6 +32,7 @@ static const attr_slot slots[] = {
 	SLOT(client_address),	   SLOT(client_name),		SLOT(sender),
 	SLOT(encryption_protocol), SLOT(encryption_keysize),	SLOT(ccert_subject),
 	SLOT(ccert_fingerprint),   SLOT(ccert_pubkey_fingerprint),
+	SLOT(sasl_username),
 };
 /* clang-format on */
 

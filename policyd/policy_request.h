@@ -12,6 +12,7 @@ typedef struct {
 	const char *client_address, *client_name, *sender;
 	const char *encryption_protocol, *encryption_keysize;
 	const char *ccert_subject, *ccert_fingerprint, *ccert_pubkey_fingerprint;
+	const char *sasl_username; /* authenticated clients (inbound exemption) */
 } policy_request;
 
 /*

@@ -28,6 +28,9 @@ typedef struct snapshot {
 	const char *require_map_name; /* ... and the one answering at least encrypt */
 	const char *inbound_reply;    /* "450 4.7.0 ..." */
 	int log_lookups;
+	/* Inbound (inbound.c): the exemptions and policyd.internal_networks. */
+	tlsmaps_inbound_options inbound;
+	tlsmaps_table *internal;
 } snapshot;
 
 typedef struct {
@@ -68,5 +71,12 @@ void outbound_decide(policyd *d, const char *key, size_t len, int require, outbo
 
 /* Writes the "action=..." value (no "action=", no newline) into action. */
 void inbound_decide(policyd *d, const policy_request *r, char *action, size_t len);
+
+/* The strict answer for a session that cannot be checked (an input that does not parse). */
+#define INBOUND_TEMP_REPLY "451 4.3.0 Cannot check the TLS policy for this session"
+
+/* The inbound settings of a snapshot (s->cfg read): 0, or -1 with errors logged. */
+int inbound_snapshot_load(snapshot *s);
+void inbound_snapshot_free(snapshot *s);
 
 #endif

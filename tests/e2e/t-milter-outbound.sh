@@ -143,6 +143,8 @@ milter_world() {
 	e2e_receiver 127.0.0.2 25 --plain --name mx.plain.test
 	e2e_receiver 127.0.0.3 25 --starttls --name mx.tls.test
 	ip -n "$E2E_NS" addr add "$MW_GW_ADDR/32" dev lo 2>/dev/null
+	# A test may change the world before the daemons start (t-milter-idn.sh does).
+	if declare -F mw_world_hook >/dev/null; then mw_world_hook; fi
 
 	e2e_spawn policyd "$FTLS_POLICYD" --foreground --config "$W/forcetls.conf" \
 		--table "$W/forced-tls.table" --socketmap-listen "unix:$MW_POLICYD_SOCK" --policy-listen ""

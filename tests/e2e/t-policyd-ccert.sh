@@ -76,6 +76,7 @@ EOF
 cat >"$W/forcetls.conf" <<'EOF'
 policyd = {
   user = "nobody";
+  internal_networks = [ "127.0.0.1" ]; # the test clients are 127.0.0.x too
   dns_servers = "127.0.0.1:53";
   watch_table = false;
 };
@@ -167,7 +168,7 @@ rc=$?
 	e2e_fail "fingerprint, no certificate: swaks exit $rc, not 450 4.7.0 at RCPT"
 e2e_wait_until 10 tls_sessions Anonymous 127.0.0.81 1 ||
 	e2e_fail "fingerprint, no certificate: the maillog shows no anonymous TLS session from 127.0.0.81"
-policyd_wait_log "NOQUEUE: reject: client=[^ ]*\[127\.0\.0\.81\] sender=<nocert@elsewhere\.test> reason=client certificate fingerprint not listed level=fingerprint entry=127\.0\.0\.81 \($T:3\)" 5 ||
+policyd_wait_log "NOQUEUE: reject: client=[^ ]*\[127\.0\.0\.81\] sender=<nocert@elsewhere\.test> reason=fingerprint: no client certificate level=fingerprint entry=127\.0\.0\.81 \($T:3\)" 5 ||
 	e2e_fail "policyd.log: no reject of nocert@ naming 127.0.0.81 ($T:3)"
 
 # What was delivered, refused and logged.

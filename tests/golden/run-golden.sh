@@ -7,6 +7,7 @@
 #   tlsmaps check NAME.tbl
 #   tlsmaps lookup NAME.tbl - < NAME.in                 (when NAME.in exists)
 #   tlsmaps lookup --inbound NAME.tbl - < NAME.inbound  (when NAME.inbound exists)
+#   tlsmaps verdict NAME.tbl - < NAME.sessions          (when NAME.sessions exists)
 # and diffs everything (stdout, then stderr lines prefixed "! ", then the exit
 # status) against NAME.ref. With UPDATE=1 it rewrites NAME.ref instead.
 set -u
@@ -33,6 +34,10 @@ fi
 if [ -f "$name.inbound" ]; then
 	run "tlsmaps lookup --inbound $name.tbl - < $name.inbound" \
 		sh -c '"$1" lookup --inbound "$2.tbl" - < "$2.inbound"' sh "$tlsmaps" "$name"
+fi
+if [ -f "$name.sessions" ]; then
+	run "tlsmaps verdict $name.tbl - < $name.sessions" \
+		sh -c '"$1" verdict "$2.tbl" - < "$2.sessions"' sh "$tlsmaps" "$name"
 fi
 
 if [ "${UPDATE:-0}" = 1 ]; then

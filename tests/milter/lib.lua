@@ -65,13 +65,14 @@ function M.write(name, text)
 	return path
 end
 
--- The configuration file: a milter section made of the given lines.
+-- The configuration file: a milter section made of the given lines, then
+-- M.sections (whole sections such as "tables = { ... };"), when set.
 function M.conf_text(milter_lines)
 	return "# written by tests/milter/lib.lua\n" ..
 		"milter = {\n" ..
 		"  user = \"nobody\";\n" ..
 		(milter_lines or "") ..
-		"\n};\n"
+		"\n};\n" .. (M.sections or "")
 end
 
 function M.write_conf(milter_lines)

@@ -42,4 +42,28 @@ T.run("config", function()
 	out, rc = T.run_bin("--check --config " .. T.dir .. "/bad.conf --table " .. T.table)
 	T.ok(rc == 1 and string.find(out, "bad.conf:2", 1, true) ~= nil,
 		"--check refuses a bad value with FILE:LINE: " .. out)
+
+	-- tls_header and its values are checked like the other header settings:
+	-- refused at load, never cut or confused (Require and Try must differ).
+	local bad = {
+		{'tls_header = "X TLSLevel";', "milter.tls_header"},
+		{'tls_header = "X-TLSLevel:";', "milter.tls_header"},
+		{'tls_header = "' .. string.rep("X", 200) .. '";', "milter.tls_header"},
+		{'tls_require_value = "";', "milter.tls_require_value"},
+		{'tls_require_value = "Re\nquire";', "milter.tls_require_value"},
+		{'tls_require_value = " Require";', "milter.tls_require_value"},
+		{'tls_try_value = "' .. string.rep("t", 100) .. '";', "milter.tls_try_value"},
+		{'tls_try_value = "require";', "must differ"},
+		{'tls_require_value = "Try";', "must differ"},
+	}
+	for _, b in ipairs(bad) do
+		T.write("bad.conf", "milter = {\n  " .. b[1] .. "\n};\n")
+		out, rc = T.run_bin("--check --config " .. T.dir .. "/bad.conf --table " .. T.table)
+		T.ok(rc == 1 and string.find(out, b[2], 1, true) ~= nil,
+			"--check refuses " .. b[1]:sub(1, 60) .. " naming " .. b[2] .. ": " .. out)
+	end
+	T.write("good.conf", 'milter = {\n  tls_header = "X-Forcetls-TLS";\n' ..
+		'  tls_require_value = "must";\n  tls_try_value = "may";\n};\n')
+	out, rc = T.run_bin("--check --config " .. T.dir .. "/good.conf --table " .. T.table)
+	T.ok(rc == 0, "--check accepts another valid tls_header and values: " .. out)
 end)

@@ -74,7 +74,7 @@ T.run("inbound", function()
 	accepted("192.0.2.10", "mx.any.example", "<a@any.example>", TLS, "listed address with TLS")
 	-- min_bits.
 	refused("192.0.2.20", "h.example", "<a@any.example>", TLS128,
-		{"reason=key size below min_bits", "entry=192.0.2.20 "}, "128 bits, min_bits=256")
+		{"reason=key size 128 below 256", "entry=192.0.2.20 "}, "128 bits, min_bits=256")
 	accepted("192.0.2.20", "h.example", "<a@any.example>", TLS, "256 bits, min_bits=256")
 	-- verify: a verified certificate ({cert_subject}).
 	refused("192.0.2.30", "h.example", "<a@any.example>", TLS,
@@ -89,6 +89,18 @@ T.run("inbound", function()
 	refused("203.0.113.5", "h.example", "<someone@Partner.TEST>", nil,
 		{"entry=partner.test ", "reason=no TLS"}, "listed sender domain")
 	accepted("203.0.113.5", "h.example", "<someone@partner.test>", TLS128, "listed sender domain with TLS")
+	-- However long the sender, its domain counts (no fixed-size copy cuts it off).
+	local long = "<" .. string.rep("a", 600) .. "@partner.test>"
+	refused("203.0.113.5", "h.example", long, nil,
+		{"entry=partner.test ", "reason=no TLS", "reply=450 4.7.0"}, "600-byte sender, listed domain")
+	accepted("203.0.113.5", "h.example", long, TLS128, "600-byte sender with TLS")
+	-- A client host name that is no name (an escape sequence in it): the
+	-- strict answer (451 4.3.0, whatever the table says), escaped in the log.
+	local r = mail("203.0.113.5", "mx\027[31m.any.example", "<a@any.example>", TLS)
+	T.ok(r == SMFIR_REPLYCODE, "bad host name: MAIL answers a reply code (got " .. tostring(r) .. ")")
+	T.wait_log("defer: client=mx\\x1b[31m.any.example[203.0.113.5]", 1, 5)
+	T.wait_log("reason=client name: mx\\x1b[31m.any.example: space or control character", 1, 5)
+	T.ok(T.log_count("\027") == 0, "no raw escape byte in the log")
 	-- direction=out entries do not apply inbound; direction=in ones do.
 	accepted("203.0.113.5", "h.example", "<x@outonly.test>", nil, "direction=out entry")
 	refused("198.51.100.7", "h.example", "<x@any.example>", nil,

@@ -77,9 +77,12 @@ def free_port():
 
 
 class Daemon:
-    """forcetls-policyd in the foreground on two free loopback ports."""
+    """forcetls-policyd in the foreground on two free loopback ports.
 
-    def __init__(self, binary, table_text, conf_extra=""):
+    conf_extra goes into the policyd section; sections (whole sections, such
+    as "tables = { ... };") after it."""
+
+    def __init__(self, binary, table_text, conf_extra="", sections=""):
         self.dir = tempfile.mkdtemp(prefix="ftls-policyd-")
         os.chmod(self.dir, 0o755)
         self.table = os.path.join(self.dir, "forced-tls.table")
@@ -87,8 +90,8 @@ class Daemon:
         self.conf = os.path.join(self.dir, "forcetls.conf")
         with open(self.conf, "w") as f:
             watch = "" if "watch_table" in conf_extra else "  watch_table = false;\n"
-            f.write('policyd = {\n  user = "%s";\n%s%s\n};\n'
-                    % ("nobody" if os.getuid() == 0 else "", watch, conf_extra))
+            f.write('policyd = {\n  user = "%s";\n%s%s\n};\n%s'
+                    % ("nobody" if os.getuid() == 0 else "", watch, conf_extra, sections))
         self.sm = ("127.0.0.1", free_port())
         self.pol = ("127.0.0.1", free_port())
         self.log = open(os.path.join(self.dir, "policyd.log"), "w+")

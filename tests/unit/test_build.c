@@ -537,8 +537,9 @@ static void test_err_bad_domain(void **state)
 	              "[mx..example]\n"        /* 10 */
 	              "[mx.example.com\n"      /* 11 */
 	              "[mx.example.com]x\n"    /* 12 */
-	              "\xc3\xa9xample.com\n"   /* 13 */
-	              ".\n",                   /* 14 */
+	              "\xff"
+	              "xample.com\n" /* 13: not UTF-8 */
+	              ".\n",         /* 14 */
 	              {2, {NULL}}, {3, {NULL}}, {4, {NULL}}, {5, {NULL}}, {6, {NULL}}, {7, {NULL}},
 	              {9, {NULL}}, {10, {NULL}}, {11, {NULL}}, {12, {NULL}}, {13, {NULL}},
 	              {14, {NULL}});

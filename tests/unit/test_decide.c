@@ -6,8 +6,9 @@
  *	(exactly one, first, never downgraded, none inbound), spoofed trigger
  *	and status headers removed, the trigger added after X-TLSLevel, the
  *	gateway return path (success kept, failure: tls, hold, reject, pass),
- *	TLS-Required removal, subject tag stripping. Also decide_inbound() and
- *	decide_encrypted_content().
+ *	TLS-Required removal, subject tag stripping. Also the tls_header
+ *	settings and decide_encrypted_content(). (The inbound check is
+ *	libtlsmaps's: tests/unit/test_core.c.)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -262,37 +263,44 @@ static void test_hdr_spec(void **state)
 	assert_int_equal(hdr_spec_parse("X-A: b\r\nX-B: c", &h), -1);
 }
 
-static void test_inbound_enforcement(void **state)
+/* tls_header and its values: refused at load rather than cut or confused. */
+static void test_tls_header_setting(void **state)
 {
-	static const char table[] = "10.0.0.0/8 encrypt\n192.0.2.0/24 verify\n"
-	                            "198.51.100.0/24 encrypt min_bits=256\n203.0.113.0/24 may\n";
-	tlsmaps_builder *b = tlsmaps_builder_new(NULL);
-	tlsmaps_table *t;
-	tlsmaps_addr a;
-	tlsmaps_id id;
+	decide_config c;
+	char why[256], long_name[200];
 
 	(void)state;
-	tlsmaps_builder_add_buffer(b, "t", table, sizeof(table) - 1);
-	t = tlsmaps_builder_finish(b, NULL);
-	assert_non_null(t);
-#define AT(s)                                                                                      \
-	(tlsmaps_addr_parse(s, strlen(s), &a), tlsmaps_lookup_addr(t, &a, TLSMAPS_DIR_IN, &id), id)
-	assert_string_equal(decide_inbound(t, AT("10.1.1.1"), "", "0", NULL, NULL), "no TLS");
-	assert_null(decide_inbound(t, AT("10.1.1.1"), "TLSv1.3", "256", NULL, NULL));
-	assert_string_equal(decide_inbound(t, AT("10.1.1.1"), "TLSv1.2", "56", NULL, NULL),
-	                    "key size below min_bits");
-	assert_string_equal(decide_inbound(t, AT("198.51.100.1"), "TLSv1.3", "128", NULL, NULL),
-	                    "key size below min_bits");
-	assert_string_equal(decide_inbound(t, AT("192.0.2.1"), "TLSv1.3", "256", "", NULL),
-	                    "no verified client certificate");
-	assert_null(decide_inbound(t, AT("192.0.2.1"), "TLSv1.3", "256", "mx.example", NULL));
-	/* Sendmail: {verify} decides when present, whatever the subject says. */
-	assert_string_equal(decide_inbound(t, AT("192.0.2.1"), "TLSv1.3", "256", "CN=x", "FAIL"),
-	                    "no verified client certificate");
-	assert_null(decide_inbound(t, AT("192.0.2.1"), "TLSv1.3", "256", "CN=x", "OK"));
-	assert_null(decide_inbound(t, AT("203.0.113.9"), "", "0", NULL, NULL));
-#undef AT
-	tlsmaps_table_free(t);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(decide_tls_header(&c, "X-TLSLevel", "Require", "Try", why, sizeof(why)),
+	                 0);
+	assert_string_equal(c.tls_header, "X-TLSLevel");
+	assert_string_equal(c.tls_require, "Require");
+	assert_string_equal(c.tls_try, "Try");
+	assert_int_equal(decide_tls_header(&c, "", "Require", "Try", why, sizeof(why)), -1);
+	assert_int_equal(decide_tls_header(&c, "X TLS", "Require", "Try", why, sizeof(why)), -1);
+	assert_int_equal(decide_tls_header(&c, "X-TLS:", "Require", "Try", why, sizeof(why)), -1);
+	assert_int_equal(decide_tls_header(&c, "X-T\r\nBcc", "Require", "Try", why, sizeof(why)),
+	                 -1);
+	memset(long_name, 'X', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	assert_int_equal(decide_tls_header(&c, long_name, "Require", "Try", why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "milter.tls_header"));
+	assert_int_equal(decide_tls_header(&c, "X-TLSLevel", "", "Try", why, sizeof(why)), -1);
+	assert_int_equal(decide_tls_header(&c, "X-TLSLevel", "Re\nquire", "Try", why, sizeof(why)),
+	                 -1);
+	assert_int_equal(decide_tls_header(&c, "X-TLSLevel", "Require ", "Try", why, sizeof(why)),
+	                 -1);
+	assert_int_equal(
+	        decide_tls_header(&c, "X-TLSLevel", "Require", "Require", why, sizeof(why)), -1);
+	assert_int_equal(
+	        decide_tls_header(&c, "X-TLSLevel", "Require", "require", why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "differ"));
+	memset(long_name, 'r', 80);
+	long_name[80] = '\0';
+	assert_int_equal(decide_tls_header(&c, "X-TLSLevel", long_name, "Try", why, sizeof(why)),
+	                 -1);
+	/* Nothing was changed by the refusals. */
+	assert_string_equal(c.tls_require, "Require");
 }
 
 int main(void)
@@ -306,7 +314,7 @@ int main(void)
 	        cmocka_unit_test(test_gateway_return),
 	        cmocka_unit_test(test_inbound_decrypt),
 	        cmocka_unit_test(test_hdr_spec),
-	        cmocka_unit_test(test_inbound_enforcement),
+	        cmocka_unit_test(test_tls_header_setting),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

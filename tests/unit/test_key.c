@@ -242,7 +242,10 @@ static void test_garbage(void **state)
 	EXPECT_BAD("example.com/24");
 	EXPECT_BAD("exa$mple.com");
 	EXPECT_BAD("exa\"mple.com");
-	EXPECT_BAD("\xc3\xa9xample.com");
+	EXPECT_BAD("\xff"
+	           "xample.com"); /* not UTF-8 */
+	EXPECT_BAD("a\xe2\x80\x90"
+	           "b.example"); /* U+2010, disallowed in IDNA2008 */
 	EXPECT_BAD("2001:db8::1::2");
 	EXPECT_BAD(":25");
 }

@@ -22,6 +22,7 @@ int cmd_check(int argc, char **argv);
 int cmd_lookup(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
+int cmd_verdict(int argc, char **argv);
 
 /* Load tables, printing every diagnostic as "FILE:LINE: message" on stderr. */
 tlsmaps_table *cli_load(char *const *paths, size_t npaths, tlsmaps_level default_level);

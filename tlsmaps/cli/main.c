@@ -6,6 +6,7 @@
  *	tlsmaps lookup [--json] [--inbound] [--default-level LEVEL] TABLE KEY...|-
  *	tlsmaps compile --format FORMAT [--strict] TABLE...
  *	tlsmaps probe [options] TABLE...
+ *	tlsmaps verdict [--default-level LEVEL] TABLE SESSION...|-
  *	tlsmaps --version | --help
  * DESCRIPTION
  *	Dispatches to the subcommand; see docs/tlsmaps.1.scd. Diagnostics go
@@ -23,6 +24,7 @@ static void usage(FILE *f)
 	      "       tlsmaps compile --format postfix-policy|postfix-client-cidr|sendmail-access\n"
 	      "                       [--strict] [--default-level LEVEL] TABLE...\n"
 	      "       tlsmaps probe [options] TABLE...\n"
+	      "       tlsmaps verdict [--default-level LEVEL] TABLE SESSION...|-\n"
 	      "       tlsmaps --version\n",
 	      f);
 }
@@ -84,6 +86,8 @@ int main(int argc, char **argv)
 		return cmd_compile(argc - 1, argv + 1);
 	if (strcmp(cmd, "probe") == 0)
 		return cmd_probe(argc - 1, argv + 1);
+	if (strcmp(cmd, "verdict") == 0)
+		return cmd_verdict(argc - 1, argv + 1);
 	fprintf(stderr, "tlsmaps: unknown command \"%s\"\n", cmd);
 	usage(stderr);
 	return EXIT_USAGE;

@@ -274,6 +274,105 @@ tlsmaps_status tlsmaps_lookup_nexthop(const tlsmaps_table *t, const tlsmaps_quer
 tlsmaps_status tlsmaps_lookup_query(const tlsmaps_table *t, const tlsmaps_query *q, unsigned dir,
                                     tlsmaps_id *id);
 
+/* ---------------------------------------------------------------------------
+ * Decisions shared by forcetls-policyd and forcetls-milter (tlsmaps_decide.c).
+ *
+ * Both daemons translate what their MTA sends into these plain structs and
+ * ask the same two questions here; neither decides anything on its own.
+ * Each answer has three outcomes, and the third (an input that cannot be
+ * parsed) is always answered strictly by the caller: TEMP to Postfix,
+ * X-TLSLevel: Require, a 4xx reply. It is never read as "no match".
+ */
+
+typedef enum {
+	TLSMAPS_VERDICT_ERROR = -1, /* cannot decide: answer strictly (a 4xx) */
+	TLSMAPS_VERDICT_PASS = 0,   /* the session may go on */
+	TLSMAPS_VERDICT_REFUSE = 1, /* a listed client without the TLS its entry asks */
+} tlsmaps_verdict;
+
+#define TLSMAPS_DIGESTS_MAX 4
+
+/*
+ * One SMTP session at MAIL FROM, as the MTA describes it. Every string may
+ * be NULL. Text is as the MTA sends it; the core parses it.
+ */
+typedef struct {
+	const tlsmaps_addr *client_addr; /* parsed, or NULL: then client_address */
+	const char *client_address;      /* "192.0.2.7"; NULL, "" or "unknown": none */
+	const char *client_name;         /* NULL, "", "unknown" or "[...]": no name */
+	const char *sender;              /* "u@d" or "<u@d>"; no '@' (or "<>"): no domain */
+	const char *tls_protocol;        /* "TLSv1.3"; NULL or "": clear text */
+	const char *key_size;            /* decimal bits; NULL or "": 0; else a number */
+	int cert_verified;               /* a client certificate the MTA verified */
+	/*
+	 * Certificate digests, as the MTA gives them (Postfix policy: ccert_
+	 * fingerprint, ccert_pubkey_fingerprint; Sendmail: {cert_md5},
+	 * {cert_fp}). NULL: the MTA did not send this one; "": no certificate.
+	 */
+	const char *digests[TLSMAPS_DIGESTS_MAX];
+	int authenticated; /* SASL (Postfix sasl_username, milter {auth_authen}) */
+	int internal;      /* the client address is in the daemon's internal networks */
+} tlsmaps_session;
+
+typedef struct {
+	int exempt_internal;      /* internal clients are not checked: default 1 */
+	int exempt_authenticated; /* authenticated clients are not checked: default 1 */
+} tlsmaps_inbound_options;
+
+void tlsmaps_inbound_options_init(tlsmaps_inbound_options *o);
+
+typedef struct {
+	tlsmaps_verdict verdict;
+	tlsmaps_id id;                /* the entry that decided, or TLSMAPS_NO_ID */
+	char reason[TLSMAPS_WHY_MAX]; /* "no TLS", "sender domain: ..."; printable, escaped */
+} tlsmaps_inbound_result;
+
+/*
+ * Must this client use TLS, and does it? Exempt clients pass first. Then
+ * the client address, client name and sender domain are parsed (any that
+ * cannot be: ERROR) and looked up among inbound entries; the strictest
+ * match decides (tlsmaps_level_rank). Below encrypt: PASS. Encrypt and
+ * stronger need TLS and key_size >= min_bits; verify and secure a verified
+ * certificate; fingerprint a given digest listed in match= (no digests at
+ * all from the MTA: REFUSE). o may be NULL for the defaults.
+ */
+tlsmaps_verdict tlsmaps_decide_inbound(const tlsmaps_table *t, const tlsmaps_session *s,
+                                       const tlsmaps_inbound_options *o, tlsmaps_inbound_result *r);
+
+/* The verdict as a word: "PASS", "REFUSE", "TEMP". */
+const char *tlsmaps_verdict_name(tlsmaps_verdict v);
+
+typedef enum {
+	TLSMAPS_RCPT_ERROR = -1,     /* cannot parse: the milter sets Require */
+	TLSMAPS_RCPT_FORCED = 0,     /* an outbound entry of encrypt or stronger */
+	TLSMAPS_RCPT_NOT_FORCED = 1, /* none, or a weaker one */
+} tlsmaps_rcpt_status;
+
+typedef struct {
+	tlsmaps_id id;                     /* the matching entry, or TLSMAPS_NO_ID */
+	char domain[TLSMAPS_NAME_MAX + 3]; /* A-label domain or "[192.0.2.7]"; "" if none */
+	char reason[TLSMAPS_WHY_MAX];      /* for ERROR */
+} tlsmaps_rcpt_result;
+
+/*
+ * Is mail to this recipient address ("u@d" or "<u@d>", len bytes) forced?
+ * The domain after the last '@' is looked up among outbound domain entries
+ * (a domain literal "[192.0.2.7]" among next-hop and network entries). An
+ * address without '@' is local: NOT_FORCED. Any other domain that cannot
+ * be parsed: ERROR.
+ */
+tlsmaps_rcpt_status tlsmaps_decide_recipient(const tlsmaps_table *t, const char *rcpt, size_t len,
+                                             tlsmaps_rcpt_result *r);
+
+/*
+ * A list of addresses and networks (internal_networks, gateway_networks)
+ * as a small table, named "name" in diagnostics, which go to opts->report.
+ * Every item must be an address or a network. NULL on any error (and
+ * *nerrors, if not NULL, counts them); an empty list gives an empty table.
+ */
+tlsmaps_table *tlsmaps_networks_load(const char *const *items, size_t n, const char *name,
+                                     const tlsmaps_options *opts, unsigned *nerrors);
+
 #ifdef __cplusplus
 }
 #endif

@@ -69,6 +69,14 @@ int tm_tablekey_parse(const char *s, size_t len, tm_tablekey *k, char *why, size
  */
 int tm_name_norm(const char *s, size_t len, char *out, size_t *outlen, char *why, size_t whylen);
 
+/*
+ * tlsmaps_idn.c: does s have a byte >= 0x80; and s (UTF-8, len bytes) as an
+ * A-label name into out (outlen bytes, *alen its length). 0, or -1 with why.
+ */
+int tm_has_non_ascii(const char *s, size_t len);
+int tm_name_to_alabel(const char *s, size_t len, char *out, size_t outlen, size_t *alen, char *why,
+                      size_t whylen);
+
 /* Canonical "[name]", "[192.0.2.7]" or "[ipv6:2001:db8::1]", with ":port" when port. */
 size_t tm_literal_text(const tlsmaps_query *q, int with_port, char *buf, size_t len);
 

@@ -20,8 +20,13 @@
  *	does not lowercase; this does.
  *
  *	Domain names: labels of 1 to 63 letters, digits, '-' or '_' ('-' not at
- *	either end), at most 253 bytes in all. Internationalized names must be
- *	given in their A-label (xn--) form. A name made of digits and dots only
+ *	either end), at most 253 bytes in all. An internationalized name may be
+ *	written with U-labels (UTF-8, "bücher.example"): it is converted to its
+ *	A-label form ("xn--bcher-kva.example") by libidn2 (IDNA2008, UTS #46
+ *	non-transitional; tlsmaps_idn.c) in tm_name_norm(), the one place where
+ *	forcetls converts names, so that a table key, a policyd key and a
+ *	milter recipient agree. A U-label that does not convert is an error. A name
+ *	made of digits and dots only
  *	is taken for an address, never for a name.
  * DIAGNOSTICS
  *	Every parser returns -1 and writes a one-line reason into the caller's
@@ -93,6 +98,13 @@ static int digits_and_dots(const char *s, size_t len)
 int tm_name_norm(const char *s, size_t len, char *out, size_t *outlen, char *why, size_t whylen)
 {
 	size_t label = 0;
+	char alabel[TLSMAPS_NAME_MAX * 2 + 2];
+
+	if (tm_has_non_ascii(s, len)) {
+		if (tm_name_to_alabel(s, len, alabel, sizeof(alabel), &len, why, whylen) < 0)
+			return -1;
+		s = alabel;
+	}
 
 	if (len > 0 && s[len - 1] == '.')
 		len--;
@@ -130,12 +142,8 @@ int tm_name_norm(const char *s, size_t len, char *out, size_t *outlen, char *why
 				tm_why(why, whylen, "label longer than 63 characters");
 				return -1;
 			}
-		} else if (c >= 0x80) {
-			tm_why(why, whylen,
-			       "non-ASCII character in domain name (use the xn-- form)");
-			return -1;
 		} else {
-			char q[8];
+			char q[16];
 
 			tm_why(why, whylen, "invalid character '%s' in domain name",
 			       tm_quote((const char *)&c, 1, q, sizeof(q)));
@@ -461,7 +469,7 @@ static int parse_nexthop(const char *s, size_t len, tm_tablekey *k, char *why, s
 	return 0;
 }
 
-/* A key with a ':' and no brackets: an IPv6 address (a port needs brackets). */
+/* A single IPv6 address as a table key (a /128); "name:port" gets a hint. */
 static int parse_ipv6_key(const char *s, size_t len, tm_tablekey *k, char *why, size_t whylen)
 {
 	const char *colon = memchr(s, ':', len);
@@ -469,8 +477,7 @@ static int parse_ipv6_key(const char *s, size_t len, tm_tablekey *k, char *why, 
 
 	if (memchr(colon + 1, ':', len - (size_t)(colon - s) - 1) == NULL) {
 		tm_why(why, whylen,
-		       "%s: a port is allowed only on a bracketed next hop, like "
-		       "[%.*s]%.*s",
+		       "%s: a port is allowed only on a bracketed next hop, like [%.*s]%.*s",
 		       tm_quote(s, len, q, sizeof(q)), (int)(colon - s), s,
 		       (int)(len - (size_t)(colon - s)), colon);
 		return -1;
@@ -485,11 +492,11 @@ static int parse_ipv6_key(const char *s, size_t len, tm_tablekey *k, char *why, 
 	return 0;
 }
 
-/* A key of digits and dots: an IPv4 address. */
+/* A single IPv4 address as a table key (a /32); "10.1.2" gets a hint. */
 static int parse_ipv4_key(const char *s, size_t len, tm_tablekey *k, char *why, size_t whylen)
 {
-	char q[TLSMAPS_KEY_MAX * 4 + 8];
 	size_t dots = 0;
+	char q[TLSMAPS_KEY_MAX * 4 + 8];
 
 	for (size_t i = 0; i < len; i++)
 		dots += s[i] == '.';

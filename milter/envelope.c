@@ -1,0 +1,254 @@
+/*
+ * NAME
+ *	envelope.c - forcetls-milter's envelope stage: connect, MAIL FROM, RCPT TO
+ * SUMMARY
+ *	mlfi_connect(), mlfi_envfrom(), mlfi_envrcpt()
+ * DESCRIPTION
+ *	Translates what the MTA sends into questions for libtlsmaps's decision
+ *	core, and carries out the answers; nothing is decided here.
+ *
+ *	Connect: the client address and name (kept whole), the direction by
+ *	internal_networks and gateway_networks.
+ *
+ *	MAIL: the inbound check, tlsmaps_decide_inbound(), the rule
+ *	forcetls-policyd follows too. The session: the client address and
+ *	name, the sender (whole, however long), {tls_version}, {cipher_bits},
+ *	a verified certificate ({verify} = OK on Sendmail, else a non-empty
+ *	{cert_subject}, which Postfix sends only for a verified one), the
+ *	digests {cert_md5} and {cert_fp} (Sendmail; Postfix's milter protocol
+ *	has none, so fingerprint entries are refused here on Postfix: leave
+ *	them to forcetls-policyd), {auth_authen}, internal_networks. Not for
+ *	the gateway's connections. PASS continues; REFUSE answers
+ *	inbound_reply; ERROR (an input that cannot be parsed) answers
+ *	"451 4.3.0" whatever the table says.
+ *
+ *	RCPT: tlsmaps_decide_recipient() on each recipient of outbound and
+ *	gateway mail: FORCED, and ERROR (a domain that cannot be parsed, such
+ *	as a bad U-label), both make the message's X-TLSLevel Require; the
+ *	error is logged. encrypt_table is asked the same way.
+ * DIAGNOSTICS
+ *	"QUEUEID: reject: client=NAME[ADDR] sender=S reason=... level=...
+ *	entry=KEY (FILE:LINE) reply=CODE XCODE", "QUEUEID: defer: ...
+ *	reply=451 4.3.0", "QUEUEID: recipient R: reason; X-TLSLevel: Require".
+ *	Client names, senders and recipients are escaped (log_safe).
+ */
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <libmilter/mfapi.h>
+#include <libmilter/mfdef.h>
+
+#include "log.h"
+#include "mlfi_int.h"
+
+static int in_table(const tlsmaps_table *t, const tlsmaps_addr *a)
+{
+	tlsmaps_id id;
+
+	return t != NULL && tlsmaps_lookup_addr(t, a, TLSMAPS_DIR_IN, &id) == TLSMAPS_FOUND;
+}
+
+sfsistat mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
+{
+	cctx *c = get(ctx);
+
+	if (c == NULL)
+		return SMFIS_TEMPFAIL;
+	free(c->client_name);
+	if ((c->client_name = strdup(hostname != NULL ? hostname : "unknown")) == NULL)
+		return SMFIS_TEMPFAIL;
+	if (sa != NULL && sa->sa_family == AF_INET) {
+		c->client_addr.family = 4;
+		memcpy(c->client_addr.bytes, &((struct sockaddr_in *)sa)->sin_addr, 4);
+		c->have_addr = 1;
+	} else if (sa != NULL && sa->sa_family == AF_INET6) {
+		const struct in6_addr *a6 = &((struct sockaddr_in6 *)sa)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(a6)) {
+			c->client_addr.family = 4;
+			memcpy(c->client_addr.bytes, a6->s6_addr + 12, 4);
+		} else {
+			c->client_addr.family = 6;
+			memcpy(c->client_addr.bytes, a6->s6_addr, 16);
+		}
+		c->have_addr = 1;
+	}
+	c->conn_dir = DIR_INBOUND;
+	if (c->have_addr && in_table(c->snap->gateway, &c->client_addr))
+		c->conn_dir = DIR_GATEWAY;
+	else if (c->have_addr && in_table(c->snap->internal, &c->client_addr))
+		c->conn_dir = DIR_OUTBOUND;
+	c->internal = c->have_addr && in_table(c->snap->internal, &c->client_addr);
+	return go_on(c, SMFIP_NR_CONN);
+}
+
+/* Is the sender an encrypt_senders address or in one of its @domains? */
+static int sender_listed(const cctx *c)
+{
+	const char *a = c->sender, *at;
+	size_t len = strlen(a);
+
+	if (len > 0 && a[0] == '<') {
+		a++;
+		len--;
+	}
+	if (len > 0 && a[len - 1] == '>')
+		len--;
+	for (at = a + len; at > a && at[-1] != '@'; at--)
+		;
+	for (size_t i = 0; i < c->snap->nsenders; i++) {
+		const char *s = c->snap->senders[i];
+		size_t slen = strlen(s);
+
+		if (slen == len && strncasecmp(s, a, len) == 0)
+			return 1;
+		if (s[0] == '@' && at > a && slen - 1 == len - (size_t)(at - a) &&
+		    strncasecmp(s + 1, at, slen - 1) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The session for the decision core, from the MAIL-stage macros. */
+static void session_of(SMFICTX *ctx, const cctx *c, tlsmaps_session *s)
+{
+	const char *verify = smfi_getsymval(ctx, "{verify}");
+
+	memset(s, 0, sizeof(*s));
+	s->client_addr = c->have_addr ? &c->client_addr : NULL;
+	s->client_name = c->client_name;
+	s->sender = c->sender;
+	s->tls_protocol = macro(ctx, "{tls_version}");
+	s->key_size = macro(ctx, "{cipher_bits}");
+	/* Sendmail's {verify} decides when present; Postfix gives {cert_subject} only verified. */
+	s->cert_verified = verify != NULL && *verify != '\0'
+	                           ? strcmp(verify, "OK") == 0
+	                           : *macro(ctx, "{cert_subject}") != '\0';
+	s->digests[0] = smfi_getsymval(ctx, "{cert_md5}"); /* Sendmail only */
+	s->digests[1] = smfi_getsymval(ctx, "{cert_fp}");
+	s->authenticated = *macro(ctx, "{auth_authen}") != '\0';
+	s->internal = c->internal;
+}
+
+/* Inbound enforcement at MAIL FROM: CONTINUE, or the reply already set. */
+static sfsistat inbound_check(SMFICTX *ctx, cctx *c)
+{
+	msnapshot *snap = c->snap;
+	const tlsmaps_table *t = snap->forced;
+	tlsmaps_session s;
+	tlsmaps_inbound_result v;
+	char addr[TLSMAPS_ADDR_STR_MAX] = "", name[300], from[600];
+	const char *why = v.reason; /* escaped by libtlsmaps already (tlsmaps.h) */
+	const char *cn = c->client_name != NULL ? c->client_name : "unknown";
+
+	session_of(ctx, c, &s);
+	if (tlsmaps_decide_inbound(t, &s, &snap->inbound, &v) == TLSMAPS_VERDICT_PASS)
+		return SMFIS_CONTINUE;
+	if (c->have_addr)
+		tlsmaps_addr_format(&c->client_addr, addr, sizeof(addr));
+	log_safe(cn, strlen(cn), name, sizeof(name));
+	log_safe(c->sender, strlen(c->sender), from, sizeof(from));
+	if (v.verdict == TLSMAPS_VERDICT_ERROR) {
+		log_info("%s: defer: client=%s[%s] sender=%s reason=%s reply=451 4.3.0",
+		         queue_id(ctx), name, addr, from, why);
+		smfi_setreply(ctx, "451", "4.3.0", "Cannot check the TLS policy for this session");
+		return SMFIS_TEMPFAIL;
+	}
+	log_info("%s: reject: client=%s[%s] sender=%s reason=%s level=%s entry=%s (%s:%u) "
+	         "reply=%s %s",
+	         queue_id(ctx), name, addr, from, why,
+	         tlsmaps_level_name(tlsmaps_entry_level(t, v.id)), tlsmaps_entry_key(t, v.id),
+	         tlsmaps_entry_file(t, v.id), tlsmaps_entry_line(t, v.id), snap->inbound_code,
+	         snap->inbound_xcode);
+	smfi_setreply(ctx, snap->inbound_code, snap->inbound_xcode, snap->inbound_text);
+	return snap->inbound_code[0] == '5' ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+}
+
+sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
+{
+	cctx *c = get(ctx);
+	sfsistat rc;
+
+	if (c == NULL)
+		return SMFIS_TEMPFAIL;
+	mlfi_message_reset(c);
+	if ((c->m = calloc(1, sizeof(*c->m))) == NULL ||
+	    (c->sender = strdup(argv[0] != NULL ? argv[0] : "")) == NULL)
+		return SMFIS_TEMPFAIL; /* and end of message defers: no state */
+	c->m->dir = c->conn_dir;
+	if (c->m->dir == DIR_INBOUND && *macro(ctx, "{auth_authen}") != '\0')
+		c->m->dir = DIR_OUTBOUND;
+	/* The core exempts internal and authenticated clients (or not); never the gateway. */
+	if (c->conn_dir != DIR_GATEWAY && c->snap->inbound_enforce &&
+	    (rc = inbound_check(ctx, c)) != SMFIS_CONTINUE) {
+		mlfi_message_reset(c);
+		return rc;
+	}
+	if (c->m->dir == DIR_OUTBOUND) {
+		if ((c->scan = rules_scan_new(c->snap->rules)) == NULL) {
+			c->failed = 1;
+			return SMFIS_TEMPFAIL;
+		}
+		if (sender_listed(c)) {
+			c->m->flagged = 1;
+			snprintf(c->m->flagged_by, sizeof(c->m->flagged_by), "encrypt_senders");
+		}
+	} else if (c->m->dir == DIR_INBOUND && c->snap->decrypt_rules != NULL) {
+		if ((c->dscan = rules_scan_new(c->snap->decrypt_rules)) == NULL) {
+			c->failed = 1;
+			return SMFIS_TEMPFAIL;
+		}
+	}
+	return go_on(c, SMFIP_NR_MAIL);
+}
+
+/* A recipient domain that cannot be parsed forces TLS: the strict answer, logged. */
+static void recipient_forced(SMFICTX *ctx, cctx *c, const char *rcpt)
+{
+	const tlsmaps_table *t = c->snap->forced;
+	tlsmaps_rcpt_result r;
+	char safe[600];
+
+	switch (tlsmaps_decide_recipient(t, rcpt, strlen(rcpt), &r)) {
+	case TLSMAPS_RCPT_ERROR:
+		log_safe(rcpt, strlen(rcpt), safe, sizeof(safe));
+		log_warnx("%s: recipient %s: %s; %s: %s", queue_id(ctx), safe, r.reason,
+		          c->snap->dc.tls_header, c->snap->dc.tls_require);
+		if (!c->m->forced)
+			snprintf(c->m->forced_by, sizeof(c->m->forced_by),
+			         "rcpt %.200s: cannot parse its domain", safe);
+		c->m->forced = 1;
+		return;
+	case TLSMAPS_RCPT_FORCED:
+		if (!c->m->forced)
+			snprintf(c->m->forced_by, sizeof(c->m->forced_by), "rcpt %s: %s %s:%u",
+			         r.domain, tlsmaps_entry_key(t, r.id), tlsmaps_entry_file(t, r.id),
+			         tlsmaps_entry_line(t, r.id));
+		c->m->forced = 1;
+		break;
+	case TLSMAPS_RCPT_NOT_FORCED:
+		break;
+	}
+	t = c->snap->encrypt_table;
+	if (c->m->dir == DIR_OUTBOUND && !c->m->flagged && t != NULL &&
+	    tlsmaps_decide_recipient(t, rcpt, strlen(rcpt), &r) == TLSMAPS_RCPT_FORCED) {
+		c->m->flagged = 1;
+		snprintf(c->m->flagged_by, sizeof(c->m->flagged_by), "encrypt_table %s:%u",
+		         tlsmaps_entry_file(t, r.id), tlsmaps_entry_line(t, r.id));
+	}
+}
+
+sfsistat mlfi_envrcpt(SMFICTX *ctx, char **argv)
+{
+	cctx *c = get(ctx);
+
+	if (c == NULL || c->m == NULL)
+		return SMFIS_TEMPFAIL;
+	if (c->m->dir != DIR_INBOUND && argv[0] != NULL)
+		recipient_forced(ctx, c, argv[0]);
+	return go_on(c, SMFIP_NR_RCPT);
+}

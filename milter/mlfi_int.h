@@ -1,0 +1,76 @@
+/*
+ * NAME
+ *	mlfi_int.h - forcetls-milter's callbacks: the per-connection context
+ * DESCRIPTION
+ *	Shared by mlfi.c (negotiation, headers, body, end of message) and
+ *	envelope.c (connect, MAIL, RCPT). Envelope data is kept whole, as
+ *	the MTA gave it (strdup), never cut to a fixed size.
+ */
+#ifndef MILTER_MLFI_INT_H
+#define MILTER_MLFI_INT_H
+
+#include <libmilter/mfapi.h>
+
+#include "decide.h"
+#include "rules.h"
+#include "snapshot.h"
+#include "tlsmaps.h"
+
+#define NAME_COUNT_MAX 32
+
+typedef struct {
+	msnapshot *snap;
+	unsigned long steps; /* negotiated SMFIP_* */
+	char *client_name;   /* as the MTA gave it, whole; NULL: none */
+	tlsmaps_addr client_addr;
+	int have_addr;
+	int internal;     /* client_addr in internal_networks */
+	msg_dir conn_dir; /* by network; auth may make a message outbound */
+	/* per message */
+	msg_state *m;
+	rules_scan *scan;  /* encryption rules (outbound) */
+	rules_scan *dscan; /* decrypt rules (inbound) */
+	char *sender;      /* MAIL FROM as the MTA gave it, whole; NULL: none */
+	char *subject;     /* the first Subject, whole (for stripping its tag) */
+	int failed;        /* out of memory: defer at end of message */
+	struct {
+		char name[128];
+		unsigned count;
+	} names[NAME_COUNT_MAX]; /* occurrences per header name of interest */
+	size_t nnames;
+} cctx;
+
+static inline cctx *get(SMFICTX *ctx)
+{
+	return smfi_getpriv(ctx);
+}
+
+/* CONTINUE, or NOREPLY when the MTA agreed not to wait for this stage's reply. */
+static inline sfsistat go_on(const cctx *c, unsigned long nr_flag)
+{
+	return c != NULL && (c->steps & nr_flag) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+static inline const char *macro(SMFICTX *ctx, const char *name)
+{
+	const char *v = smfi_getsymval(ctx, (char *)name);
+
+	return v != NULL ? v : "";
+}
+
+static inline const char *queue_id(SMFICTX *ctx)
+{
+	const char *q = smfi_getsymval(ctx, "i");
+
+	return q != NULL && *q != '\0' ? q : "NOQUEUE";
+}
+
+/* Forget the message (mlfi.c). */
+void mlfi_message_reset(cctx *c);
+
+/* The envelope stage (envelope.c). */
+sfsistat mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa);
+sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv);
+sfsistat mlfi_envrcpt(SMFICTX *ctx, char **argv);
+
+#endif
