@@ -197,6 +197,51 @@ class PolicydTest(unittest.TestCase):
         self.assertEqual(p.ask(client_address="10.1.2.3", encryption_protocol="TLSv1.2",
                                encryption_keysize="128"), "DUNNO")
 
+    def test_policy_crlf_requests(self):
+        s = socket.create_connection(self.d.pol, timeout=5)
+        reject = b"action=450 4.7.0 TLS is required for this session\n\n"
+        clear = ("request=smtpd_access_policy\r\nprotocol_state=RCPT\r\n"
+                 "client_address=10.1.2.3\r\nclient_name=unknown\r\nsender=a@b.example\r\n"
+                 "encryption_protocol=\r\nencryption_keysize=0\r\n\r\n")
+        tls = clear.replace("encryption_protocol=", "encryption_protocol=TLSv1.3") \
+                   .replace("keysize=0", "keysize=256")
+        s.sendall(clear.encode())
+        self.assertEqual(s.recv(4096), reject)
+        s.sendall(tls.encode())
+        self.assertEqual(s.recv(4096), b"action=DUNNO\n\n")
+        # Two pipelined, then one ending in a bare LF after CRLF lines.
+        s.sendall((clear + tls).encode())
+        data = b""
+        while data.count(b"\n\n") < 2:
+            data += s.recv(4096)
+        self.assertEqual(data, reject + b"action=DUNNO\n\n")
+        s.sendall(clear[:-2].encode() + b"\n")
+        self.assertEqual(s.recv(4096), reject)
+        s.close()
+        # The CR is not part of a value: the keysize 256 is read as 256.
+        self.assertNotIn("key size", self.d.logtext())
+
+    def test_policy_before_mail_answers_dunno_and_warns_once(self):
+        p = Policy(self.d.pol)
+        clear = dict(queue_id="NOQUEUE", client_address="10.1.2.3", client_name="unknown",
+                     sender="", encryption_protocol="", encryption_keysize="0")
+        reject = "450 4.7.0 TLS is required for this session"
+        for _ in range(20):
+            self.assertEqual(p.ask(protocol_state="CONNECT", **clear), "DUNNO")
+            self.assertEqual(p.ask(protocol_state="EHLO", **clear), "DUNNO")
+            self.assertEqual(p.ask(protocol_state="HELO", **clear), "DUNNO")
+        # From MAIL on, and without protocol_state, the check runs (strict).
+        self.assertEqual(p.ask(protocol_state="MAIL", **dict(clear, sender="a@b.example")),
+                         reject)
+        for state in ["RCPT", "DATA", "END-OF-MESSAGE", "VRFY", "ETRN", "SOMETHING"]:
+            self.assertEqual(p.ask(protocol_state=state, **clear), reject, state)
+        self.assertEqual(p.ask(**clear), reject)
+        log = self.d.logtext()
+        for state in ["CONNECT", "EHLO", "HELO"]:
+            self.assertEqual(log.count("protocol_state=%s, before MAIL" % state), 1, log)
+        self.assertIn("put check_policy_service in smtpd_recipient_restrictions", log)
+        self.assertNotIn("protocol_state=MAIL", log)
+
     # --- reload, counters -----------------------------------------------
 
     def test_reload_good_and_bad(self):
