@@ -8,9 +8,17 @@
  *	A lookup is one name in one mode. RESOLVER_HOST asks A and AAAA of the
  *	name, in parallel. RESOLVER_MX asks MX first; the exchanges, sorted by
  *	preference (stable: equal preferences keep answer order, duplicates
- *	dropped, at most RESOLVER_MAX_ADDRS of them), then each get an A and
- *	an AAAA query, all in parallel. The answer lists, per host in MX
- *	order, the A then the AAAA addresses, at most RESOLVER_MAX_ADDRS.
+ *	dropped), then each get an A and an AAAA query, all in parallel. The
+ *	answer lists, per host in MX order, the A then the AAAA addresses.
+ *
+ *	Caps (resolver.h): more than RESOLVER_MAX_HOSTS exchanges, more than
+ *	RESOLVER_MAX_ADDRS address records in one answer, or more than
+ *	RESOLVER_MAX_ADDRS addresses in all make the lookup TEMP with limit
+ *	set; nothing is cut silently. The records of an answer are counted
+ *	(ns_parserr) before c-ares parses them into an array of that size.
+ *	CNAME chains are followed by the recursive server, and within one
+ *	answer by c-ares; a truncated UDP answer is asked again over TCP
+ *	(resolver_ares.c), so an answer is never used in part.
  *	NODATA for MX means the implicit MX: A and AAAA of the domain itself.
  *	A null MX (RFC 7505: an exchange of ".") is NOTFOUND; a "." among
  *	real exchanges is ignored.
@@ -18,8 +26,8 @@
  *	Outcome of a lookup, once every query it sent has answered:
  *	- TEMP when any query failed other than by NXDOMAIN or NODATA
  *	  (SERVFAIL, REFUSED, timeout, connection refused, a malformed
- *	  answer, out of memory, shutdown). A host whose name is NXDOMAIN or
- *	  has no address records is skipped.
+ *	  answer, out of memory, shutdown), or a cap was reached. A host
+ *	  whose name is NXDOMAIN or has no address records is skipped.
  *	- else OK when at least one address was found,
  *	- else NOTFOUND.
  *
@@ -52,7 +60,9 @@
  *	mx1.example.com", "malformed answer looking up AAAA of ...". A
  *	NOTFOUND result says which answer it came from ("NXDOMAIN looking up
  *	MX of example.com", "null MX for example.com", "no address for
- *	example.com"). resolver_new() fails with a reason for bad servers or
+ *	example.com"). A cap: "too many addresses for mx.example.com: 1100
+ *	> 1024", "too many MX hosts for example.com: 101 > 100" (the count of
+ *	MX records in the answer). resolver_new() fails with a reason for bad servers or
  *	when c-ares cannot start.
  * SEE ALSO
  *	resolver.h, the contract; resolver_int.h, resolver_cache.c,
@@ -221,48 +231,87 @@ static void query_negative(lookup *l, int status, int type, const char *name,
 		         ares_glue_status_text(status), type_name(type), name);
 }
 
+/* An internal cap is reached: the lookup answers TEMP, never a part of the answer. */
+static void limit_reached(lookup *l, const char *what, const char *name, size_t n, size_t cap)
+{
+	if (!l->temp)
+		snprintf(l->why, sizeof(l->why), "too many %s for %s: %zu > %zu", what, name, n,
+		         cap);
+	l->temp = 1;
+	l->limit = 1;
+}
+
+/* Records of type in the answer section, -1 when it cannot be parsed. */
+static int count_answers(const unsigned char *abuf, int alen, int type)
+{
+	ns_msg msg;
+	ns_rr rr;
+	int n = 0;
+
+	if (ns_initparse(abuf, alen, &msg) < 0)
+		return -1;
+	for (int i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
+		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
+			return -1;
+		n += (int)ns_rr_type(rr) == type;
+	}
+	return n;
+}
+
+/* The A (fam 0) or AAAA (1) records of an answer into h; an ARES_ status. */
+static int parse_addrs(lookup *l, hslot *h, int fam, const unsigned char *abuf, int alen)
+{
+	int max = count_answers(abuf, alen, fam ? ns_t_aaaa : ns_t_a), n = max, status;
+	struct ares_addrttl *a4 = NULL;
+	struct ares_addr6ttl *a6 = NULL;
+
+	if (max < 0)
+		return ARES_EBADRESP;
+	if (max == 0)
+		return ARES_ENODATA;
+	if (max > RESOLVER_MAX_ADDRS) { /* all of them, or none */
+		limit_reached(l, "addresses", h->name, (size_t)max, RESOLVER_MAX_ADDRS);
+		return ARES_SUCCESS;
+	}
+	if ((fam == 0 && (a4 = calloc((size_t)max, sizeof(*a4))) == NULL) ||
+	    (fam == 1 && (a6 = calloc((size_t)max, sizeof(*a6))) == NULL))
+		return ARES_ENOMEM;
+	if (fam == 0)
+		status = ares_parse_a_reply(abuf, alen, NULL, a4, &n);
+	else
+		status = ares_parse_aaaa_reply(abuf, alen, NULL, a6, &n);
+	if (status == ARES_SUCCESS && n == 0)
+		status = ARES_ENODATA;
+	if (status == ARES_SUCCESS &&
+	    (h->addrs[fam] = calloc((size_t)n, sizeof(tlsmaps_addr))) == NULL)
+		status = ARES_ENOMEM;
+	for (int i = 0; status == ARES_SUCCESS && i < n; i++) {
+		tlsmaps_addr *t = &h->addrs[fam][i];
+		int ttl = fam == 0 ? a4[i].ttl : a6[i].ttl;
+
+		t->family = fam == 0 ? 4 : 6;
+		if (fam == 0)
+			memcpy(t->bytes, &a4[i].ipaddr, 4);
+		else
+			memcpy(t->bytes, &a6[i].ip6addr, 16);
+		note_positive_ttl(l, ttl < 0 ? 0 : (unsigned)ttl);
+	}
+	if (status == ARES_SUCCESS)
+		h->naddrs[fam] = (size_t)n;
+	free(a4);
+	free(a6);
+	return status;
+}
+
 static void on_addr(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
 	qctx *q = arg;
 	lookup *l = q->l;
 	hslot *h = &l->slots[q->slot];
-	int fam = q->type == ns_t_aaaa;
 
 	(void)timeouts;
-	if (status == ARES_SUCCESS) {
-		struct ares_addrttl a4[RESOLVER_MAX_ADDRS];
-		struct ares_addr6ttl a6[RESOLVER_MAX_ADDRS];
-		int n = RESOLVER_MAX_ADDRS;
-
-		if (fam == 0)
-			status = ares_parse_a_reply(abuf, alen, NULL, a4, &n);
-		else
-			status = ares_parse_aaaa_reply(abuf, alen, NULL, a6, &n);
-		if (status == ARES_SUCCESS && n > 0) {
-			if ((h->addrs[fam] = calloc((size_t)n, sizeof(tlsmaps_addr))) == NULL) {
-				status = ARES_ENOMEM;
-			} else {
-				for (int i = 0; i < n; i++) {
-					tlsmaps_addr *t = &h->addrs[fam][i];
-
-					if (fam == 0) {
-						t->family = 4;
-						memcpy(t->bytes, &a4[i].ipaddr, 4);
-						note_positive_ttl(
-						        l, a4[i].ttl < 0 ? 0 : (unsigned)a4[i].ttl);
-					} else {
-						t->family = 6;
-						memcpy(t->bytes, &a6[i].ip6addr, 16);
-						note_positive_ttl(
-						        l, a6[i].ttl < 0 ? 0 : (unsigned)a6[i].ttl);
-					}
-				}
-				h->naddrs[fam] = (size_t)n;
-			}
-		} else if (status == ARES_SUCCESS) {
-			status = ARES_ENODATA;
-		}
-	}
+	if (status == ARES_SUCCESS)
+		status = parse_addrs(l, h, q->type == ns_t_aaaa, abuf, alen);
 	if (status == ARES_ENOTFOUND || status == ARES_ENODATA)
 		query_negative(l, status, q->type, h->name, abuf, alen);
 	else if (status != ARES_SUCCESS)
@@ -270,6 +319,7 @@ static void on_addr(void *arg, int status, int timeouts, unsigned char *abuf, in
 	lookup_release(l);
 }
 
+/* A host to ask A and AAAA of (once): 0, 1 when RESOLVER_MAX_HOSTS are there, -1. */
 static int add_slot(lookup *l, const char *name)
 {
 	hslot *h;
@@ -277,9 +327,9 @@ static int add_slot(lookup *l, const char *name)
 	for (size_t i = 0; i < l->nslots; i++)
 		if (strcasecmp(l->slots[i].name, name) == 0)
 			return 0;
-	if (l->nslots >= RESOLVER_MAX_ADDRS)
-		return 0;
-	if (l->slots == NULL && (l->slots = calloc(RESOLVER_MAX_ADDRS, sizeof(*l->slots))) == NULL)
+	if (l->nslots >= RESOLVER_MAX_HOSTS)
+		return 1;
+	if (l->slots == NULL && (l->slots = calloc(RESOLVER_MAX_HOSTS, sizeof(*l->slots))) == NULL)
 		return -1;
 	h = &l->slots[l->nslots];
 	if ((h->name = strdup(name)) == NULL)
@@ -300,11 +350,14 @@ static void send_slot_queries(lookup *l, size_t from)
 			send_query(l, &l->slots[i].q[k], l->slots[i].name);
 }
 
-/* The exchanges of mx as hosts, by preference (stable); ARES_SUCCESS or ARES_ENOMEM. */
+/*
+ * The exchanges of mx as hosts, by preference (stable); ARES_SUCCESS or
+ * ARES_ENOMEM. More than RESOLVER_MAX_HOSTS: l->limit, and no host is asked.
+ */
 static int add_exchanges(lookup *l, const struct ares_mx_reply *mx)
 {
 	unsigned short pref = 0;
-	int more = 1, nreal = 0;
+	int more = 1, nreal = 0, full = 0;
 
 	/* Selection by preference, stable: O(n^2) for n <= a few. */
 	for (int first = 1; more; first = 0) {
@@ -327,9 +380,13 @@ static int add_exchanges(lookup *l, const struct ares_mx_reply *mx)
 			if (m->host == NULL || m->host[0] == '\0' || strcmp(m->host, ".") == 0)
 				continue; /* null MX */
 			nreal++;
-			if (add_slot(l, m->host) < 0)
+			if (!full && (full = add_slot(l, m->host)) < 0)
 				return ARES_ENOMEM;
 		}
+	}
+	if (full) {
+		limit_reached(l, "MX hosts", l->node.name, (size_t)nreal, RESOLVER_MAX_HOSTS);
+		return ARES_SUCCESS;
 	}
 	if (nreal == 0) {
 		l->nullmx = 1;
@@ -374,7 +431,7 @@ static void on_mx(void *arg, int status, int timeouts, unsigned char *abuf, int 
 		query_negative(l, status, ns_t_mx, l->node.name, abuf, alen);
 	else if (status != ARES_SUCCESS)
 		query_failed(l, status, ns_t_mx, l->node.name);
-	else if (!l->r->closing)
+	else if (!l->r->closing && !l->limit)
 		send_slot_queries(l, 0);
 	lookup_release(l); /* the hold */
 	lookup_release(l); /* the MX query */
@@ -408,10 +465,16 @@ static void lookup_finish(lookup *l)
 
 	htable_remove(&r->inflight, &l->node);
 	for (size_t i = 0; i < l->nslots; i++)
+		n += l->slots[i].naddrs[0] + l->slots[i].naddrs[1];
+	if (n > RESOLVER_MAX_ADDRS)
+		limit_reached(l, "addresses", l->node.name, n, RESOLVER_MAX_ADDRS);
+	n = 0;
+	for (size_t i = 0; !l->temp && i < l->nslots; i++)
 		for (int k = 0; k < 2; k++)
-			for (size_t j = 0; j < l->slots[i].naddrs[k] && n < RESOLVER_MAX_ADDRS; j++)
+			for (size_t j = 0; j < l->slots[i].naddrs[k]; j++)
 				addrs[n++] = l->slots[i].addrs[k][j];
 	memset(&res, 0, sizeof(res));
+	res.limit = l->limit;
 	if (l->temp) {
 		res.status = RESOLVER_TEMP;
 	} else if (n > 0) {

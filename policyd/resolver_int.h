@@ -78,6 +78,7 @@ typedef struct lookup { /* a (mode, name) in flight */
 	waiter *waiters, **wtail;
 	unsigned pending; /* queries outstanding, +1 while starting */
 	int temp;         /* a query failed temporarily */
+	int limit;        /* ... or a cap was reached (temp is set too) */
 	int nullmx;
 	char why[WHY_MAX]; /* the first failure, or the negative answer */
 	int have_ttl;

@@ -21,7 +21,7 @@ import tempfile
 import time
 import unittest
 
-from policyd_client import Daemon, Policy, Socketmap, free_port
+from policyd_client import Daemon, Policy, Socketmap, free_port, netstring
 
 BINARY = None
 
@@ -565,6 +565,19 @@ class DnsTest(unittest.TestCase):
         if not shutil.which("dnsmasq") and not os.path.exists("/usr/sbin/dnsmasq"):
             raise unittest.SkipTest("dnsmasq not installed")
         cls.port = free_port()
+        # A name server that never answers: dnsmasq forwards slow.test to it.
+        cls.silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        cls.silent.bind(("127.0.0.1", 0))
+        # Names with many addresses, the forced one (198.51.100.0/24) last.
+        cls.tmp = tempfile.mkdtemp(prefix="ftls-dns-")
+        cls.hosts = os.path.join(cls.tmp, "hosts")
+        with open(cls.hosts, "w") as f:
+            for i in range(1, 70):
+                f.write("192.0.2.%d mx70.many.test\n" % i)
+            f.write("198.51.100.70 mx70.many.test\n")
+            for i in range(1, 1100):
+                f.write("10.200.%d.%d mx1100.many.test\n" % (i // 256, i % 256))
+            f.write("198.51.100.99 mx1100.many.test\n")
         cls.dns = subprocess.Popen(
             ["/usr/sbin/dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts",
              "--bind-interfaces", "--listen-address=127.0.0.1", "--port=%d" % cls.port,
@@ -574,6 +587,10 @@ class DnsTest(unittest.TestCase):
              "--mx-host=two.test,a.two.test,10", "--mx-host=two.test,b.two.test,20",
              "--host-record=a.two.test,203.0.113.6", "--host-record=b.two.test,198.51.100.26",
              "--host-record=implicit.test,198.51.100.27",
+             "--addn-hosts=" + cls.hosts,
+             "--mx-host=seventy.test,mx70.many.test,10",
+             "--mx-host=toomany.test,mx1100.many.test,10",
+             "--server=/slow.test/127.0.0.1#%d" % cls.silent.getsockname()[1],
              "--server=/fail.test/127.0.0.1#%d" % free_port()],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
@@ -582,6 +599,8 @@ class DnsTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.dns.terminate()
         cls.dns.wait()
+        cls.silent.close()
+        shutil.rmtree(cls.tmp)
 
     def daemon(self, extra=""):
         return Daemon(BINARY, "bank.test\n198.51.100.0/24 encrypt\n203.0.113.6 may\n",
@@ -612,7 +631,47 @@ class DnsTest(unittest.TestCase):
             sm = Socketmap(d.sm)
             self.assertEqual(sm.lookup("x.fail.test"), "NOTFOUND ")
             self.assertEqual(sm.lookup("cidr.test"), "OK encrypt")
+            # A resolver cap is not a DNS failure: still TEMP.
+            self.assertEqual(sm.lookup("toomany.test"), "TEMP resolver limit reached")
             sm.close()
+        finally:
+            self.assertEqual(d.stop(), 0)
+
+    def test_many_addresses_forced_one_last(self):
+        d = self.daemon()
+        try:
+            sm = Socketmap(d.sm)
+            # 70 addresses, only the 70th in 198.51.100.0/24 (the cap was 64: NOTFOUND).
+            self.assertEqual(sm.lookup("seventy.test"), "OK encrypt")
+            self.assertEqual(sm.lookup("[mx70.many.test]"), "OK encrypt")
+            # 1100 addresses, more than the cap (1024): TEMP, never NOTFOUND.
+            self.assertEqual(sm.lookup("toomany.test"), "TEMP resolver limit reached")
+            self.assertEqual(sm.lookup("[mx1100.many.test]"), "TEMP resolver limit reached")
+            sm.close()
+            self.assertIn("lookup toomany.test: TEMP: too many addresses for mx1100.many.test: "
+                          "1100 > 1024", d.logtext())
+        finally:
+            self.assertEqual(d.stop(), 0)
+
+    def test_request_deadline_while_waiting_for_dns(self):
+        d = Daemon(BINARY, "bank.test\n198.51.100.0/24 encrypt\n",
+                   'dns_servers = "127.0.0.1:%d";\n  dns_timeout = 5000;\n  dns_tries = 2;\n'
+                   '  request_timeout = 1;' % self.port)
+        try:
+            sm = Socketmap(d.sm)
+            other = Socketmap(d.sm)
+            start = time.time()
+            sm.sock.sendall(netstring("forcetls x.slow.test"))
+            self.assertEqual(other.lookup("bank.test"), "OK encrypt")   # not held up
+            from policyd_client import read_netstring
+            self.assertEqual(read_netstring(sm.sock), "TEMP request timed out")
+            self.assertLess(time.time() - start, 2.5)
+            self.assertIsNotNone(wait_closed(sm.sock, 5), "not closed after the deadline")
+            self.assertEqual(other.lookup("bank.test"), "OK encrypt")
+            other.close()
+            sm.close()
+            self.assertIn("socketmap: closing a connection: request not answered within 1 s",
+                          d.logtext())
         finally:
             self.assertEqual(d.stop(), 0)
 
