@@ -118,78 +118,6 @@ static int valid_name(const char *name, size_t len)
 	return label > 0;
 }
 
-static void note_ttl(lookup *l, unsigned ttl)
-{
-	if (!l->have_ttl || ttl < l->ttl) {
-		l->ttl = ttl;
-		l->have_ttl = 1;
-	}
-}
-
-static void note_positive_ttl(lookup *l, unsigned ttl)
-{
-	note_ttl(l, ttl < l->r->opts.cache_max_ttl ? ttl : l->r->opts.cache_max_ttl);
-}
-
-/*
- * The TTL of a negative answer: min(SOA TTL, SOA MINIMUM) from the
- * authority section (RFC 2308 section 5), else negative_ttl; capped by
- * negative_ttl.
- */
-static unsigned negative_ttl(const resolver *r, const unsigned char *abuf, int alen)
-{
-	unsigned ttl = r->opts.negative_ttl;
-	ns_msg msg;
-	ns_rr rr;
-
-	if (abuf == NULL || alen <= 0 || ns_initparse(abuf, alen, &msg) < 0)
-		return ttl;
-	for (int i = 0; i < ns_msg_count(msg, ns_s_ns); i++) {
-		const unsigned char *rd, *end;
-		int n;
-		uint32_t minimum;
-
-		if (ns_parserr(&msg, ns_s_ns, i, &rr) < 0)
-			break;
-		if (ns_rr_type(rr) != ns_t_soa)
-			continue;
-		rd = ns_rr_rdata(rr);
-		end = rd + ns_rr_rdlen(rr);
-		/* MNAME and RNAME, then SERIAL REFRESH RETRY EXPIRE MINIMUM. */
-		for (int k = 0; k < 2; k++) {
-			if ((n = dn_skipname(rd, end)) < 0)
-				return ttl;
-			rd += n;
-		}
-		if (end - rd < 20)
-			return ttl;
-		rd += 16;
-		NS_GET32(minimum, rd);
-		if (ns_rr_ttl(rr) < minimum)
-			minimum = ns_rr_ttl(rr);
-		return minimum < ttl ? (unsigned)minimum : ttl;
-	}
-	return ttl;
-}
-
-/* Smallest TTL of the answer section, -1 when it cannot be parsed. */
-static long answer_ttl(const unsigned char *abuf, int alen)
-{
-	ns_msg msg;
-	ns_rr rr;
-	long ttl = -1;
-
-	if (ns_initparse(abuf, alen, &msg) < 0)
-		return -1;
-	for (int i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
-		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
-			return -1;
-		if (ttl < 0 || (long)ns_rr_ttl(rr) < ttl)
-			ttl = (long)ns_rr_ttl(rr);
-	}
-	return ttl;
-}
-
 /* ---------------------------------------------------------------------------
  * Lookups.
  */
@@ -225,7 +153,7 @@ static void query_failed(lookup *l, int status, int type, const char *name)
 static void query_negative(lookup *l, int status, int type, const char *name,
                            const unsigned char *abuf, int alen)
 {
-	note_ttl(l, negative_ttl(l->r, abuf, alen));
+	ttl_note(l, ttl_negative(l->r, abuf, alen));
 	if (!l->temp && l->why[0] == '\0')
 		snprintf(l->why, sizeof(l->why), "%s looking up %s of %s",
 		         ares_glue_status_text(status), type_name(type), name);
@@ -294,7 +222,7 @@ static int parse_addrs(lookup *l, hslot *h, int fam, const unsigned char *abuf, 
 			memcpy(t->bytes, &a4[i].ipaddr, 4);
 		else
 			memcpy(t->bytes, &a6[i].ip6addr, 16);
-		note_positive_ttl(l, ttl < 0 ? 0 : (unsigned)ttl);
+		ttl_note_positive(l, ttl < 0 ? 0 : (unsigned)ttl);
 	}
 	if (status == ARES_SUCCESS)
 		h->naddrs[fam] = (size_t)n;
@@ -391,7 +319,7 @@ static int add_exchanges(lookup *l, const struct ares_mx_reply *mx)
 	if (nreal == 0) {
 		l->nullmx = 1;
 		/* A null MX is a negative answer: capped like one. */
-		note_ttl(l, l->r->opts.negative_ttl);
+		ttl_note(l, l->r->opts.negative_ttl);
 		snprintf(l->why, sizeof(l->why), "null MX for %s", l->node.name);
 	}
 	return ARES_SUCCESS;
@@ -406,7 +334,7 @@ static void on_mx(void *arg, int status, int timeouts, unsigned char *abuf, int 
 	(void)timeouts;
 	l->pending++; /* hold the lookup while adding queries */
 	if (status == ARES_SUCCESS) {
-		long ttl = answer_ttl(abuf, alen);
+		long ttl = ttl_answer(abuf, alen);
 
 		status = ares_parse_mx_reply(abuf, alen, &mx);
 		if (status == ARES_SUCCESS && ttl < 0)
@@ -414,7 +342,7 @@ static void on_mx(void *arg, int status, int timeouts, unsigned char *abuf, int 
 		if (status == ARES_SUCCESS && mx == NULL)
 			status = ARES_ENODATA;
 		if (status == ARES_SUCCESS) {
-			note_positive_ttl(l, (unsigned)ttl);
+			ttl_note_positive(l, (unsigned)ttl);
 			status = add_exchanges(l, mx);
 		}
 		ares_free_data(mx);

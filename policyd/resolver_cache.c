@@ -3,7 +3,8 @@
  *	resolver_cache.c - the resolver's (mode, name) hash tables and TTL cache
  * SUMMARY
  *	htable_init(), htable_find(), htable_insert(), htable_remove(),
- *	cache_store(), cache_answer(), cache_clear(), resolver_now_ms()
+ *	cache_store(), cache_answer(), cache_clear(), resolver_now_ms(),
+ *	ttl_note(), ttl_note_positive(), ttl_negative(), ttl_answer()
  * DESCRIPTION
  *	An intrusive hash table keyed by (mode, name), FNV-1a hashed, chained,
  *	doubling when it holds as many nodes as buckets. The resolver keeps two:
@@ -14,12 +15,20 @@
  *	is bounded by cache_size answers, with a FIFO of insertion: when full,
  *	the oldest inserted answer is dropped first. An expired answer is
  *	dropped when a lookup meets it. A cache_size of 0 disables it.
+ *
+ *	How long an answer lives (the rules are in resolver.c): ttl_note()
+ *	keeps a lookup's smallest TTL, ttl_note_positive() caps one by
+ *	cache_max_ttl, ttl_negative() reads the SOA of a negative answer
+ *	(RFC 2308) and ttl_answer() the smallest TTL of an answer section,
+ *	both from the raw reply with libresolv's ns_parserr().
  * DIAGNOSTICS
  *	None: an answer that cannot be stored for lack of memory is not
  *	cached, and the next lookup asks DNS again.
  * SEE ALSO
  *	resolver_int.h, resolver.c.
  */
+#include <arpa/nameser.h>
+#include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,4 +204,80 @@ void cache_clear(resolver *r)
 		cache_unlink(r, r->oldest);
 	free(r->cache.buckets);
 	r->cache.buckets = NULL;
+}
+
+/* ---------------------------------------------------------------------------
+ * TTLs.
+ */
+
+void ttl_note(lookup *l, unsigned ttl)
+{
+	if (!l->have_ttl || ttl < l->ttl) {
+		l->ttl = ttl;
+		l->have_ttl = 1;
+	}
+}
+
+void ttl_note_positive(lookup *l, unsigned ttl)
+{
+	ttl_note(l, ttl < l->r->opts.cache_max_ttl ? ttl : l->r->opts.cache_max_ttl);
+}
+
+/*
+ * The TTL of a negative answer: min(SOA TTL, SOA MINIMUM) from the
+ * authority section (RFC 2308 section 5), else negative_ttl; capped by
+ * negative_ttl.
+ */
+unsigned ttl_negative(const resolver *r, const unsigned char *abuf, int alen)
+{
+	unsigned ttl = r->opts.negative_ttl;
+	ns_msg msg;
+	ns_rr rr;
+
+	if (abuf == NULL || alen <= 0 || ns_initparse(abuf, alen, &msg) < 0)
+		return ttl;
+	for (int i = 0; i < ns_msg_count(msg, ns_s_ns); i++) {
+		const unsigned char *rd, *end;
+		int n;
+		uint32_t minimum;
+
+		if (ns_parserr(&msg, ns_s_ns, i, &rr) < 0)
+			break;
+		if (ns_rr_type(rr) != ns_t_soa)
+			continue;
+		rd = ns_rr_rdata(rr);
+		end = rd + ns_rr_rdlen(rr);
+		/* MNAME and RNAME, then SERIAL REFRESH RETRY EXPIRE MINIMUM. */
+		for (int k = 0; k < 2; k++) {
+			if ((n = dn_skipname(rd, end)) < 0)
+				return ttl;
+			rd += n;
+		}
+		if (end - rd < 20)
+			return ttl;
+		rd += 16;
+		NS_GET32(minimum, rd);
+		if (ns_rr_ttl(rr) < minimum)
+			minimum = ns_rr_ttl(rr);
+		return minimum < ttl ? (unsigned)minimum : ttl;
+	}
+	return ttl;
+}
+
+/* Smallest TTL of the answer section, -1 when it cannot be parsed. */
+long ttl_answer(const unsigned char *abuf, int alen)
+{
+	ns_msg msg;
+	ns_rr rr;
+	long ttl = -1;
+
+	if (ns_initparse(abuf, alen, &msg) < 0)
+		return -1;
+	for (int i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
+		if (ns_parserr(&msg, ns_s_an, i, &rr) < 0)
+			return -1;
+		if (ttl < 0 || (long)ns_rr_ttl(rr) < ttl)
+			ttl = (long)ns_rr_ttl(rr);
+	}
+	return ttl;
 }

@@ -7,7 +7,8 @@
  *
  *	resolver.c        the MX logic: lookups, their queries, their outcome
  *	                  and TTL, and the public functions;
- *	resolver_cache.c  the (mode, name) hash tables and the TTL cache;
+ *	resolver_cache.c  the (mode, name) hash tables, the TTL cache, and
+ *	                  the TTLs read from answers;
  *	resolver_ares.c   c-ares inside the libevent loop: the channel, its
  *	                  sockets and timer, sending a query.
  *
@@ -122,6 +123,11 @@ void cache_store(resolver *r, const lookup *l, resolver_status status, const tls
 int cache_answer(resolver *r, resolver_mode mode, const char *name, size_t len, resolver_cb cb,
                  void *ctx);
 void cache_clear(resolver *r);
+void ttl_note(lookup *l, unsigned ttl);          /* the smallest TTL of a lookup */
+void ttl_note_positive(lookup *l, unsigned ttl); /* ... capped by cache_max_ttl */
+/* The TTL of a negative answer (SOA, RFC 2308 section 5), capped by negative_ttl. */
+unsigned ttl_negative(const resolver *r, const unsigned char *abuf, int alen);
+long ttl_answer(const unsigned char *abuf, int alen); /* smallest in the answer, or -1 */
 
 /* resolver_ares.c */
 /* Start c-ares on r (opts set): 0, or -1 with a reason in why. */

@@ -34,9 +34,7 @@
  *	resets and idle closes are normal and not logged.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -44,18 +42,10 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "ratelog.h"
 #include "server.h"
 
 #define OUT_HIGH_WATER (64 * 1024)
-
-/* One kind of log line, at most once per interval (log_interval). */
-typedef struct {
-	unsigned interval;
-	int64_t logged_ms; /* last line logged, monotonic; 0: never */
-	unsigned long suppressed;
-	char last[256]; /* the last line, for the count */
-	struct event *flush;
-} ratelog;
 
 enum { RL_FULL, RL_ACCEPT, RL_TIMEOUT, RL_COUNT };
 
@@ -106,55 +96,6 @@ static int64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---------------------------------------------------------------------------
- * Rate-limited log lines.
- */
-
-static void ratelog_summary(ratelog *r, int64_t now)
-{
-	if (r->suppressed == 0)
-		return;
-	log_warnx("%s: %lu more time%s in the last %u s", r->last, r->suppressed,
-	          r->suppressed == 1 ? "" : "s", r->interval);
-	r->suppressed = 0;
-	r->logged_ms = now;
-}
-
-static void on_ratelog_flush(evutil_socket_t fd, short what, void *arg)
-{
-	ratelog *r = arg;
-
-	(void)fd;
-	(void)what;
-	ratelog_summary(r, now_ms());
-}
-
-static void ratelog_warnx(ratelog *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void ratelog_warnx(ratelog *r, const char *fmt, ...)
-{
-	int64_t now = now_ms(), next = r->logged_ms + (int64_t)r->interval * 1000;
-	char line[sizeof(r->last)];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (r->logged_ms != 0 && now < next) {
-		struct timeval tv = {(next - now) / 1000, (next - now) % 1000 * 1000};
-
-		r->suppressed++;
-		memcpy(r->last, line, sizeof(r->last));
-		if (r->flush != NULL && !evtimer_pending(r->flush, NULL))
-			evtimer_add(r->flush, &tv);
-		return;
-	}
-	ratelog_summary(r, now); /* a flush that did not run yet */
-	log_warnx("%s", line);
-	memcpy(r->last, line, sizeof(r->last));
-	r->logged_ms = now;
 }
 
 /* ---------------------------------------------------------------------------
@@ -574,8 +515,7 @@ listener *listener_new(struct event_base *base, int fd, const server_protocol *p
 	l->request.tv_sec = o->request_timeout;
 	l->drain.tv_sec = o->drain_timeout;
 	for (int k = 0; k < RL_COUNT; k++) {
-		l->rl[k].interval = o->log_interval;
-		if ((l->rl[k].flush = evtimer_new(base, on_ratelog_flush, &l->rl[k])) == NULL) {
+		if (ratelog_init(&l->rl[k], base, o->log_interval) < 0) {
 			listener_free(l);
 			return NULL;
 		}
@@ -600,10 +540,7 @@ void listener_free(listener *l)
 	if (l->pause != NULL)
 		event_free(l->pause);
 	for (int k = 0; k < RL_COUNT; k++)
-		if (l->rl[k].flush != NULL) {
-			ratelog_summary(&l->rl[k], now_ms());
-			event_free(l->rl[k].flush);
-		}
+		ratelog_free(&l->rl[k]);
 	free(l);
 }
 
