@@ -27,11 +27,12 @@
  * DIAGNOSTICS
  *	Refused connections (max_connections reached; accept(2) failures other
  *	than EAGAIN, EMFILE pausing accepting for a second) and connections
- *	closed by a deadline ("request not complete within 10 s", "client not
- *	reading its replies for 10 s", "drain limit ...") are logged, each kind
- *	at most once per log_interval; the next line of that kind, or a line at
- *	the end of the interval, adds ": N more times in the last S s". Peer
- *	resets and idle closes are normal and not logged.
+ *	closed by a limit ("request not complete within 10 s", "request not
+ *	answered ...", "client not reading its replies for 10 s", "still
+ *	sending after its last reply for 2 s", "more than 65536 bytes after
+ *	its last reply") are logged, each kind at most once per log_interval
+ *	(ratelog.c: a line at the end of the interval adds ": N more times in
+ *	the last S s"). Peer resets and idle closes are normal and not logged.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -47,7 +48,17 @@
 
 #define OUT_HIGH_WATER (64 * 1024)
 
-enum { RL_FULL, RL_ACCEPT, RL_TIMEOUT, RL_COUNT };
+/* The kinds of rate-limited lines, one ratelog each. */
+enum {
+	RL_FULL,
+	RL_ACCEPT,
+	RL_PARTIAL,
+	RL_UNANSWERED,
+	RL_WRITE,
+	RL_DRAIN_TIME,
+	RL_DRAIN_BYTES,
+	RL_COUNT
+};
 
 struct listener {
 	struct event_base *base;
@@ -331,16 +342,17 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	c->tev_armed = 0;
 	if (c->draining) {
-		ratelog_warnx(&l->rl[RL_TIMEOUT],
+		ratelog_warnx(&l->rl[RL_DRAIN_TIME],
 		              "%s: closing a connection: still sending after its last reply "
 		              "for %u s (drain_timeout)",
 		              l->proto.name, l->opt.drain_timeout);
 		conn_close(c);
 		return;
 	}
-	ratelog_warnx(&l->rl[RL_TIMEOUT], "%s: closing a connection: request %s within %u s (%s)",
-	              l->proto.name, c->waiting ? "not answered" : "not complete",
-	              l->opt.request_timeout, "request_timeout");
+	ratelog_warnx(&l->rl[c->waiting ? RL_UNANSWERED : RL_PARTIAL],
+	              "%s: closing a connection: request %s within %u s (%s)", l->proto.name,
+	              c->waiting ? "not answered" : "not complete", l->opt.request_timeout,
+	              "request_timeout");
 	if (!c->waiting || l->proto.timeout_reply == NULL) {
 		conn_close(c); /* a partial request: nothing the protocol allows */
 		return;
@@ -371,7 +383,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		    (n < 0 && errno != EAGAIN && errno != EINTR && errno != EWOULDBLOCK)) {
 			conn_close(c);
 		} else if (n > 0 && (c->drained += (size_t)n) > c->l->opt.drain_max) {
-			ratelog_warnx(&c->l->rl[RL_TIMEOUT],
+			ratelog_warnx(&c->l->rl[RL_DRAIN_BYTES],
 			              "%s: closing a connection: more than %zu bytes after its "
 			              "last reply (drain_max)",
 			              c->l->proto.name, c->l->opt.drain_max);
@@ -398,7 +410,7 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	if (what & EV_TIMEOUT) {
-		ratelog_warnx(&c->l->rl[RL_TIMEOUT],
+		ratelog_warnx(&c->l->rl[RL_WRITE],
 		              "%s: closing a connection: client not reading its replies for "
 		              "%u s (write_timeout)",
 		              c->l->proto.name, c->l->opt.write_timeout);
