@@ -372,6 +372,26 @@ class LimitsTest(unittest.TestCase):
         finally:
             self.assertEqual(d.stop(), 0)
 
+    def test_kept_connection_idles_under_idle_timeout_only(self):
+        # Postfix keeps its connections between requests: the request deadline
+        # must not cut them; idle_timeout does.
+        d = self.daemon("request_timeout = 1;\n  idle_timeout = 4;")
+        try:
+            sm = Socketmap(d.sm)
+            p = Policy(d.pol)
+            self.assertEqual(sm.lookup("bank.test"), "OK encrypt")
+            self.assertEqual(p.ask(client_address="198.51.100.1"), "DUNNO")
+            time.sleep(2.5)
+            self.assertEqual(sm.lookup("mx.bank.test"), "OK verify")
+            self.assertEqual(p.ask(client_address="198.51.100.1"), "DUNNO")
+            t = wait_closed(sm.sock, 10)
+            self.assertIsNotNone(t, "idle_timeout did not close an idle connection")
+            self.assertGreater(t, 3)
+            sm.close()
+            p.sock.close()
+        finally:
+            self.assertEqual(d.stop(), 0)
+
     def test_policy_slow_client_closed(self):
         d = self.daemon("request_timeout = 2;")
         try:
