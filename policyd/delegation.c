@@ -20,17 +20,57 @@
  *	fails), so the client retries and nothing is lost. A request longer
  *	than DELEGATION_MAX_REQUEST gets the same answer and the connection is
  *	closed. A NUL byte anywhere is treated like a malformed line.
+ *
+ *	Lines may end with CRLF (policy_request.c); the reply is always
+ *	Postfix's "action=...\n\n".
+ *
+ *	protocol_state: the inbound check needs the sender and the session's
+ *	TLS, so it runs at MAIL (smtpd_delay_reject = no), RCPT, DATA,
+ *	END-OF-MESSAGE, and for any other or missing state (VRFY, ETRN, a
+ *	future one: the strict choice). A request before MAIL (CONNECT, EHLO,
+ *	HELO, STARTTLS: check_policy_service in smtpd_client_restrictions or
+ *	smtpd_helo_restrictions with smtpd_delay_reject = no) answers DUNNO:
+ *	there, before STARTTLS, every listed client would be refused for good.
+ *	Each such state is logged once per process, with where the check
+ *	belongs.
  * SEE ALSO
  *	inbound.c, the decision.
  */
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "delegation.h"
 #include "log.h"
 
 #define MALFORMED "action=451 4.3.5 Server configuration problem\n\n"
+#define DUNNO "action=DUNNO\n\n"
+
+/* The states before MAIL, and whether each was logged already. */
+static const char *const early_states[] = {"CONNECT", "EHLO", "HELO", "STARTTLS"};
+static int early_warned[sizeof(early_states) / sizeof(early_states[0])];
+
+/* 1 when protocol_state is before MAIL (warned about once per state), else 0. */
+static int before_mail(const char *state)
+{
+	if (state == NULL)
+		return 0; /* as RCPT: strict */
+	for (size_t i = 0; i < sizeof(early_states) / sizeof(early_states[0]); i++) {
+		if (strcasecmp(state, early_states[i]) != 0)
+			continue;
+		if (!early_warned[i]) {
+			early_warned[i] = 1;
+			log_warnx("policy: a request at protocol_state=%s, before MAIL, answered "
+			          "DUNNO: the inbound TLS check cannot decide before STARTTLS and "
+			          "MAIL; put check_policy_service in smtpd_recipient_restrictions "
+			          "(logged once)",
+			          early_states[i]);
+		}
+		return 1;
+	}
+	return 0;
+}
 
 static ssize_t request(conn *c, const char *buf, size_t len, int too_long, size_t *used)
 {
@@ -60,6 +100,11 @@ static ssize_t request(conn *c, const char *buf, size_t len, int too_long, size_
 		break;
 	}
 	d->stats.policy_requests++;
+	if (before_mail(r.protocol_state)) {
+		d->stats.policy_dunno++;
+		conn_reply(c, DUNNO, sizeof(DUNNO) - 1);
+		return (ssize_t)*used;
+	}
 	inbound_decide(d, &r, action, sizeof(action));
 	n = snprintf(reply, sizeof(reply), "action=%s\n\n", action);
 	conn_reply(c, reply, (size_t)n < sizeof(reply) ? (size_t)n : sizeof(reply) - 1);
@@ -68,7 +113,8 @@ static ssize_t request(conn *c, const char *buf, size_t len, int too_long, size_
 
 server_protocol delegation_protocol(policyd *d)
 {
-	server_protocol p = {"policy", DELEGATION_MAX_REQUEST, request, d};
+	/* Answered at once: no request waits, so none needs a timeout reply. */
+	server_protocol p = {"policy", DELEGATION_MAX_REQUEST, request, d, NULL, 0};
 
 	return p;
 }

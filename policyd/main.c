@@ -82,6 +82,12 @@ static const cfg_def settings[] = {
         {"tables.inbound_exempt_internal", CFG_BOOL, NULL, 1, 0, 0, NULL},
         {"tables.inbound_exempt_authenticated", CFG_BOOL, NULL, 1, 0, 0, NULL},
         {"policyd.internal_networks", CFG_LIST, "127.0.0.0/8, ::1", 0, 0, 0, NULL},
+        /* Connection limits (server.h, listener_options). */
+        {"policyd.request_timeout", CFG_INT, NULL, 10, 1, 3600, NULL},
+        {"policyd.write_timeout", CFG_INT, NULL, 10, 1, 3600, NULL},
+        {"policyd.drain_timeout", CFG_INT, NULL, 2, 1, 60, NULL},
+        {"policyd.drain_max", CFG_INT, NULL, 65536, 0, 16777216, NULL},
+        {"policyd.connection_log_interval", CFG_INT, NULL, 10, 1, 3600, NULL},
 };
 static const char *const own_sections[] = {"policyd", "tables", NULL};
 static const char *const other_sections[] = {"milter", "tlsmaps", NULL};
@@ -408,12 +414,31 @@ static int start_resolver(daemon_state *ds, const cfg *c)
 	return 0;
 }
 
+static int start_listeners(daemon_state *ds, const cfg *c, int sm_fd, int pol_fd)
+{
+	server_protocol sm = socketmap_protocol(&ds->d), pol = delegation_protocol(&ds->d);
+	listener_options lo;
+
+	lo.max_connections = (unsigned)cfg_int(c, "policyd.max_connections");
+	lo.idle_timeout = (unsigned)cfg_int(c, "policyd.idle_timeout");
+	lo.request_timeout = (unsigned)cfg_int(c, "policyd.request_timeout");
+	lo.write_timeout = (unsigned)cfg_int(c, "policyd.write_timeout");
+	lo.drain_timeout = (unsigned)cfg_int(c, "policyd.drain_timeout");
+	lo.drain_max = (size_t)cfg_int(c, "policyd.drain_max");
+	lo.log_interval = (unsigned)cfg_int(c, "policyd.connection_log_interval");
+	if ((sm_fd >= 0 && (ds->socketmap = listener_new(ds->d.base, sm_fd, &sm, &lo)) == NULL) ||
+	    (pol_fd >= 0 && (ds->policy = listener_new(ds->d.base, pol_fd, &pol, &lo)) == NULL)) {
+		log_errx("cannot set up the listeners");
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	daemon_state ds;
 	cfg *boot;
 	int sm_fd, pol_fd, rc = 1;
-	server_protocol sm, pol;
 
 	memset(&ds, 0, sizeof(ds));
 	if (parse_options(argc, argv, &ds.opt) < 0)
@@ -469,19 +494,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	start_resolver(&ds, boot);
-	sm = socketmap_protocol(&ds.d);
-	pol = delegation_protocol(&ds.d);
-	if ((sm_fd >= 0 &&
-	     (ds.socketmap = listener_new(
-	              ds.d.base, sm_fd, &sm, (unsigned)cfg_int(boot, "policyd.max_connections"),
-	              (unsigned)cfg_int(boot, "policyd.idle_timeout"))) == NULL) ||
-	    (pol_fd >= 0 &&
-	     (ds.policy = listener_new(ds.d.base, pol_fd, &pol,
-	                               (unsigned)cfg_int(boot, "policyd.max_connections"),
-	                               (unsigned)cfg_int(boot, "policyd.idle_timeout"))) == NULL)) {
-		log_errx("cannot set up the listeners");
+	if (start_listeners(&ds, boot, sm_fd, pol_fd) < 0)
 		goto out;
-	}
 	ds.sighup = evsignal_new(ds.d.base, SIGHUP, on_signal, &ds);
 	ds.sigusr1 = evsignal_new(ds.d.base, SIGUSR1, on_signal, &ds);
 	ds.sigterm = evsignal_new(ds.d.base, SIGTERM, on_signal, &ds);

@@ -23,7 +23,10 @@
  *	a found level below encrypt, or no entry, answers "OK encrypt";
  *	TEMP stays TEMP.
  *	A DNS failure answers TEMP (Postfix defers: nothing leaves in clear)
- *	unless dns_failure = notfound. A malformed key answers TEMP too: we
+ *	unless dns_failure = notfound. An answer beyond a resolver cap (more
+ *	MX hosts or addresses than it keeps) answers TEMP whatever
+ *	dns_failure says: the address that forces TLS could be among those
+ *	not kept. A malformed key answers TEMP too: we
  *	cannot tell whether it is forced, and Postfix defers on any error.
  * DIAGNOSTICS
  *	DNS failures are logged with the destination; lookups when
@@ -105,7 +108,14 @@ static void on_resolved(void *arg, const resolver_result *r)
 
 	if (r->status == RESOLVER_TEMP) {
 		d->stats.dns_temp++;
-		if (s->dns_tempfail) {
+		if (r->limit) { /* not a DNS failure: dns_failure does not apply */
+			char why[600];
+
+			log_warnx("lookup %s: TEMP: %s", p->key,
+			          log_safe(r->why, strlen(r->why), why, sizeof(why)));
+			d->stats.temp++;
+			p->cb(p->ctx, "TEMP resolver limit reached", 27);
+		} else if (s->dns_tempfail) {
 			char reply[300];
 			int n = snprintf(reply, sizeof(reply), "TEMP DNS lookup failed for %s",
 			                 p->key);

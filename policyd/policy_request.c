@@ -5,7 +5,10 @@
  *	delegation_parse()
  * DESCRIPTION
  *	A request is "name=value" lines ending with an empty line
- *	(SMTPD_POLICY_README). The attributes forcetls uses are picked out
+ *	(SMTPD_POLICY_README). Lines end with LF, as Postfix sends them, or
+ *	CRLF (a client written by hand, a test tool): "name=value\r\n" lines
+ *	and a "\r\n" empty line end a request too, and the CR is not part of
+ *	the value. The attributes forcetls uses are picked out
  *	into a policy_request; the others are ignored, as the protocol asks;
  *	a repeated attribute keeps its last value. A line without "=", an
  *	empty name, a NUL byte, or a request that is not
@@ -36,15 +39,23 @@ static const attr_slot slots[] = {
 };
 /* clang-format on */
 
-/* The end of the request ("\n\n", or "\n" at the very start), or NULL. */
+/* An empty line at line start p: "\n" or "\r\n" before end. */
+static int empty_line(const char *p, const char *end)
+{
+	return (p < end && p[0] == '\n') || (end - p >= 2 && p[0] == '\r' && p[1] == '\n');
+}
+
+/* The LF of the empty line that ends the request, or NULL. */
 static const char *request_end(const char *buf, size_t len)
 {
-	if (len >= 1 && buf[0] == '\n')
-		return buf;
-	for (const char *p = buf; (p = memchr(p, '\n', len - (size_t)(p - buf))) != NULL; p++)
-		if ((size_t)(p - buf) + 1 < len && p[1] == '\n')
-			return p + 1;
-	return NULL;
+	const char *end = buf + len;
+
+	for (const char *p = buf;; p++) { /* p: the start of a line */
+		if (empty_line(p, end))
+			return p[0] == '\n' ? p : p + 1;
+		if ((p = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			return NULL;
+	}
 }
 
 int delegation_parse(const char *buf, size_t len, char *copy, size_t copylen, policy_request *r,
@@ -64,7 +75,7 @@ int delegation_parse(const char *buf, size_t len, char *copy, size_t copylen, po
 	memcpy(copy, buf, rlen);
 	copy[rlen] = '\0';
 	/* One memchr for the end of each line and one for its '=': no strlen-style scans. */
-	for (line = copy; *line != '\n'; line = next) {
+	for (line = copy; !empty_line(line, copy + rlen); line = next) {
 		char *nl = memchr(line, '\n', (size_t)(copy + rlen - line)), *eq;
 		size_t n;
 

@@ -20,7 +20,8 @@
  *	- RESOLVER_TEMP: SERVFAIL, REFUSED, timeout, a malformed answer, or
  *	  any MX host whose address lookup failed temporarily (then the strict
  *	  answer is unknown: the caller defers). An MX host whose own name is
- *	  NXDOMAIN is skipped.
+ *	  NXDOMAIN is skipped. Also, with limit set, an answer beyond a cap
+ *	  below (more MX hosts or addresses than we keep).
  *
  *	Answers are cached by name and mode, for the smallest TTL of the
  *	records used (capped by cache_max_ttl), NOTFOUND for the SOA minimum
@@ -52,7 +53,13 @@ typedef enum {
 	RESOLVER_TEMP,
 } resolver_status;
 
-#define RESOLVER_MAX_ADDRS 64 /* addresses kept per answer; the rest are dropped */
+/*
+ * Caps. A lookup that would exceed one answers RESOLVER_TEMP with limit set
+ * ("too many addresses for HOST: N > CAP"), never a part of its answer:
+ * the address that forces TLS could be the one dropped.
+ */
+#define RESOLVER_MAX_ADDRS 1024 /* addresses of one lookup, all its hosts together */
+#define RESOLVER_MAX_HOSTS 100  /* MX hosts of one domain (duplicates counted once) */
 
 typedef struct {
 	resolver_status status;
@@ -60,6 +67,7 @@ typedef struct {
 	const tlsmaps_addr *addrs; /* valid only during the callback */
 	const char *why;           /* "SERVFAIL for example.com MX", "" when OK */
 	int cached;                /* 1 when answered from the cache */
+	int limit;                 /* RESOLVER_TEMP because a cap was reached */
 } resolver_result;
 
 typedef void (*resolver_cb)(void *ctx, const resolver_result *r);

@@ -27,6 +27,12 @@
  *	Bad framing (not a netstring) gets a TEMP reply and the connection is
  *	closed, since the stream cannot be resynchronised; so does a request
  *	longer than max_request. Neither disturbs another connection.
+ *
+ *	Deadlines (server.h): a complete request whose answer is not ready
+ *	within policyd.request_timeout (it waits for DNS) gets "TEMP request
+ *	timed out" and the connection closes; the late answer is dropped. A
+ *	request still incomplete then gets nothing (a reply would answer a
+ *	question not asked): the connection closes, and Postfix defers.
  * SEE ALSO
  *	netstring.c, outbound.c; Postfix dict_sockmap.c.
  */
@@ -117,9 +123,13 @@ static ssize_t request(conn *c, const char *buf, size_t len, int too_long, size_
 	return SERVER_ASYNC;
 }
 
+/* A complete request not answered within policyd.request_timeout (a slow DNS). */
+#define TIMEOUT_REPLY "22:TEMP request timed out,"
+
 server_protocol socketmap_protocol(policyd *d)
 {
-	server_protocol p = {"socketmap", SOCKETMAP_MAX_REQUEST, request, d};
+	server_protocol p = {"socketmap", SOCKETMAP_MAX_REQUEST, request,
+	                     d,           TIMEOUT_REPLY,         sizeof(TIMEOUT_REPLY) - 1};
 
 	return p;
 }

@@ -8,7 +8,10 @@ delegation decisions, hostile bytes on both sockets, reload (good and bad
 tables), --check, counters, and DNS-dependent answers against a real
 dnsmasq on a loopback port.
 """
+import errno
 import os
+import re
+import select
 import shutil
 import signal
 import socket
@@ -18,7 +21,7 @@ import tempfile
 import time
 import unittest
 
-from policyd_client import Daemon, Policy, Socketmap, free_port
+from policyd_client import Daemon, Policy, Socketmap, free_port, netstring
 
 BINARY = None
 
@@ -194,6 +197,51 @@ class PolicydTest(unittest.TestCase):
         self.assertEqual(p.ask(client_address="10.1.2.3", encryption_protocol="TLSv1.2",
                                encryption_keysize="128"), "DUNNO")
 
+    def test_policy_crlf_requests(self):
+        s = socket.create_connection(self.d.pol, timeout=5)
+        reject = b"action=450 4.7.0 TLS is required for this session\n\n"
+        clear = ("request=smtpd_access_policy\r\nprotocol_state=RCPT\r\n"
+                 "client_address=10.1.2.3\r\nclient_name=unknown\r\nsender=a@b.example\r\n"
+                 "encryption_protocol=\r\nencryption_keysize=0\r\n\r\n")
+        tls = clear.replace("encryption_protocol=", "encryption_protocol=TLSv1.3") \
+                   .replace("keysize=0", "keysize=256")
+        s.sendall(clear.encode())
+        self.assertEqual(s.recv(4096), reject)
+        s.sendall(tls.encode())
+        self.assertEqual(s.recv(4096), b"action=DUNNO\n\n")
+        # Two pipelined, then one ending in a bare LF after CRLF lines.
+        s.sendall((clear + tls).encode())
+        data = b""
+        while data.count(b"\n\n") < 2:
+            data += s.recv(4096)
+        self.assertEqual(data, reject + b"action=DUNNO\n\n")
+        s.sendall(clear[:-2].encode() + b"\n")
+        self.assertEqual(s.recv(4096), reject)
+        s.close()
+        # The CR is not part of a value: the keysize 256 is read as 256.
+        self.assertNotIn("key size", self.d.logtext())
+
+    def test_policy_before_mail_answers_dunno_and_warns_once(self):
+        p = Policy(self.d.pol)
+        clear = dict(queue_id="NOQUEUE", client_address="10.1.2.3", client_name="unknown",
+                     sender="", encryption_protocol="", encryption_keysize="0")
+        reject = "450 4.7.0 TLS is required for this session"
+        for _ in range(20):
+            self.assertEqual(p.ask(protocol_state="CONNECT", **clear), "DUNNO")
+            self.assertEqual(p.ask(protocol_state="EHLO", **clear), "DUNNO")
+            self.assertEqual(p.ask(protocol_state="HELO", **clear), "DUNNO")
+        # From MAIL on, and without protocol_state, the check runs (strict).
+        self.assertEqual(p.ask(protocol_state="MAIL", **dict(clear, sender="a@b.example")),
+                         reject)
+        for state in ["RCPT", "DATA", "END-OF-MESSAGE", "VRFY", "ETRN", "SOMETHING"]:
+            self.assertEqual(p.ask(protocol_state=state, **clear), reject, state)
+        self.assertEqual(p.ask(**clear), reject)
+        log = self.d.logtext()
+        for state in ["CONNECT", "EHLO", "HELO"]:
+            self.assertEqual(log.count("protocol_state=%s, before MAIL" % state), 1, log)
+        self.assertIn("put check_policy_service in smtpd_recipient_restrictions", log)
+        self.assertNotIn("protocol_state=MAIL", log)
+
     # --- reload, counters -----------------------------------------------
 
     def test_reload_good_and_bad(self):
@@ -225,6 +273,261 @@ class PolicydTest(unittest.TestCase):
         self.assertIn("perm=1 ", line)
         self.assertIn("socketmap_connections=1 ", line)
         sm.close()
+
+
+def wait_closed(sock, timeout):
+    """Seconds until the peer closed sock (EOF or reset), or None after timeout."""
+    start = time.time()
+    sock.setblocking(False)
+    while time.time() - start < timeout:
+        select.select([sock], [], [], 0.1)
+        try:
+            data = sock.recv(65536)
+        except BlockingIOError:
+            continue
+        except ConnectionResetError:
+            return time.time() - start
+        if data == b"":
+            return time.time() - start
+    return None
+
+
+def connections(d, which="socketmap"):
+    """The open connections forcetls-policyd counts (SIGUSR1 stats)."""
+    before = d.logtext().count("stats:")
+    d.signal(signal.SIGUSR1)
+    deadline = time.time() + 10
+    while d.logtext().count("stats:") == before:
+        if time.time() > deadline:
+            raise AssertionError("no stats line:\n" + d.logtext())
+        time.sleep(0.05)
+    line = [l for l in d.logtext().splitlines() if "stats:" in l][-1]
+    return int(re.search(r"%s_connections=(\d+)" % which, line).group(1))
+
+
+class LimitsTest(unittest.TestCase):
+    """Connections bounded in time (issue 7): slow, never-reading and draining
+    clients are closed by deadlines that bytes do not extend, and other clients
+    are served meanwhile."""
+
+    def daemon(self, extra):
+        return Daemon(BINARY, TABLE, extra)
+
+    def timed_lookup(self, d, key="bank.test", want="OK encrypt"):
+        start = time.time()
+        sm = Socketmap(d.sm)
+        self.assertEqual(sm.lookup(key), want)
+        sm.close()
+        return time.time() - start
+
+    def test_slow_clients_closed_by_request_deadline(self):
+        d = self.daemon("request_timeout = 2;\n  max_connections = 320;")
+        try:
+            req = b"22:forcetls unlisted.test,"
+            slow = []
+            for _ in range(300):
+                s = socket.create_connection(d.sm, timeout=10)
+                s.setblocking(False)
+                slow.append(s)
+            start = time.time()
+            closed = {}
+            served = []
+            for tick in range(7):   # one byte per second to each
+                for i, s in enumerate(slow):
+                    if i in closed:
+                        continue
+                    try:
+                        s.send(req[tick:tick + 1])
+                    except OSError:
+                        closed[i] = time.time() - start
+                served.append(self.timed_lookup(d))
+                end = time.time() + 1
+                while time.time() < end:
+                    r, _, _ = select.select([s for i, s in enumerate(slow) if i not in closed],
+                                            [], [], max(0, end - time.time()))
+                    for s in r:
+                        i = slow.index(s)
+                        try:
+                            data = s.recv(4096)
+                        except ConnectionResetError:
+                            data = b""
+                        if data == b"":
+                            closed[i] = time.time() - start
+                        else:
+                            self.fail("a reply to a partial request: %r" % data)
+            self.assertEqual(len(closed), 300, "%d of 300 slow clients still open after 7 s"
+                             % (300 - len(closed)))
+            self.assertLess(max(closed.values()), 4.5, sorted(closed.values())[-5:])
+            # A normal client was served at once throughout.
+            self.assertLess(max(served), 1.0, served)
+            for s in slow:
+                s.close()
+            # max_connections (320) is not exhausted: 300 new clients are served.
+            fresh = [Socketmap(d.sm) for _ in range(300)]
+            for c in fresh:
+                self.assertEqual(c.lookup("bank.test"), "OK encrypt")
+                c.close()
+            self.assertIn("socketmap: closing a connection: request not complete within 2 s "
+                          "(request_timeout)", d.logtext())
+        finally:
+            self.assertEqual(d.stop(), 0)
+
+    def test_kept_connection_idles_under_idle_timeout_only(self):
+        # Postfix keeps its connections between requests: the request deadline
+        # must not cut them; idle_timeout does.
+        d = self.daemon("request_timeout = 1;\n  idle_timeout = 4;")
+        try:
+            sm = Socketmap(d.sm)
+            p = Policy(d.pol)
+            self.assertEqual(sm.lookup("bank.test"), "OK encrypt")
+            self.assertEqual(p.ask(client_address="198.51.100.1"), "DUNNO")
+            time.sleep(2.5)
+            self.assertEqual(sm.lookup("mx.bank.test"), "OK verify")
+            self.assertEqual(p.ask(client_address="198.51.100.1"), "DUNNO")
+            t = wait_closed(sm.sock, 10)
+            self.assertIsNotNone(t, "idle_timeout did not close an idle connection")
+            self.assertGreater(t, 3)
+            sm.close()
+            p.sock.close()
+        finally:
+            self.assertEqual(d.stop(), 0)
+
+    def test_policy_slow_client_closed(self):
+        d = self.daemon("request_timeout = 2;")
+        try:
+            s = socket.create_connection(d.pol, timeout=10)
+            s.setblocking(False)
+            start = time.time()
+            text = b"request=smtpd_access_policy\nclient_address=10.1.2.3\n\n"
+            gone = None
+            for i in range(len(text)):
+                try:
+                    s.send(text[i:i + 1])
+                except OSError:
+                    gone = time.time() - start
+                    break
+                t = wait_closed(s, 0.5)
+                if t is not None:
+                    gone = time.time() - start
+                    break
+            self.assertIsNotNone(gone, "a policy client sending a byte per 0.5 s was never closed")
+            self.assertLess(gone, 3.5)
+            s.close()
+        finally:
+            self.assertEqual(d.stop(), 0)
+
+    def test_client_that_never_reads(self):
+        d = self.daemon("write_timeout = 2;")
+        try:
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(d.sm)
+            s.setblocking(False)
+            chunk = b"22:forcetls unlisted.test," * 4096
+            sent, blocked_since = 0, None
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                try:
+                    off = sent % len(chunk)
+                    sent += s.send(chunk[off:])
+                    blocked_since = None
+                except BlockingIOError:
+                    if blocked_since is None:
+                        blocked_since = time.time()
+                    elif time.time() - blocked_since > 0.5:
+                        break   # the daemon stopped reading: its output is backed up
+                    select.select([], [s], [], 0.1)
+                except OSError:
+                    break
+            self.assertIsNotNone(blocked_since, "never blocked after %d bytes" % sent)
+            # Others are served while it hangs there.
+            self.assertLess(self.timed_lookup(d), 1.0)
+            t0 = time.time()
+            while time.time() - t0 < 6 and connections(d) > 0:
+                time.sleep(0.2)
+            self.assertEqual(connections(d), 0,
+                             "the never-reading client is still connected 6 s after it "
+                             "blocked (%d bytes sent)" % sent)
+            self.assertIn("socketmap: closing a connection: client not reading its replies "
+                          "for 2 s (write_timeout)", d.logtext())
+            self.assertLess(self.timed_lookup(d), 1.0)
+            s.close()
+        finally:
+            self.assertEqual(d.stop(), 0)
+
+    def test_drain_time_limit(self):
+        d = self.daemon("drain_timeout = 2;")
+        try:
+            s = socket.create_connection(d.sm, timeout=10)
+            s.sendall(b"garbage!")
+            self.assertIn(b"TEMP malformed request", s.recv(4096))
+            start = time.time()
+            gone = None
+            while time.time() - start < 8:
+                try:
+                    s.send(b"x")   # after the daemon closed, a reset makes this fail
+                except OSError:
+                    gone = time.time() - start
+                    break
+                time.sleep(0.5)
+            self.assertIsNotNone(gone, "a client sending a byte per 0.5 s after a framing "
+                                       "error was drained for 8 s")
+            self.assertLess(gone, 4.0)
+            self.assertIn("socketmap: closing a connection: still sending after its last reply "
+                          "for 2 s (drain_timeout)", d.logtext())
+            s.close()
+        finally:
+            self.assertEqual(d.stop(), 0)
+
+    def test_drain_byte_limit(self):
+        d = self.daemon("drain_timeout = 60;\n  drain_max = 10000;")
+        try:
+            s = socket.create_connection(d.sm, timeout=10)
+            s.sendall(b"garbage!")
+            self.assertIn(b"TEMP malformed request", s.recv(4096))
+            start = time.time()
+            gone = None
+            while time.time() - start < 10:
+                try:
+                    s.send(b"y" * 1000)
+                except OSError:
+                    gone = time.time() - start
+                    break
+                time.sleep(0.01)
+            self.assertIsNotNone(gone, "never closed while sending 100 KB/s after an error")
+            self.assertLess(gone, 5)
+            self.assertIn("more than 10000 bytes after its last reply (drain_max)", d.logtext())
+            s.close()
+        finally:
+            self.assertEqual(d.stop(), 0)
+
+    def test_refused_connections_log_rate_limited(self):
+        d = self.daemon("max_connections = 5;\n  connection_log_interval = 2;")
+        try:
+            while connections(d) > 0:   # the start-up probe's connection, closing
+                time.sleep(0.05)
+            held = [Socketmap(d.sm) for _ in range(5)]
+            for h in held:
+                self.assertEqual(h.lookup("bank.test"), "OK encrypt")
+            for _ in range(1000):
+                s = socket.create_connection(d.sm, timeout=10)
+                self.assertIsNotNone(wait_closed(s, 10), "a connection beyond the limit stayed")
+                s.close()
+            time.sleep(3)   # the interval ends: the count of those not logged
+            lines = [l for l in d.logtext().splitlines() if "connections already" in l]
+            self.assertLessEqual(len(lines), 3, "\n".join(lines[:10]))
+            total = 0
+            for l in lines:
+                self.assertIn("socketmap: 5 connections already (max_connections); "
+                              "closing a new one", l)
+                m = re.search(r": (\d+) more times? in the last 2 s", l)
+                total += int(m.group(1)) if m else 1
+            self.assertEqual(total, 1000, "\n".join(lines))
+            for h in held:
+                self.assertEqual(h.lookup("bank.test"), "OK encrypt", d.logtext()[-3000:])
+                h.close()
+        finally:
+            self.assertEqual(d.stop(), 0)
 
 
 class WatchTest(unittest.TestCase):
@@ -282,6 +585,19 @@ class DnsTest(unittest.TestCase):
         if not shutil.which("dnsmasq") and not os.path.exists("/usr/sbin/dnsmasq"):
             raise unittest.SkipTest("dnsmasq not installed")
         cls.port = free_port()
+        # A name server that never answers: dnsmasq forwards slow.test to it.
+        cls.silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        cls.silent.bind(("127.0.0.1", 0))
+        # Names with many addresses, the forced one (198.51.100.0/24) last.
+        cls.tmp = tempfile.mkdtemp(prefix="ftls-dns-")
+        cls.hosts = os.path.join(cls.tmp, "hosts")
+        with open(cls.hosts, "w") as f:
+            for i in range(1, 70):
+                f.write("192.0.2.%d mx70.many.test\n" % i)
+            f.write("198.51.100.70 mx70.many.test\n")
+            for i in range(1, 1100):
+                f.write("10.200.%d.%d mx1100.many.test\n" % (i // 256, i % 256))
+            f.write("198.51.100.99 mx1100.many.test\n")
         cls.dns = subprocess.Popen(
             ["/usr/sbin/dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts",
              "--bind-interfaces", "--listen-address=127.0.0.1", "--port=%d" % cls.port,
@@ -291,6 +607,10 @@ class DnsTest(unittest.TestCase):
              "--mx-host=two.test,a.two.test,10", "--mx-host=two.test,b.two.test,20",
              "--host-record=a.two.test,203.0.113.6", "--host-record=b.two.test,198.51.100.26",
              "--host-record=implicit.test,198.51.100.27",
+             "--addn-hosts=" + cls.hosts,
+             "--mx-host=seventy.test,mx70.many.test,10",
+             "--mx-host=toomany.test,mx1100.many.test,10",
+             "--server=/slow.test/127.0.0.1#%d" % cls.silent.getsockname()[1],
              "--server=/fail.test/127.0.0.1#%d" % free_port()],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
@@ -299,6 +619,8 @@ class DnsTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.dns.terminate()
         cls.dns.wait()
+        cls.silent.close()
+        shutil.rmtree(cls.tmp)
 
     def daemon(self, extra=""):
         return Daemon(BINARY, "bank.test\n198.51.100.0/24 encrypt\n203.0.113.6 may\n",
@@ -329,7 +651,47 @@ class DnsTest(unittest.TestCase):
             sm = Socketmap(d.sm)
             self.assertEqual(sm.lookup("x.fail.test"), "NOTFOUND ")
             self.assertEqual(sm.lookup("cidr.test"), "OK encrypt")
+            # A resolver cap is not a DNS failure: still TEMP.
+            self.assertEqual(sm.lookup("toomany.test"), "TEMP resolver limit reached")
             sm.close()
+        finally:
+            self.assertEqual(d.stop(), 0)
+
+    def test_many_addresses_forced_one_last(self):
+        d = self.daemon()
+        try:
+            sm = Socketmap(d.sm)
+            # 70 addresses, only the 70th in 198.51.100.0/24 (the cap was 64: NOTFOUND).
+            self.assertEqual(sm.lookup("seventy.test"), "OK encrypt")
+            self.assertEqual(sm.lookup("[mx70.many.test]"), "OK encrypt")
+            # 1100 addresses, more than the cap (1024): TEMP, never NOTFOUND.
+            self.assertEqual(sm.lookup("toomany.test"), "TEMP resolver limit reached")
+            self.assertEqual(sm.lookup("[mx1100.many.test]"), "TEMP resolver limit reached")
+            sm.close()
+            self.assertIn("lookup toomany.test: TEMP: too many addresses for mx1100.many.test: "
+                          "1100 > 1024", d.logtext())
+        finally:
+            self.assertEqual(d.stop(), 0)
+
+    def test_request_deadline_while_waiting_for_dns(self):
+        d = Daemon(BINARY, "bank.test\n198.51.100.0/24 encrypt\n",
+                   'dns_servers = "127.0.0.1:%d";\n  dns_timeout = 5000;\n  dns_tries = 2;\n'
+                   '  request_timeout = 1;' % self.port)
+        try:
+            sm = Socketmap(d.sm)
+            other = Socketmap(d.sm)
+            start = time.time()
+            sm.sock.sendall(netstring("forcetls x.slow.test"))
+            self.assertEqual(other.lookup("bank.test"), "OK encrypt")   # not held up
+            from policyd_client import read_netstring
+            self.assertEqual(read_netstring(sm.sock), "TEMP request timed out")
+            self.assertLess(time.time() - start, 2.5)
+            self.assertIsNotNone(wait_closed(sm.sock, 5), "not closed after the deadline")
+            self.assertEqual(other.lookup("bank.test"), "OK encrypt")
+            other.close()
+            sm.close()
+            self.assertIn("socketmap: closing a connection: request not answered within 1 s",
+                          d.logtext())
         finally:
             self.assertEqual(d.stop(), 0)
 

@@ -25,6 +25,14 @@
  *	short.test	A 192.0.2.20 with TTL 1
  *	alias.test	CNAME mx2.multi.test
  *	a.test b.test c.test	A 192.0.2.31/32/33
+ *	many70.test	70 A records, 198.18.0.1 ... 198.18.0.70 (an
+ *			addn-hosts file written at start)
+ *	mxmany.test	MX 10 many70.test
+ *	many1100.test	1100 A records (more than RESOLVER_MAX_ADDRS)
+ *	mxtotal.test	MX 10 many600a.test, MX 20 many600b.test, each
+ *			with 600 A records (1200 in all)
+ *	mxs.test	101 MX records h1.mxs.test ... h101.mxs.test, all
+ *			A 192.0.2.50 (more than RESOLVER_MAX_HOSTS)
  *	everything else in .test: NXDOMAIN
  * DIAGNOSTICS
  *	One line per failed check: FILE:LINE: the check.
@@ -80,6 +88,7 @@ typedef struct {
 	char addrs[RESOLVER_MAX_ADDRS][INET6_ADDRSTRLEN];
 	char why[300];
 	int cached;
+	int limit;
 	int64_t at_ms;
 } rec;
 
@@ -99,6 +108,7 @@ static void on_result(void *ctx, const resolver_result *r)
 	c->status = r->status;
 	c->naddrs = r->naddrs;
 	c->cached = r->cached;
+	c->limit = r->limit;
 	c->at_ms = now_ms();
 	snprintf(c->why, sizeof(c->why), "%s", r->why != NULL ? r->why : "(null)");
 	last_why = c->why;
@@ -337,9 +347,51 @@ static void stop_dnsmasq(void)
 	}
 }
 
+static char hosts_path[64] = "", conf_path[64] = "";
+
+static void remove_zone_files(void)
+{
+	if (hosts_path[0] != '\0')
+		unlink(hosts_path);
+	if (conf_path[0] != '\0')
+		unlink(conf_path);
+}
+
+/* The big names: an addn-hosts file and a conf-file of MX records. */
+static int write_zone_files(void)
+{
+	FILE *h, *c;
+	int fd;
+
+	snprintf(hosts_path, sizeof(hosts_path), "/tmp/test_resolver.hosts.XXXXXX");
+	snprintf(conf_path, sizeof(conf_path), "/tmp/test_resolver.conf.XXXXXX");
+	if ((fd = mkstemp(hosts_path)) < 0 || (h = fdopen(fd, "w")) == NULL)
+		return -1;
+	if ((fd = mkstemp(conf_path)) < 0 || (c = fdopen(fd, "w")) == NULL) {
+		fclose(h);
+		return -1;
+	}
+	for (int i = 1; i <= 70; i++)
+		fprintf(h, "198.18.0.%d many70.test\n", i);
+	for (int i = 0; i < 1100; i++)
+		fprintf(h, "10.100.%d.%d many1100.test\n", i / 256, i % 256);
+	for (int i = 0; i < 600; i++)
+		fprintf(h, "10.101.%d.%d many600a.test\n10.102.%d.%d many600b.test\n", i / 256,
+		        i % 256, i / 256, i % 256);
+	fprintf(c, "mx-host=mxmany.test,many70.test,10\n");
+	fprintf(c,
+	        "mx-host=mxtotal.test,many600a.test,10\nmx-host=mxtotal.test,many600b.test,20\n");
+	for (int i = 1; i <= 101; i++) {
+		fprintf(c, "mx-host=mxs.test,h%d.mxs.test,10\n", i);
+		fprintf(h, "192.0.2.50 h%d.mxs.test\n", i);
+	}
+	fclose(c);
+	return fclose(h) == 0 ? 0 : -1;
+}
+
 static int start_dnsmasq(const char *path)
 {
-	char port[32], fwd[64];
+	char port[32], fwd[64], addn[96], conf[96];
 	const char *argv[] = {
 	        path,
 	        "--keep-in-foreground",
@@ -372,10 +424,18 @@ static int start_dnsmasq(const char *path)
 	        "--host-record=a.test,192.0.2.31",
 	        "--host-record=b.test,192.0.2.32",
 	        "--host-record=c.test,192.0.2.33",
+	        addn,
+	        conf,
 	        NULL,
 	};
 	int devnull;
 
+	if (write_zone_files() < 0) {
+		perror("zone files");
+		return -1;
+	}
+	snprintf(addn, sizeof(addn), "--addn-hosts=%s", hosts_path);
+	snprintf(conf, sizeof(conf), "--conf-file=%s", conf_path);
 	dns_port = free_port();
 	snprintf(port, sizeof(port), "--port=%u", dns_port);
 	snprintf(fwd, sizeof(fwd), "--server=/fail.test/127.0.0.1#%u", servfail_port);
@@ -914,6 +974,68 @@ static void test_bad_servers(void)
  * main.
  */
 
+/* 70 addresses for one name: every one, in answer order (the cap was 64). */
+static void test_many_addrs(void)
+{
+	resolver *r = dns_resolver();
+	rec c;
+
+	CHECK(resolve_wait(r, "many70.test", RESOLVER_HOST, &c) == 0);
+	CHECK(c.status == RESOLVER_OK);
+	CHECK(c.naddrs == 70);
+	CHECK(has_addr(&c, "198.18.0.1"));
+	CHECK(has_addr(&c, "198.18.0.70"));
+	/* The same behind an MX. */
+	CHECK(resolve_wait(r, "mxmany.test", RESOLVER_MX, &c) == 0);
+	CHECK(c.status == RESOLVER_OK);
+	CHECK(c.naddrs == 70);
+	CHECK(has_addr(&c, "198.18.0.70"));
+	resolver_free(r);
+}
+
+/* More addresses than RESOLVER_MAX_ADDRS, for one host or in all: TEMP, not cut. */
+static void test_too_many_addrs(void)
+{
+	resolver *r = dns_resolver();
+	char want[128];
+	rec c;
+
+	CHECK(resolve_wait(r, "many1100.test", RESOLVER_HOST, &c) == 0);
+	CHECK(c.status == RESOLVER_TEMP);
+	CHECK(c.limit == 1);
+	snprintf(want, sizeof(want), "too many addresses for many1100.test: 1100 > %d",
+	         RESOLVER_MAX_ADDRS);
+	CHECK(strcmp(c.why, want) == 0);
+	CHECK(resolve_wait(r, "many1100.test", RESOLVER_HOST, &c) == 0);
+	CHECK(c.status == RESOLVER_TEMP && c.cached == 0); /* TEMP is never cached */
+	CHECK(resolve_wait(r, "mxtotal.test", RESOLVER_MX, &c) == 0);
+	CHECK(c.status == RESOLVER_TEMP);
+	CHECK(c.limit == 1);
+	snprintf(want, sizeof(want), "too many addresses for mxtotal.test: 1200 > %d",
+	         RESOLVER_MAX_ADDRS);
+	CHECK(strcmp(c.why, want) == 0);
+	/* A DNS failure is not a limit. */
+	CHECK(resolve_wait(r, "x.fail.test", RESOLVER_MX, &c) == 0);
+	CHECK(c.status == RESOLVER_TEMP && c.limit == 0);
+	resolver_free(r);
+}
+
+/* More MX hosts than RESOLVER_MAX_HOSTS: TEMP, not the first ones only. */
+static void test_too_many_mx(void)
+{
+	resolver *r = dns_resolver();
+	char want[128];
+	rec c;
+
+	CHECK(resolve_wait(r, "mxs.test", RESOLVER_MX, &c) == 0);
+	CHECK(c.status == RESOLVER_TEMP);
+	CHECK(c.limit == 1);
+	snprintf(want, sizeof(want), "too many MX hosts for mxs.test: 101 > %d",
+	         RESOLVER_MAX_HOSTS);
+	CHECK(strcmp(c.why, want) == 0);
+	resolver_free(r);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -935,6 +1057,9 @@ static const struct {
         {"cache_bound", test_cache_bound},
         {"free_pending", test_free_pending},
         {"bad_servers", test_bad_servers},
+        {"many_addrs", test_many_addrs},
+        {"too_many_addrs", test_too_many_addrs},
+        {"too_many_mx", test_too_many_mx},
 };
 
 int main(int argc, char **argv)
@@ -956,6 +1081,7 @@ int main(int argc, char **argv)
 	start_responders();
 	if (start_dnsmasq(argv[1]) < 0) {
 		stop_dnsmasq();
+		remove_zone_files();
 		return 1;
 	}
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -968,6 +1094,7 @@ int main(int argc, char **argv)
 		printf("%s %s\n", failures == before ? "PASS" : "FAIL", cases[i].name);
 	}
 	stop_dnsmasq();
+	remove_zone_files();
 	stop_responders();
 	event_base_free(base);
 	if (!found) {
