@@ -93,9 +93,19 @@ void rsnap_release(rsnap *s)
 		s->free(s);
 }
 
+/* (old - new) * 100 > old * max, without overflow for any size_t. */
+static int loses_too_many(size_t old, size_t new, unsigned max)
+{
+	size_t lost = old - new, base = old / 100 * max, rest = old % 100 * max;
+
+	if (lost <= base)
+		return 0;
+	return lost - base >= 100 || (lost - base) * 100 > rest;
+}
+
 int reload_guard_check(const reload_guard *g, size_t old, size_t new, char *why, size_t len)
 {
-	unsigned long long lost;
+	size_t pct;
 
 	if (new == 0 && old > 0) {
 		if (g->allow_empty)
@@ -105,15 +115,13 @@ int reload_guard_check(const reload_guard *g, size_t old, size_t new, char *why,
 		         "it)");
 		return -1;
 	}
-	if (new >= old || g->allow_shrink)
+	if (new >= old || g->allow_shrink || !loses_too_many(old, new, g->max_shrink))
 		return 0;
-	lost = (unsigned long long)(old - new);
-	if (lost * 100 <= (unsigned long long)old * g->max_shrink)
-		return 0;
+	pct = old >= 100 ? (old - new) / (old / 100) : (old - new) * 100 / old;
 	snprintf(why, len,
-	         "the new table has %zu entries, %llu%% fewer (more than tables.reload_max_shrink "
+	         "the new table has %zu entries, %zu%% fewer (more than tables.reload_max_shrink "
 	         "= %u%%; tables.reload_allow_shrink = true allows it)",
-	         new, lost * 100 / old, g->max_shrink);
+	         new, pct > 100 ? 100 : pct, g->max_shrink);
 	return -1;
 }
 

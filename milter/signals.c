@@ -39,10 +39,15 @@
  *	When smfi_main() returns without our asking (libmilter took SIGHUP,
  *	or failed), the milter thread wakes the main thread (SIGUSR2 to it,
  *	with a flag) and the milter exits 1 with a line that says why.
+ *	libmilter's stop is not immediate: its listener notices it at the end
+ *	of its poll, up to 5 s (MI_CHK_TIME) later. A SIGTERM we take in that
+ *	time counts as a stop we chose (exit 0).
  * DIAGNOSTICS
  *	"stopping on SIGTERM" (exit 0); "libmilter stopped the filter: ...
  *	SIGHUP stops forcetls-milter, SIGUSR1 reloads it" (exit 1);
- *	"libmilter failed (smfi_main)" (exit 1).
+ *	"libmilter failed (smfi_main), or was stopped during start; ..." (exit
+ *	1: a SIGHUP taken before libmilter's listener runs makes it close the
+ *	socket, and its listener then fails to open it again).
  * SEE ALSO
  *	main.c, snapshot.c, common/reload.c
  */
@@ -157,7 +162,8 @@ static void stop(int sig, int *listen_fd)
 static int verdict(int chosen)
 {
 	if (milter_rc != MI_SUCCESS) {
-		log_errx("libmilter failed (smfi_main); stopping");
+		log_errx("libmilter failed (smfi_main), or was stopped during start; SIGHUP stops "
+		         "forcetls-milter, SIGUSR1 reloads it");
 		return 1;
 	}
 	if (!chosen) {
