@@ -179,8 +179,13 @@ static void reload_once(reloader *r, const char *trigger)
 static void *reload_thread(void *arg)
 {
 	reloader *r = arg;
+	int prio;
 
-	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
+	/* Ten steps below the serving threads; it still progresses on a busy machine. */
+	errno = 0;
+	prio = getpriority(PRIO_PROCESS, (id_t)gettid());
+	if (errno == 0)
+		(void)setpriority(PRIO_PROCESS, (id_t)gettid(), prio + 10 > 19 ? 19 : prio + 10);
 	pthread_mutex_lock(&r->lock);
 	for (;;) {
 		const char *trigger;
