@@ -17,6 +17,7 @@
  * DIAGNOSTICS
  *	Every configuration and table error is logged, as FILE:LINE: reason.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +71,8 @@ static const cfg_def settings[] = {
 static const char *const own_sections[] = {"milter", "tables", NULL};
 static const char *const other_sections[] = {"policyd", "tlsmaps", NULL};
 
-static reloader *rl;
+/* NULL before start and after stop: sessions still open then get no snapshot (TEMPFAIL). */
+static _Atomic(reloader *) rl;
 
 cfg *msnapshot_config(const msnapshot_options *o)
 {
@@ -277,7 +279,10 @@ int msnapshot_start(const msnapshot_options *o)
 {
 	reload_ops ops = {build, NULL, (void *)o};
 
-	return (rl = reloader_new(&ops)) != NULL ? 0 : -1;
+	reloader *r = reloader_new(&ops);
+
+	atomic_store(&rl, r);
+	return r != NULL ? 0 : -1;
 }
 
 int msnapshot_run(void)
@@ -297,13 +302,14 @@ void msnapshot_counts(unsigned long *ok, unsigned long *refused)
 
 void msnapshot_stop(void)
 {
-	reloader_free(rl);
-	rl = NULL;
+	reloader_free(atomic_exchange(&rl, NULL));
 }
 
 msnapshot *msnapshot_current(void)
 {
-	return (msnapshot *)reloader_current(rl);
+	reloader *r = atomic_load(&rl);
+
+	return r != NULL ? (msnapshot *)reloader_current(r) : NULL;
 }
 
 void msnapshot_release(msnapshot *s)
