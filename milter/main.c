@@ -5,28 +5,24 @@
  *	forcetls-milter [--config FILE] [--table FILE] [--listen SPEC] [--foreground]
  *		[--check] [--version]
  * DESCRIPTION
- *	Loads the snapshot (configuration and tables; defaults without a file),
- *	opens the libmilter socket (SPEC in libmilter form, inet:PORT@HOST or
- *	unix:PATH), drops to milter.user, and runs smfi_main() in a thread of
- *	its own.
- *
- *	Signals: libmilter's own signal thread stops the filter on SIGHUP. To
- *	give SIGHUP its usual meaning (reload), the main thread, which is the
- *	one the kernel picks first for a process-directed signal, waits for
- *	SIGHUP, SIGUSR1, SIGTERM and SIGINT itself with sigwait(), so libmilter
- *	never sees them: SIGHUP builds a new snapshot and installs it (a bad one
- *	is refused and the old stays), SIGUSR1 logs the snapshot in use,
- *	SIGTERM and SIGINT call smfi_stop().
+ *	Blocks the signals it handles (signals.c) on its first line, loads
+ *	the boot configuration, opens the libmilter socket (SPEC in libmilter
+ *	form, inet:PORT@HOST or unix:PATH), drops to milter.user, loads the
+ *	first snapshot (configuration and tables; defaults without a file),
+ *	starts the reload thread and the watch (common/reload.c), and runs
+ *	smfi_main() in a thread of its own while the main thread handles
+ *	signals: SIGUSR1 reloads, SIGUSR2 logs the snapshot in use, SIGTERM
+ *	and SIGINT stop (exit 0). SIGHUP belongs to libmilter, which stops the
+ *	filter on it: forcetls-milter then exits 1 and says so.
  * DIAGNOSTICS
  *	--check: exit 0 when configuration and tables are valid, else 1 with
- *	every error. Start-up errors exit 1.
+ *	every error. Start-up errors exit 1, and so does any stop we did not
+ *	choose (libmilter stopped on SIGHUP, or failed).
  * SEE ALSO
- *	forcetls-milter(8), mlfi.c, decide.c, snapshot.c
+ *	forcetls-milter(8), mlfi.c, decide.c, snapshot.c, signals.c
  */
 #include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <netinet/in.h>
@@ -34,7 +30,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <libmilter/mfapi.h>
@@ -43,6 +38,7 @@
 #include "log.h"
 #include "privs.h"
 #include "mlfi.h"
+#include "signals.h"
 #include "snapshot.h"
 
 #define DEFAULT_CONFIG "/etc/forcetls/forcetls.conf"
@@ -191,74 +187,53 @@ static void tcp_tune(int fd)
 	mlfi_answer_data(1);
 }
 
-/*
- * libmilter's listener holds its lock while it polls for up to 5 s
- * (MI_CHK_TIME), and smfi_stop() waits for that lock. A connection to the
- * socket ends the poll at once, so waker() connects a few times, from a
- * thread of its own, while the main thread waits in smfi_stop(). Each
- * wake-up session ends at EOF before it starts.
- */
-static void wake_listener(int fd)
+/* --check: load everything once, say whether it is valid. */
+static int check(const options *o)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	int s;
+	msnapshot *s = msnapshot_load(&o->so);
 
-	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		return;
-	if (ss.ss_family == AF_INET &&
-	    ((struct sockaddr_in *)&ss)->sin_addr.s_addr == htonl(INADDR_ANY))
-		((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (ss.ss_family == AF_INET6 &&
-	    IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr))
-		((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
-	if ((s = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return;
-	(void)connect(s, (struct sockaddr *)&ss, len);
-	close(s);
+	if (s == NULL)
+		return 1;
+	printf("forcetls-milter: configuration %s and table %s are valid (%zu entries)\n",
+	       o->so.config ? o->so.config : "(built-in defaults)", s->table_path, s->rs.entries);
+	msnapshot_release(s);
+	return 0;
 }
 
-static void *waker(void *arg)
+/* Register with libmilter, open its socket, set its owner and mode, drop privileges. */
+static int open_milter(const cfg *boot, const char *listen)
 {
-	const struct timespec pause = {0, 50 * 1000 * 1000};
-
-	for (int i = 0; i < 20; i++) {
-		nanosleep(&pause, NULL);
-		wake_listener(*(int *)arg);
+	if (smfi_register(*mlfi_descriptor()) == MI_FAILURE ||
+	    smfi_setconn((char *)listen) == MI_FAILURE) {
+		log_errx("libmilter: cannot register on %s", listen);
+		return -1;
 	}
-	return NULL;
-}
-
-static void *milter_thread(void *arg)
-{
-	int *rc = arg;
-
-	*rc = smfi_main();
-	kill(getpid(), SIGTERM); /* wake the main thread if libmilter stopped by itself */
-	return NULL;
+	/* Stale UNIX sockets are removed; socket_perms() sets owner, group, mode. */
+	umask(007);
+	if (smfi_opensocket(1) == MI_FAILURE) {
+		log_errx("%s: cannot open the milter socket", listen);
+		return -1;
+	}
+	listen_fd = find_listener();
+	tcp_tune(listen_fd);
+	if (socket_perms(boot, listen) < 0 || drop_privileges(cfg_str(boot, "milter.user")) < 0)
+		return -1;
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	options o;
-	msnapshot *s;
-	cfg *boot;
+	static options o;    /* static: the reload thread reads it until exit */
 	static char *listen; /* static: reachable until exit */
-	sigset_t set;
-	pthread_t tid;
-	int milter_rc = MI_FAILURE, sig;
+	cfg *boot;
+	int rc;
 
+	signals_block(); /* first: no signal may take its default action from here on */
 	if (parse_options(argc, argv, &o) < 0)
 		return 2;
 	log_init("forcetls-milter", o.foreground || o.check, 0);
-	if (o.check) {
-		if ((s = msnapshot_load(&o.so)) == NULL)
-			return 1;
-		printf("forcetls-milter: configuration %s and table %s are valid\n",
-		       o.so.config ? o.so.config : "(built-in defaults)", s->table_path);
-		msnapshot_release(s);
-		return 0;
-	}
+	if (o.check)
+		return check(&o);
 	if ((boot = msnapshot_config(&o.so)) == NULL)
 		return 1;
 	/* A copy: the boot configuration is freed before the "ready" line. */
@@ -268,77 +243,20 @@ int main(int argc, char **argv)
 		cfg_free(boot);
 		return 1;
 	}
-
-	if (smfi_register(*mlfi_descriptor()) == MI_FAILURE ||
-	    smfi_setconn((char *)listen) == MI_FAILURE) {
-		log_errx("libmilter: cannot register on %s", listen);
-		cfg_free(boot);
-		return 1;
-	}
-	/* Stale UNIX sockets are removed; socket_perms() sets owner, group, mode. */
-	umask(007);
-	if (smfi_opensocket(1) == MI_FAILURE) {
-		log_errx("%s: cannot open the milter socket", listen);
-		cfg_free(boot);
-		return 1;
-	}
-	listen_fd = find_listener();
-	tcp_tune(listen_fd);
-	if (socket_perms(boot, listen) < 0 || drop_privileges(cfg_str(boot, "milter.user")) < 0) {
-		cfg_free(boot);
-		return 1;
-	}
+	rc = open_milter(boot, listen);
 	cfg_free(boot);
-	if ((s = msnapshot_load(&o.so)) == NULL)
+	if (rc < 0 || msnapshot_start(&o.so) < 0)
 		return 1;
-	msnapshot_install(s);
 	if (!o.foreground && daemon(0, 0) < 0) {
 		log_warn("daemon");
 		return 1;
 	}
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by libmilter's threads */
-	signal(SIGPIPE, SIG_IGN);
-	if (pthread_create(&tid, NULL, milter_thread, &milter_rc) != 0) {
-		log_errx("cannot start the milter thread");
+	if (msnapshot_run() < 0) {
+		log_errx("cannot start the reload thread");
 		return 1;
 	}
 	log_info("ready on %s", listen);
-	for (;;) {
-		if (sigwait(&set, &sig) != 0)
-			continue;
-		if (sig == SIGHUP) {
-			msnapshot *n = msnapshot_load(&o.so);
-
-			if (n == NULL) {
-				log_errx("reload (SIGHUP) failed; keeping the configuration and "
-				         "tables loaded before");
-				continue;
-			}
-			msnapshot_install(n);
-			log_info("reloaded (SIGHUP): %s", n->table_path);
-		} else if (sig == SIGUSR1) {
-			msnapshot *cur = msnapshot_current();
-
-			log_info("running: table %s, %zu entries", cur->table_path,
-			         tlsmaps_table_count(cur->forced));
-			msnapshot_release(cur);
-		} else {
-			pthread_t w;
-
-			log_info("stopping on signal %d", sig);
-			if (listen_fd >= 0 && pthread_create(&w, NULL, waker, &listen_fd) == 0)
-				pthread_detach(w);
-			smfi_stop();
-			break;
-		}
-	}
-	pthread_join(tid, NULL);
-	msnapshot_install(NULL);
-	return milter_rc == MI_SUCCESS ? 0 : 1;
+	rc = signals_loop(listen_fd);
+	msnapshot_stop();
+	return rc;
 }

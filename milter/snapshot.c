@@ -2,20 +2,22 @@
  * NAME
  *	snapshot.c - forcetls-milter's configuration and tables, as one refcounted unit
  * SUMMARY
- *	msnapshot_load(), msnapshot_current(), msnapshot_install(),
- *	msnapshot_release(), msnapshot_config()
+ *	msnapshot_load(), msnapshot_start(), msnapshot_run(), msnapshot_reload(),
+ *	msnapshot_stop(), msnapshot_current(), msnapshot_release(),
+ *	msnapshot_config()
  * DESCRIPTION
  *	The settings table of the milter section lives here, with every
  *	default. Network lists (internal_networks, gateway_networks) become
  *	small tlsmaps tables, so they get the same syntax, diagnostics and
  *	longest-prefix matching as the forced-TLS table.
  *
- *	libmilter calls us from many threads: the current pointer and the
- *	reference counts are guarded by one mutex, held only for the swap.
+ *	libmilter calls us from many threads: the current snapshot lives in a
+ *	reloader (common/reload.c), which holds it under a mutex taken only for
+ *	the swap; reference counts are atomic.
  * DIAGNOSTICS
  *	Every configuration and table error is logged, as FILE:LINE: reason.
  */
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,12 +69,13 @@ static const cfg_def settings[] = {
         /* Inbound: the one rule of both daemons (envelope.c, tlsmaps_decide_inbound). */
         {"tables.inbound_exempt_internal", CFG_BOOL, NULL, 1, 0, 0, NULL},
         {"tables.inbound_exempt_authenticated", CFG_BOOL, NULL, 1, 0, 0, NULL},
+        RELOAD_CFG_ROWS,
 };
 static const char *const own_sections[] = {"milter", "tables", NULL};
 static const char *const other_sections[] = {"policyd", "tlsmaps", NULL};
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static msnapshot *current;
+/* NULL before start and after stop: sessions still open then get no snapshot (TEMPFAIL). */
+static _Atomic(reloader *) rl;
 
 cfg *msnapshot_config(const msnapshot_options *o)
 {
@@ -193,6 +196,8 @@ static int parse_reply(msnapshot *s, const char *reply)
 
 static void snapshot_free(msnapshot *s)
 {
+	if (s == NULL)
+		return;
 	tlsmaps_table_free(s->forced);
 	tlsmaps_table_free(s->encrypt_table);
 	tlsmaps_table_free(s->internal);
@@ -201,6 +206,11 @@ static void snapshot_free(msnapshot *s)
 	rules_free(s->decrypt_rules);
 	cfg_free(s->cfg);
 	free(s);
+}
+
+static void free_rsnap(rsnap *r)
+{
+	snapshot_free((msnapshot *)r);
 }
 
 msnapshot *msnapshot_load(const msnapshot_options *o)
@@ -214,16 +224,19 @@ msnapshot *msnapshot_load(const msnapshot_options *o)
 
 	if (s == NULL)
 		return NULL;
-	s->refs = 1;
 	if ((s->cfg = msnapshot_config(o)) == NULL) {
 		free(s);
 		return NULL;
 	}
 	c = s->cfg;
+	rsnap_init(&s->rs, free_rsnap, c);
 	level = cfg_str(c, "tables.default_level");
 	s->table_path = o->table != NULL ? o->table : cfg_str(c, "tables.forced_tls");
+	s->rs.table = s->table_path;
 	if ((s->forced = load_table(s->table_path, level)) == NULL)
 		bad = 1;
+	else
+		s->rs.entries = tlsmaps_table_count(s->forced);
 	if (*cfg_str(c, "milter.encrypt_table") != '\0' &&
 	    (s->encrypt_table = load_table(cfg_str(c, "milter.encrypt_table"), level)) == NULL)
 		bad = 1;
@@ -279,38 +292,52 @@ msnapshot *msnapshot_load(const msnapshot_options *o)
 	return s;
 }
 
-msnapshot *msnapshot_current(void)
+static rsnap *build(void *arg)
 {
-	msnapshot *s;
+	msnapshot *s = msnapshot_load(arg);
 
-	pthread_mutex_lock(&lock);
-	s = current;
-	if (s != NULL)
-		s->refs++;
-	pthread_mutex_unlock(&lock);
-	return s;
+	return s != NULL ? &s->rs : NULL;
 }
 
-void msnapshot_install(msnapshot *s)
+int msnapshot_start(const msnapshot_options *o)
 {
-	msnapshot *old;
+	reload_ops ops = {build, NULL, (void *)o};
 
-	pthread_mutex_lock(&lock);
-	old = current;
-	current = s;
-	pthread_mutex_unlock(&lock);
-	msnapshot_release(old);
+	reloader *r = reloader_new(&ops);
+
+	atomic_store(&rl, r);
+	return r != NULL ? 0 : -1;
+}
+
+int msnapshot_run(void)
+{
+	return reloader_run(rl);
+}
+
+void msnapshot_reload(const char *trigger)
+{
+	reloader_request(rl, trigger);
+}
+
+void msnapshot_counts(unsigned long *ok, unsigned long *refused)
+{
+	reloader_counts(rl, ok, refused);
+}
+
+void msnapshot_stop(void)
+{
+	reloader_free(atomic_exchange(&rl, NULL));
+}
+
+msnapshot *msnapshot_current(void)
+{
+	reloader *r = atomic_load(&rl);
+
+	return r != NULL ? (msnapshot *)reloader_current(r) : NULL;
 }
 
 void msnapshot_release(msnapshot *s)
 {
-	int last;
-
-	if (s == NULL)
-		return;
-	pthread_mutex_lock(&lock);
-	last = --s->refs == 0;
-	pthread_mutex_unlock(&lock);
-	if (last)
-		snapshot_free(s);
+	if (s != NULL)
+		rsnap_release(&s->rs);
 }

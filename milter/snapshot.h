@@ -5,21 +5,23 @@
  *	A snapshot is everything a decision reads: settings, the forced-TLS
  *	table, the always-encrypt table, the network lists, compiled rules. It
  *	is immutable once built. Each milter connection holds the snapshot that
- *	was current when it connected (snapshot_current()) and releases it at
- *	close; SIGHUP builds a new one and snapshot_install() swaps it in. The
- *	old one is freed when its last connection leaves. A snapshot with any
- *	error is never installed.
+ *	was current when it connected (msnapshot_current()) and releases it at
+ *	close. Reloads (SIGUSR1, the watch) go through common/reload.c: a
+ *	reload thread builds the new snapshot completely, the shrink guard
+ *	judges it, and the pointer is swapped; the old one is freed when its
+ *	last connection leaves. A snapshot with any error is never installed.
  */
 #ifndef MILTER_SNAPSHOT_H
 #define MILTER_SNAPSHOT_H
 
 #include "config.h"
+#include "reload.h"
 #include "decide.h"
 #include "rules.h"
 #include "tlsmaps.h"
 
 typedef struct msnapshot {
-	int refs; /* under the snapshot lock */
+	rsnap rs; /* first: refcount, table path, entry count, guard (reload.h) */
 	cfg *cfg;
 	decide_config dc;
 	tlsmaps_table *forced;        /* tables.forced_tls */
@@ -46,10 +48,19 @@ typedef struct {
 /* Build; NULL with every error logged. */
 msnapshot *msnapshot_load(const msnapshot_options *o);
 
+/* Load the first snapshot and make it current (o must outlive the milter). -1 on errors. */
+int msnapshot_start(const msnapshot_options *o);
+/* Start the reload thread and the watch. */
+int msnapshot_run(void);
+/* Ask for a reload (from the signal thread; returns at once). */
+void msnapshot_reload(const char *trigger);
+/* Reloads done and refused so far. */
+void msnapshot_counts(unsigned long *ok, unsigned long *refused);
+/* Stop reloading and drop the current snapshot. */
+void msnapshot_stop(void);
+
 /* The current snapshot, held for the caller. */
 msnapshot *msnapshot_current(void);
-/* Install s as current (takes the caller's reference). */
-void msnapshot_install(msnapshot *s);
 void msnapshot_release(msnapshot *s);
 
 /* The settings table, for --check and main.c. */

@@ -14,11 +14,16 @@
  *	"socketmap" and "policy"), drop to the unprivileged user, load the
  *	table. A table with errors stops the start with every FILE:LINE.
  *
- *	SIGHUP, and a change of the table file seen by the optional watch,
- *	reload configuration and table into a new snapshot; one with errors is
- *	refused and the old one stays. Listen addresses, the user and the DNS
- *	settings take effect only on restart. SIGUSR1 logs the counters.
- *	SIGTERM and SIGINT stop the daemon.
+ *	SIGUSR1 (the reload signal of both daemons), SIGHUP, and a new table
+ *	renamed into place (the watch) reload configuration and table into a
+ *	new snapshot, built off the event loop by common/reload.c's thread;
+ *	one with errors, or one the shrink guard refuses, is not installed and
+ *	the old one stays. The reload thread hands a new snapshot to the loop
+ *	through a pipe, and the loop swaps its pointer: a reload never stalls
+ *	a reply. Listen addresses, the user and the DNS settings take effect
+ *	only on restart. SIGUSR2 logs the counters. SIGTERM and SIGINT stop
+ *	the daemon. SIGHUP, SIGUSR1 and SIGUSR2 are blocked from the first line
+ *	of main() until the loop handles them, so one sent during start waits.
  * DIAGNOSTICS
  *	--check prints configuration and table errors and exits 1, or exits 0.
  *	Exit 1 on any start-up error.
@@ -26,7 +31,9 @@
  *	forcetls-policyd(8), tlsmaps(5), examples/forcetls.conf.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +48,7 @@
 #include "listen.h"
 #include "log.h"
 #include "privs.h"
+#include "reload.h"
 #include "policyd.h"
 #include "server.h"
 #include "socketmap.h"
@@ -75,8 +83,8 @@ static const cfg_def settings[] = {
          NULL},
         {"policyd.max_connections", CFG_INT, NULL, 1024, 1, 100000, NULL},
         {"policyd.idle_timeout", CFG_INT, NULL, 300, 0, 86400, NULL},
-        {"policyd.watch_table", CFG_BOOL, NULL, 1, 0, 0, NULL},
-        {"policyd.watch_interval", CFG_INT, NULL, 5, 1, 3600, NULL},
+        {"policyd.watch_table", CFG_BOOL, NULL, 1, 0, 0, NULL},      /* and tables.watch_table */
+        {"policyd.watch_interval", CFG_INT, NULL, 5, 1, 3600, NULL}, /* obsolete, ignored */
         {"policyd.log_lookups", CFG_BOOL, NULL, 0, 0, 0, NULL},
         /* Inbound: the one rule of both daemons (inbound.c, tlsmaps_decide_inbound). */
         {"tables.inbound_exempt_internal", CFG_BOOL, NULL, 1, 0, 0, NULL},
@@ -88,6 +96,7 @@ static const cfg_def settings[] = {
         {"policyd.drain_timeout", CFG_INT, NULL, 2, 1, 60, NULL},
         {"policyd.drain_max", CFG_INT, NULL, 65536, 0, 16777216, NULL},
         {"policyd.connection_log_interval", CFG_INT, NULL, 10, 1, 3600, NULL},
+        RELOAD_CFG_ROWS,
 };
 static const char *const own_sections[] = {"policyd", "tables", NULL};
 static const char *const other_sections[] = {"milter", "tlsmaps", NULL};
@@ -101,30 +110,41 @@ typedef struct {
 	int check;
 } options;
 
+#define NSIGNALS 5
+
 typedef struct {
 	policyd d;
 	options opt;
 	listener *socketmap, *policy;
-	struct event *sighup, *sigusr1, *sigterm, *sigint, *watch;
-	struct stat table_st; /* last seen */
-	int table_changed;    /* changed at the last tick: reload when it holds still */
+	struct event *sig[NSIGNALS], *wake;
+	reloader *rl;
+	int wake_pipe[2]; /* reload thread -> loop: a new snapshot is current */
 	int to_stderr;
 } daemon_state;
 
+/* Caught by the loop; the first three are blocked until it does. */
+static const int caught[NSIGNALS] = {SIGHUP, SIGUSR1, SIGUSR2, SIGTERM, SIGINT};
+
 snapshot *snapshot_hold(snapshot *s)
 {
-	s->refs++;
+	rsnap_hold(&s->rs);
 	return s;
 }
 
-void snapshot_release(snapshot *s)
+static void snapshot_free(rsnap *r)
 {
-	if (s == NULL || --s->refs > 0)
-		return;
+	snapshot *s = (snapshot *)r;
+
 	tlsmaps_table_free(s->table);
 	inbound_snapshot_free(s);
 	cfg_free(s->cfg);
 	free(s);
+}
+
+void snapshot_release(snapshot *s)
+{
+	if (s != NULL)
+		rsnap_release(&s->rs);
 }
 
 static cfg *load_config(const options *o)
@@ -165,9 +185,12 @@ static snapshot *snapshot_load(const options *o)
 		log_errx("out of memory");
 		return NULL;
 	}
-	s->refs = 1;
-	if ((s->cfg = load_config(o)) == NULL)
-		goto fail;
+	if ((s->cfg = load_config(o)) == NULL) {
+		free(s);
+		return NULL;
+	}
+	rsnap_init(&s->rs, snapshot_free, s->cfg);
+	s->rs.watch = s->rs.watch && cfg_bool(s->cfg, "policyd.watch_table");
 	s->dns_tempfail = strcmp(cfg_str(s->cfg, "policyd.dns_failure"), "tempfail") == 0;
 	s->map_name = cfg_str(s->cfg, "policyd.map_name");
 	s->require_map_name = cfg_str(s->cfg, "policyd.require_map_name");
@@ -197,43 +220,51 @@ static snapshot *snapshot_load(const options *o)
 		         nerrors == 1 ? "" : "s");
 		goto fail;
 	}
+	s->rs.table = path;
+	s->rs.entries = tlsmaps_table_count(s->table);
 	return s;
 fail:
 	snapshot_release(s);
 	return NULL;
 }
 
-static void remember_table(daemon_state *ds)
+static rsnap *build(void *arg)
 {
-	if (stat(table_path(&ds->opt, ds->d.snap->cfg), &ds->table_st) < 0)
-		memset(&ds->table_st, 0, sizeof(ds->table_st));
-	ds->table_changed = 0;
+	snapshot *s = snapshot_load(&((daemon_state *)arg)->opt);
+
+	return s != NULL ? &s->rs : NULL;
 }
 
-static void reload(daemon_state *ds, const char *why)
+/* Reload thread: a new snapshot is current; wake the loop. */
+static void installed(void *arg)
 {
-	snapshot *s = snapshot_load(&ds->opt);
+	daemon_state *ds = arg;
 
-	if (s == NULL) {
-		ds->d.stats.reload_failures++;
-		log_errx("reload (%s) failed; keeping the table loaded before", why);
-		remember_table(ds);
-		return;
-	}
-	snapshot_release(ds->d.snap);
-	ds->d.snap = s;
-	ds->d.stats.reloads++;
-	remember_table(ds);
-	log_info("reloaded (%s): %s, %zu entries", why, table_path(&ds->opt, s->cfg),
-	         tlsmaps_table_count(s->table));
+	if (write(ds->wake_pipe[1], "", 1) < 0 && errno != EAGAIN)
+		log_warn("reload: cannot wake the event loop");
+}
+
+/* Loop: take the new snapshot; the old one is dropped in the reload thread. */
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	daemon_state *ds = arg;
+	char buf[64];
+	snapshot *old = ds->d.snap;
+
+	(void)what;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	ds->d.snap = (snapshot *)reloader_current(ds->rl);
+	reloader_retire(ds->rl, old != NULL ? &old->rs : NULL);
 }
 
 static void dump_stats(daemon_state *ds)
 {
-	const policyd_stats *st = &ds->d.stats;
+	policyd_stats *st = &ds->d.stats;
 	resolver_stats rs;
 
 	memset(&rs, 0, sizeof(rs));
+	reloader_counts(ds->rl, &st->reloads, &st->reload_failures);
 	if (ds->d.resolver != NULL)
 		resolver_get_stats(ds->d.resolver, &rs);
 	log_info("stats: ok_none=%lu ok_may=%lu ok_encrypt=%lu ok_dane=%lu ok_dane_only=%lu "
@@ -258,35 +289,18 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	switch (sig) {
 	case SIGHUP:
-		reload(ds, "SIGHUP");
+		reloader_request(ds->rl, "SIGHUP");
 		break;
 	case SIGUSR1:
+		reloader_request(ds->rl, "SIGUSR1");
+		break;
+	case SIGUSR2:
 		dump_stats(ds);
 		break;
 	default:
 		log_info("stopping on signal %d", (int)sig);
 		event_base_loopbreak(ds->d.base);
 	}
-}
-
-static void on_watch(evutil_socket_t fd, short what, void *arg)
-{
-	daemon_state *ds = arg;
-	struct stat st;
-
-	(void)fd;
-	(void)what;
-	if (stat(table_path(&ds->opt, ds->d.snap->cfg), &st) < 0)
-		return; /* being replaced: look again next time */
-	if (st.st_ino == ds->table_st.st_ino && st.st_size == ds->table_st.st_size &&
-	    st.st_mtim.tv_sec == ds->table_st.st_mtim.tv_sec &&
-	    st.st_mtim.tv_nsec == ds->table_st.st_mtim.tv_nsec) {
-		if (ds->table_changed) /* changed, then held still for one interval */
-			reload(ds, "table changed");
-		return;
-	}
-	ds->table_st = st;
-	ds->table_changed = 1;
 }
 
 static int open_listener(daemon_state *ds, const char *name, const char *addr, const cfg *c)
@@ -414,6 +428,40 @@ static int start_resolver(daemon_state *ds, const cfg *c)
 	return 0;
 }
 
+/* --check: load everything once, say whether it is valid. */
+static int check(const options *o)
+{
+	snapshot *s = snapshot_load(o);
+
+	if (s == NULL)
+		return 1;
+	printf("forcetls-policyd: configuration %s and table %s are valid (%zu entries)\n",
+	       o->config ? o->config : "(built-in defaults)", s->rs.table, s->rs.entries);
+	snapshot_release(s);
+	return 0;
+}
+
+/* Both listening sockets (-2: disabled); -1 when start must stop. */
+static int open_listeners(daemon_state *ds, const cfg *boot, int *sm_fd, int *pol_fd)
+{
+	const options *o = &ds->opt;
+
+	*sm_fd = open_listener(ds, "socketmap",
+	                       o->socketmap_listen ? o->socketmap_listen
+	                                           : cfg_str(boot, "policyd.socketmap_listen"),
+	                       boot);
+	*pol_fd = open_listener(
+	        ds, "policy",
+	        o->policy_listen ? o->policy_listen : cfg_str(boot, "policyd.policy_listen"), boot);
+	if (*sm_fd == -1 || *pol_fd == -1)
+		return -1;
+	if (*sm_fd < 0 && *pol_fd < 0) {
+		log_errx("both listeners are disabled: nothing to do");
+		return -1;
+	}
+	return 0;
+}
+
 static int start_listeners(daemon_state *ds, const cfg *c, int sm_fd, int pol_fd)
 {
 	server_protocol sm = socketmap_protocol(&ds->d), pol = delegation_protocol(&ds->d);
@@ -434,57 +482,79 @@ static int start_listeners(daemon_state *ds, const cfg *c, int sm_fd, int pol_fd
 	return 0;
 }
 
+/* Signal events, the wake pipe, the reload thread; then unblock the signals. */
+static int start_reloads(daemon_state *ds, const sigset_t *blocked)
+{
+	for (int i = 0; i < NSIGNALS; i++)
+		if ((ds->sig[i] = evsignal_new(ds->d.base, caught[i], on_signal, ds)) == NULL ||
+		    event_add(ds->sig[i], NULL) < 0) {
+			log_errx("cannot set up signal handling");
+			return -1;
+		}
+	if (pipe2(ds->wake_pipe, O_NONBLOCK | O_CLOEXEC) < 0 ||
+	    (ds->wake = event_new(ds->d.base, ds->wake_pipe[0], EV_READ | EV_PERSIST, on_wake,
+	                          ds)) == NULL ||
+	    event_add(ds->wake, NULL) < 0) {
+		log_errx("cannot set up the reload pipe");
+		return -1;
+	}
+	/* The reload and watch threads keep the signals blocked: the loop takes them. */
+	if (reloader_run(ds->rl) < 0) {
+		log_errx("cannot start the reload thread");
+		return -1;
+	}
+	pthread_sigmask(SIG_UNBLOCK, blocked, NULL);
+	return 0;
+}
+
+static void cleanup(daemon_state *ds)
+{
+	reloader_free(ds->rl); /* first: its thread may still write to the pipe */
+	for (int i = 0; i < NSIGNALS; i++)
+		if (ds->sig[i] != NULL)
+			event_free(ds->sig[i]);
+	if (ds->wake != NULL)
+		event_free(ds->wake);
+	for (int i = 0; i < 2; i++)
+		if (ds->wake_pipe[i] >= 0)
+			close(ds->wake_pipe[i]);
+	listener_free(ds->socketmap);
+	listener_free(ds->policy);
+	if (ds->d.resolver != NULL)
+		resolver_free(ds->d.resolver);
+	snapshot_release(ds->d.snap);
+	if (ds->d.base != NULL)
+		event_base_free(ds->d.base);
+}
+
 int main(int argc, char **argv)
 {
-	daemon_state ds;
+	static daemon_state ds; /* static: the reload thread reads ds.opt until exit */
+	reload_ops ops = {build, installed, &ds};
+	sigset_t blocked;
 	cfg *boot;
 	int sm_fd, pol_fd, rc = 1;
 
-	memset(&ds, 0, sizeof(ds));
+	/* First: a reload or stats request during start waits for the loop. */
+	sigemptyset(&blocked);
+	for (int i = 0; i < 3; i++)
+		sigaddset(&blocked, caught[i]);
+	pthread_sigmask(SIG_BLOCK, &blocked, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	if (parse_options(argc, argv, &ds.opt) < 0)
 		return 2;
 	ds.to_stderr = ds.opt.foreground || ds.opt.check;
 	log_init("forcetls-policyd", ds.to_stderr, 0);
-	signal(SIGPIPE, SIG_IGN);
-
-	if (ds.opt.check) {
-		snapshot *s = snapshot_load(&ds.opt);
-
-		if (s == NULL)
-			return 1;
-		printf("forcetls-policyd: configuration %s and table %s are valid (%zu entries)\n",
-		       ds.opt.config ? ds.opt.config : "(built-in defaults)",
-		       table_path(&ds.opt, s->cfg), tlsmaps_table_count(s->table));
-		snapshot_release(s);
-		return 0;
-	}
-	/*
-	 * Until the event loop handles them, a reload or stats request must not
-	 * kill a daemon that is still starting (systemd may send SIGHUP as soon
-	 * as the sockets exist); the table is loaded after binding anyway.
-	 */
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGUSR1, SIG_IGN);
+	if (ds.opt.check)
+		return check(&ds.opt);
 	if ((boot = load_config(&ds.opt)) == NULL)
 		return 1;
-	sm_fd = open_listener(&ds, "socketmap",
-	                      ds.opt.socketmap_listen ? ds.opt.socketmap_listen
-	                                              : cfg_str(boot, "policyd.socketmap_listen"),
-	                      boot);
-	pol_fd = open_listener(&ds, "policy",
-	                       ds.opt.policy_listen ? ds.opt.policy_listen
-	                                            : cfg_str(boot, "policyd.policy_listen"),
-	                       boot);
-	if (sm_fd == -1 || pol_fd == -1 || (sm_fd < 0 && pol_fd < 0)) {
-		if (sm_fd < 0 && pol_fd < 0 && sm_fd != -1 && pol_fd != -1)
-			log_errx("both listeners are disabled: nothing to do");
+	ds.wake_pipe[0] = ds.wake_pipe[1] = -1;
+	if (open_listeners(&ds, boot, &sm_fd, &pol_fd) < 0 ||
+	    drop_privileges(cfg_str(boot, "policyd.user")) < 0 ||
+	    (ds.rl = reloader_new(&ops)) == NULL)
 		goto out;
-	}
-	if (drop_privileges(cfg_str(boot, "policyd.user")) < 0)
-		goto out;
-	if ((ds.d.snap = snapshot_load(&ds.opt)) == NULL)
-		goto out;
-	remember_table(&ds);
+	ds.d.snap = (snapshot *)reloader_current(ds.rl);
 	if (!ds.opt.foreground && daemon(0, 0) < 0) {
 		log_warn("daemon");
 		goto out;
@@ -494,50 +564,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	start_resolver(&ds, boot);
-	if (start_listeners(&ds, boot, sm_fd, pol_fd) < 0)
+	if (start_listeners(&ds, boot, sm_fd, pol_fd) < 0 || start_reloads(&ds, &blocked) < 0)
 		goto out;
-	ds.sighup = evsignal_new(ds.d.base, SIGHUP, on_signal, &ds);
-	ds.sigusr1 = evsignal_new(ds.d.base, SIGUSR1, on_signal, &ds);
-	ds.sigterm = evsignal_new(ds.d.base, SIGTERM, on_signal, &ds);
-	ds.sigint = evsignal_new(ds.d.base, SIGINT, on_signal, &ds);
-	if (ds.sighup == NULL || ds.sigusr1 == NULL || ds.sigterm == NULL || ds.sigint == NULL) {
-		log_errx("cannot set up signal handling");
-		goto out;
-	}
-	event_add(ds.sighup, NULL);
-	event_add(ds.sigusr1, NULL);
-	event_add(ds.sigterm, NULL);
-	event_add(ds.sigint, NULL);
-	if (cfg_bool(boot, "policyd.watch_table")) {
-		struct timeval tv = {cfg_int(boot, "policyd.watch_interval"), 0};
-
-		ds.watch = event_new(ds.d.base, -1, EV_PERSIST, on_watch, &ds);
-		if (ds.watch != NULL)
-			event_add(ds.watch, &tv);
-	}
-	log_info("ready: %s, %zu entries; socketmap %s, policy %s",
-	         table_path(&ds.opt, ds.d.snap->cfg), tlsmaps_table_count(ds.d.snap->table),
-	         sm_fd >= 0 ? "on" : "off", pol_fd >= 0 ? "on" : "off");
+	log_info("ready: %s, %zu entries; socketmap %s, policy %s", ds.d.snap->rs.table,
+	         ds.d.snap->rs.entries, sm_fd >= 0 ? "on" : "off", pol_fd >= 0 ? "on" : "off");
 	event_base_dispatch(ds.d.base);
 	rc = 0;
 out:
-	if (ds.watch != NULL)
-		event_free(ds.watch);
-	if (ds.sighup != NULL)
-		event_free(ds.sighup);
-	if (ds.sigusr1 != NULL)
-		event_free(ds.sigusr1);
-	if (ds.sigterm != NULL)
-		event_free(ds.sigterm);
-	if (ds.sigint != NULL)
-		event_free(ds.sigint);
-	listener_free(ds.socketmap);
-	listener_free(ds.policy);
-	if (ds.d.resolver != NULL)
-		resolver_free(ds.d.resolver);
-	snapshot_release(ds.d.snap);
+	cleanup(&ds);
 	cfg_free(boot);
-	if (ds.d.base != NULL)
-		event_base_free(ds.d.base);
 	return rc;
 }

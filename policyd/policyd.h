@@ -6,7 +6,9 @@
  *	configuration and table that decisions use; it is refcounted, so a
  *	request waiting for DNS keeps the snapshot it started with while a
  *	reload installs a new one (SPEC section 5: lookups in flight never see
- *	half a table). Everything runs in the loop's thread: no locks.
+ *	half a table). Requests run in the loop's thread; a reload is built in
+ *	common/reload.c's thread and handed to the loop, which swaps d->snap.
+ *	Reference counts are atomic (reload.h), so either thread may drop one.
  */
 #ifndef POLICYD_H
 #define POLICYD_H
@@ -15,11 +17,12 @@
 
 #include "config.h"
 #include "policy_request.h"
+#include "reload.h"
 #include "resolver.h"
 #include "tlsmaps.h"
 
 typedef struct snapshot {
-	int refs;
+	rsnap rs; /* first: refcount, table path, entry count, guard (reload.h) */
 	cfg *cfg;
 	tlsmaps_table *table;
 	/* Settings read from cfg once per load. */

@@ -44,11 +44,12 @@
  *
  *	    loadgen label=L proto=P conns=C threads=T seconds=S requests=N
  *	        rps=R p50_us=.. p90_us=.. p99_us=.. p999_us=.. max_us=..
- *	        errors=E mismatches=M replies=A
+ *	        errors=E mismatches=M replies=A over10ms=O
  *
  *	(mismatches: replies of the right form but not the expected value;
  *	they are counted in errors too; replies: every good reply, warm-up
- *	and drain included, to divide the server's CPU time by). The first errors are described on
+ *	and drain included, to divide the server's CPU time by; over10ms: measured
+ *	replies that took more than 10 ms). The first errors are described on
  *	stderr. Exit 0 when errors=0 and at least one request was measured,
  *	1 otherwise, 2 on bad usage or setup failure.
  * SEE ALSO
@@ -598,6 +599,22 @@ static double pct(const uint32_t *v, size_t n, double p)
 	return v[i] / 1000.0;
 }
 
+/* Sorted latencies (ns) above limit. */
+static size_t count_over(const uint32_t *all, size_t n, uint32_t limit)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (all[mid] > limit)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return n - lo;
+}
+
 int main(int argc, char **argv)
 {
 	const char *addr = NULL, *file = NULL, *map = "forcetls", *label = "-";
@@ -732,11 +749,12 @@ int main(int argc, char **argv)
 			secs = (double)(last - t_measure) / 1e9;
 		printf("loadgen label=%s proto=%s conns=%lu threads=%lu seconds=%.3f requests=%zu "
 		       "rps=%.0f p50_us=%.1f p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f "
-		       "errors=%lu mismatches=%lu replies=%lu\n",
+		       "errors=%lu mismatches=%lu replies=%lu over10ms=%zu\n",
 		       label, proto == PROTO_SOCKETMAP ? "socketmap" : "policy", conns, threads,
 		       secs, total, (double)total / secs, pct(all, total, 0.50),
 		       pct(all, total, 0.90), pct(all, total, 0.99), pct(all, total, 0.999),
-		       total ? all[total - 1] / 1000.0 : 0.0, errors, mismatches, replies);
+		       total ? all[total - 1] / 1000.0 : 0.0, errors, mismatches, replies,
+		       count_over(all, total, 10000000));
 	}
 	fflush(stdout);
 	return errors == 0 && total > 0 ? 0 : 1;

@@ -3,8 +3,8 @@
 # value other than "tls" (t-milter-gateway.sh covers that one) does when the encryption
 # gateway sends a message back with its failure header ("X-Encrypt-Status: failure", as
 # examples/forcetls.conf ships it). The mode is switched between phases by editing the
-# milter's configuration and sending SIGHUP, each time waiting for the milter's
-# "reloaded (SIGHUP)" line before sending, so the reload is exercised too.
+# milter's configuration and sending SIGUSR1, each time waiting for the milter's
+# "reload (SIGUSR1): ok" line before sending, so the reload is exercised too.
 # The world is t-milter-outbound.sh's (milter_world): gateway.test 127.0.0.30:10025 (also
 # the gateway's sending address), mx.plain.test 127.0.0.2 (no TLS), mx.tls.test
 # 127.0.0.3 (STARTTLS), internal client 127.0.0.66, inbound client 127.0.0.77;
@@ -34,7 +34,7 @@
 #   - in hold and reject mode the same failure header from a client that is not the
 #     gateway (inbound, internal) holds and rejects nothing: it is removed and the
 #     message is delivered;
-#   - each SIGHUP is confirmed by a "reloaded (SIGHUP)" line and never refused;
+#   - each SIGUSR1 is confirmed by a "reload (SIGUSR1): ok" line and never refused;
 #   - no loop: the gateway got only the tagged messages.
 set -u
 MILTER_WORLD_ONLY=1 . "$(dirname "$0")/t-milter-outbound.sh"
@@ -45,8 +45,8 @@ grep -q '^ *on_encrypt_failure = "tls";' "$W/forcetls.conf" ||
 grep -q '^ *encrypt_failure_header = "X-Encrypt-Status: failure";' "$W/forcetls.conf" ||
 	e2e_fail "examples/forcetls.conf: encrypt_failure_header is not \"X-Encrypt-Status: failure\" any more"
 
-# mf_mode MODE: set milter.on_encrypt_failure in the milter's configuration, send SIGHUP
-# and wait until the milter confirms the reload (one more "reloaded (SIGHUP)" line).
+# mf_mode MODE: set milter.on_encrypt_failure in the milter's configuration, send SIGUSR1
+# and wait until the milter confirms the reload (one more "reload (SIGUSR1): ok" line).
 MF_RELOADS=0
 mf_mode() {
 	mw_conf_set "$W/forcetls.conf" milter on_encrypt_failure "\"$1\"" ||
@@ -55,14 +55,14 @@ mf_mode() {
 	grep -q "^ *on_encrypt_failure = \"$1\";" "$W/forcetls.conf" ||
 		e2e_fail "forcetls.conf: on_encrypt_failure is not \"$1\" after the edit"
 	MF_RELOADS=$((MF_RELOADS + 1))
-	e2e_signal milter HUP || e2e_fail "cannot send SIGHUP to forcetls-milter"
+	e2e_signal milter USR1 || e2e_fail "cannot send SIGUSR1 to forcetls-milter"
 	e2e_wait_until 15 mf__reload_done $MF_RELOADS ||
 		e2e_fail "forcetls-milter did not confirm reload #$MF_RELOADS (on_encrypt_failure = $1)"
-	mw__log_has milter 'reload (SIGHUP) failed' && e2e_fail "forcetls-milter refused the reload to $1"
+	mw__log_has milter 'reload (SIGUSR1): refused' && e2e_fail "forcetls-milter refused the reload to $1"
 	e2e_log "milter reloaded: on_encrypt_failure = $1"
 }
 mf__reload_done() { # the Nth reload confirmed, or any refused
-	[ "$(grep -c 'reloaded (SIGHUP): ' "$W/milter.log")" -ge "$1" ] || mw__log_has milter 'reload (SIGHUP) failed'
+	[ "$(grep -c 'reload (SIGUSR1): ok ' "$W/milter.log")" -ge "$1" ] || mw__log_has milter 'reload (SIGUSR1): refused'
 }
 
 # mf_qid_of RCPT QUEUE: the queue ID of the message Postfix holds for RCPT in QUEUE.
@@ -217,7 +217,7 @@ mf_nowhere rejected@open-plain.test "$REJECT_QID" || e2e_fail "reject: $REJECT_Q
 [ "$(e2e_rx_count $MW_GW)" -eq 4 ] || e2e_fail "gateway got $(e2e_rx_count $MW_GW) messages, expected 4 (a loop)"
 [ "$(e2e_rx_count $MW_RX_PLAIN)" -eq 3 ] || e2e_fail "mx.plain.test got $(e2e_rx_count $MW_RX_PLAIN) messages, expected 3"
 [ "$(e2e_rx_count $MW_RX_TLS)" -eq 1 ] || e2e_fail "mx.tls.test got $(e2e_rx_count $MW_RX_TLS) messages, expected 1"
-[ "$(grep -c 'reloaded (SIGHUP): ' "$W/milter.log")" -eq 3 ] || e2e_fail "milter.log: not exactly three reloads"
+[ "$(grep -c 'reload (SIGUSR1): ok ' "$W/milter.log")" -eq 3 ] || e2e_fail "milter.log: not exactly three reloads"
 
 # Released by the admin, the held message needs TLS: its MX has no STARTTLS, so it is
 # deferred 4.7.4 and stays queued; it never reaches mx.plain.test in clear.

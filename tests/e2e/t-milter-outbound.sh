@@ -104,7 +104,7 @@ milter_world() {
 		mw_conf_set "$W/forcetls.conf" policyd user '"nobody"' &&
 		mw_conf_set "$W/forcetls.conf" policyd socket_group '"postfix"' ||
 		e2e_fail "$conf: a setting the test changes is not there any more"
-	chmod 644 "$W/forcetls.conf" "$W/forced-tls.table" # read again as nobody (SIGHUP)
+	chmod 644 "$W/forcetls.conf" "$W/forced-tls.table" # read again as nobody (SIGUSR1)
 	"$FTLS_MILTER" --check --config "$W/forcetls.conf" --table "$W/forced-tls.table" \
 		>"$W/milter-check.log" 2>&1 || e2e_fail "forcetls-milter --check: $(cat "$W/milter-check.log")"
 

@@ -168,7 +168,7 @@ expect_raw pol-rand "$TEMP_ACTION|^EOF$|^SENDERR" '^EOF$|^SENDERR|action=4'
 raw "$POL_SOCK" "b'\\n\\n'" "partial:b'request=smtpd_access_policy\\nclient_addr'" close >"$W/raw-pol-cut.out"
 expect_raw pol-cut '^CLOSED$'
 e2e_running policyd || e2e_fail "forcetls-policyd died on policy garbage"
-e2e_signal policyd USR1
+e2e_signal policyd USR2
 policyd_wait_log 'stats: .* malformed=[1-9]' 5 || e2e_fail "the daemon counted no malformed requests"
 
 # --- normal service afterwards: Postfix's mail decided right -------------------------------
@@ -196,7 +196,7 @@ EOF
 chmod 644 "$T.new"
 mv "$T.new" "$T"
 e2e_signal policyd HUP
-policyd_wait_log "reload \(SIGHUP\) failed; keeping the table loaded before" 10 ||
+policyd_wait_log "reload \(SIGHUP\): refused: .*; keeping $T, " 10 ||
 	e2e_fail "the broken table was not refused"
 grep -Eq "$T:4: " "$W/policyd.log" || e2e_fail "policyd.log does not name $T:4"
 e2e_log "broken table: $(grep -E "$T:4: " "$W/policyd.log" | tail -1)"
@@ -220,7 +220,7 @@ EOF
 chmod 644 "$T.new"
 mv "$T.new" "$T"
 e2e_signal policyd HUP
-policyd_wait_log "reloaded \(SIGHUP\): $T, 3 entries" 10 || e2e_fail "the good table was not loaded"
+policyd_wait_log "reload \(SIGHUP\): ok $T, 3 entries" 10 || e2e_fail "the good table was not loaded"
 e2e_flush
 e2e_wait_delivered $RX_PLAIN 2 30 || e2e_fail "flip.test not delivered after the good reload"
 e2e_assert_plain $RX_PLAIN b@flip.test || e2e_fail "b@flip.test not delivered"

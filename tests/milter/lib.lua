@@ -136,26 +136,26 @@ function M.wait_log(text, n, seconds)
 	M.ok(false, "log line \"" .. text .. "\" appears " .. n .. " time(s)")
 end
 
--- Send SIGHUP and wait for the filter's verdict on the reload. want is
--- "ok" (reloaded) or "fail" (refused, the old snapshot stays).
+-- Send SIGUSR1 (the reload signal) and wait for the filter's verdict on the
+-- reload. want is "ok" (reloaded) or "fail" (refused, the old snapshot stays).
 function M.reload(want)
-	local ok0 = M.log_count("reloaded (SIGHUP)")
-	local bad0 = M.log_count("reload (SIGHUP) failed")
-	mt.signal(1)
+	local ok0 = M.log_count("reload (SIGUSR1): ok")
+	local bad0 = M.log_count("reload (SIGUSR1): refused")
+	mt.signal(10)	-- SIGUSR1 (Linux)
 	for _ = 1, 200 do
-		local ok1 = M.log_count("reloaded (SIGHUP)")
-		local bad1 = M.log_count("reload (SIGHUP) failed")
+		local ok1 = M.log_count("reload (SIGUSR1): ok")
+		local bad1 = M.log_count("reload (SIGUSR1): refused")
 		if ok1 > ok0 then
-			M.ok(want == "ok", "SIGHUP reload is refused, but it was accepted")
+			M.ok(want == "ok", "SIGUSR1 reload is refused, but it was accepted")
 			return
 		end
 		if bad1 > bad0 then
-			M.ok(want == "fail", "SIGHUP reload is accepted, but it was refused")
+			M.ok(want == "fail", "SIGUSR1 reload is accepted, but it was refused")
 			return
 		end
 		mt.sleep(0.1)
 	end
-	M.ok(false, "the filter logs its SIGHUP reload within 20 s")
+	M.ok(false, "the filter logs its SIGUSR1 reload within 20 s")
 end
 
 -- Rewrite the configuration and reload it (must succeed).

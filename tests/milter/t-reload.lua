@@ -1,4 +1,4 @@
--- t-reload.lua: SIGHUP reloads configuration and tables (SPEC 5); a bad
+-- t-reload.lua: SIGUSR1 reloads configuration and tables (SPEC 5); a bad
 -- configuration, a bad table or a bad pattern is refused and the snapshot
 -- in use stays; a connection keeps the snapshot it started with.
 local here = os.getenv("FTLS_MILTER_TESTS") or

@@ -249,11 +249,11 @@ class PolicydTest(unittest.TestCase):
         self.assertEqual(sm.lookup("new.test"), "NOTFOUND ")
         self.d.write_table(TABLE + "new.test secure\n")
         self.d.signal(signal.SIGHUP)
-        self.d.wait_log("reloaded (SIGHUP)")
+        self.d.wait_log("reload (SIGHUP): ok")
         self.assertEqual(sm.lookup("new.test"), "OK secure")
         self.d.write_table(TABLE + "new.test secure\nbroken..entry\n")
-        self.d.signal(signal.SIGHUP)
-        self.d.wait_log("reload (SIGHUP) failed")
+        self.d.signal(signal.SIGUSR1)
+        self.d.wait_log("reload (SIGUSR1): refused")
         self.assertIn("forced-tls.table:15: broken..entry: bad domain name", self.d.logtext())
         self.assertEqual(sm.lookup("new.test"), "OK secure")
         self.assertEqual(sm.lookup("bank.test"), "OK encrypt")
@@ -265,7 +265,7 @@ class PolicydTest(unittest.TestCase):
         sm.lookup("bank.test")
         sm.lookup("unlisted.test")
         sm.lookup("bank.test", name="other")
-        self.d.signal(signal.SIGUSR1)
+        self.d.signal(signal.SIGUSR2)
         self.d.wait_log("stats:")
         line = [l for l in self.d.logtext().splitlines() if "stats:" in l][-1]
         self.assertIn("ok_encrypt=2 ", line)
@@ -293,9 +293,9 @@ def wait_closed(sock, timeout):
 
 
 def connections(d, which="socketmap"):
-    """The open connections forcetls-policyd counts (SIGUSR1 stats)."""
+    """The open connections forcetls-policyd counts (SIGUSR2 stats)."""
     before = d.logtext().count("stats:")
-    d.signal(signal.SIGUSR1)
+    d.signal(signal.SIGUSR2)
     deadline = time.time() + 10
     while d.logtext().count("stats:") == before:
         if time.time() > deadline:
@@ -538,7 +538,7 @@ class WatchTest(unittest.TestCase):
             self.assertEqual(sm.lookup("watched.test"), "NOTFOUND ")
             time.sleep(1.1)
             d.write_table(TABLE + "watched.test verify\n")
-            d.wait_log("reloaded (table changed)", timeout=15)
+            d.wait_log("reload (watch): ok", timeout=15)
             self.assertEqual(sm.lookup("watched.test"), "OK verify")
             sm.close()
         finally:

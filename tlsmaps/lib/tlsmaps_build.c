@@ -22,14 +22,14 @@
  *	outbound mail only; "direction=in" on one is an error.
  * DIAGNOSTICS
  *	"FILE:LINE: message" through tlsmaps_options.report; line 0 for a file
- *	that cannot be read.
+ *	that cannot be read, and "FILE:0: changed while being read" for one
+ *	that was truncated, grown or replaced during the read.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -363,11 +363,57 @@ int tlsmaps_builder_add_buffer(tlsmaps_builder *b, const char *name, const char 
 	return 0;
 }
 
+/* The whole of fd into a malloc'd buffer; st is the fstat before. 0, or -1 with *why. */
+static int read_all(int fd, const struct stat *st, char **out, size_t *outlen, const char **why)
+{
+	size_t len = (size_t)st->st_size, got = 0;
+	char *buf;
+	char extra;
+	struct stat after;
+
+	*out = NULL;
+	if ((buf = malloc(len + 1)) == NULL) {
+		*why = "out of memory";
+		return -1;
+	}
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, len - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	/* Shorter, longer, or replaced while we read: not one consistent file. */
+	if (got != len || read(fd, &extra, 1) != 0 || fstat(fd, &after) < 0 ||
+	    after.st_size != st->st_size || after.st_ino != st->st_ino ||
+	    after.st_mtim.tv_sec != st->st_mtim.tv_sec ||
+	    after.st_mtim.tv_nsec != st->st_mtim.tv_nsec) {
+		free(buf);
+		*why = "changed while being read";
+		return -1;
+	}
+	*out = buf;
+	*outlen = len;
+	return 0;
+}
+
+/*
+ * Read with read(2), never mmap(2): a file truncated under a mapping
+ * raises SIGBUS, a file truncated under read(2) gives a short read. A file
+ * whose size, inode or mtime differs between the fstat(2) before and the
+ * one after the read, or that reads short or long, is an error
+ * ("FILE:0: changed while being read"), so a table being rewritten in
+ * place is refused, never half loaded.
+ */
 int tlsmaps_builder_add_file(tlsmaps_builder *b, const char *path)
 {
 	struct stat st;
 	uint16_t file;
-	void *map;
+	const char *why = NULL;
+	char *buf;
+	size_t len;
 	int fd;
 
 	if (add_file_name(b, path, &file) < 0) {
@@ -385,19 +431,23 @@ int tlsmaps_builder_add_file(tlsmaps_builder *b, const char *path)
 		close(fd);
 		return -1;
 	}
-	if (st.st_size == 0) {
+	if ((uint64_t)st.st_size >= SIZE_MAX / 2) {
+		add_diagf(b, file, 0, "too large");
 		close(fd);
-		return 0;
-	}
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (map == MAP_FAILED) {
-		add_diagf(b, file, 0, "cannot read: %s", strerror(errno));
 		return -1;
 	}
-	(void)madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
-	parse_buffer(b, file, map, (size_t)st.st_size);
-	munmap(map, (size_t)st.st_size);
+	errno = 0;
+	if (read_all(fd, &st, &buf, &len, &why) < 0) {
+		if (errno != 0 && errno != ENOMEM)
+			add_diagf(b, file, 0, "cannot read: %s", strerror(errno));
+		else
+			add_diagf(b, file, 0, "%s", why);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	parse_buffer(b, file, buf, len);
+	free(buf);
 	return 0;
 }
 

@@ -1,0 +1,400 @@
+/*
+ * NAME
+ *	reload.c - refcounted snapshots, the reload thread, the shrink guard, the watch
+ * SUMMARY
+ *	rsnap_init(), rsnap_hold(), rsnap_release(), reload_guard_check(),
+ *	reloader_new(), reloader_run(), reloader_request(), reloader_current(),
+ *	reloader_retire(), reloader_counts(), reloader_free()
+ * DESCRIPTION
+ *	See reload.h for the contract. Threads: the reload thread waits on a
+ *	condition variable for requests; one flag (pending) makes requests
+ *	coalesce, so at most one build runs and a request made during a build
+ *	gets one more build after it. The reload thread runs at nice +10 so
+ *	that a 1,000,000-entry build takes CPU from idle time, not from the
+ *	threads that answer the MTA. Retired snapshots are released there too:
+ *	freeing a large table costs milliseconds that a serving loop must not
+ *	pay.
+ *
+ *	Shrink guard: with old and new entry counts, a reload to 0 entries
+ *	from more is refused unless allow_empty (which alone decides it); any
+ *	other reload with new < old and (old - new) * 100 > old * max_shrink
+ *	is refused unless allow_shrink. Losing exactly max_shrink percent
+ *	passes. From 0 entries anything passes.
+ *
+ *	Watch: an inotify(7) watch on the table's directory, for IN_MOVED_TO
+ *	and IN_CLOSE_WRITE of the table's name. A rename is atomic: the file
+ *	that appears is complete, so the watch acts at once and needs no
+ *	"hold still" delay, unlike a stat(2) poll, which can only guess that
+ *	a writer has finished. IN_CLOSE_WRITE catches writes in place (": >
+ *	table", cp over it), which the guard then judges. The watch thread
+ *	looks at the current snapshot's table path once a second, so a reload
+ *	that names another table moves the watch.
+ * DIAGNOSTICS
+ *	One line per reload (reload.h). Start: "TABLE: 0 entries ..." as a
+ *	warning. "watch: DIR: ..." when the directory cannot be watched (the
+ *	watch tries again every second).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "reload.h"
+
+typedef struct {
+	int fd, wd;
+	char dir[PATH_MAX], name[NAME_MAX + 1];
+} watch_state;
+
+struct reloader {
+	reload_ops ops;
+	pthread_mutex_t lock; /* current, pending, trigger, stop, retired, counts */
+	pthread_cond_t cond;
+	rsnap *current;
+	int pending, stop, running, watching;
+	const char *trigger;
+	rsnap *retired;
+	unsigned long ok, refused;
+	pthread_t reload_tid, watch_tid;
+	int stop_pipe[2]; /* wakes the watch thread */
+	watch_state w;    /* the watch thread's */
+};
+
+void rsnap_init(rsnap *s, void (*free_fn)(rsnap *), const cfg *c)
+{
+	atomic_init(&s->refs, 1);
+	s->free = free_fn;
+	s->retired = NULL;
+	if (c != NULL) {
+		s->guard.max_shrink = (unsigned)cfg_int(c, "tables.reload_max_shrink");
+		s->guard.allow_empty = cfg_bool(c, "tables.reload_allow_empty");
+		s->guard.allow_shrink = cfg_bool(c, "tables.reload_allow_shrink");
+		s->watch = cfg_bool(c, "tables.watch_table");
+	}
+}
+
+rsnap *rsnap_hold(rsnap *s)
+{
+	atomic_fetch_add(&s->refs, 1);
+	return s;
+}
+
+void rsnap_release(rsnap *s)
+{
+	if (s != NULL && atomic_fetch_sub(&s->refs, 1) == 1)
+		s->free(s);
+}
+
+/* (old - new) * 100 > old * max, without overflow for any size_t. */
+static int loses_too_many(size_t old, size_t new, unsigned max)
+{
+	size_t lost = old - new, base = old / 100 * max, rest = old % 100 * max;
+
+	if (lost <= base)
+		return 0;
+	return lost - base >= 100 || (lost - base) * 100 > rest;
+}
+
+int reload_guard_check(const reload_guard *g, size_t old, size_t new, char *why, size_t len)
+{
+	size_t pct;
+
+	if (new == 0 && old > 0) {
+		if (g->allow_empty)
+			return 0;
+		snprintf(why, len,
+		         "the new table has 0 entries (tables.reload_allow_empty = true allows "
+		         "it)");
+		return -1;
+	}
+	if (new >= old || g->allow_shrink || !loses_too_many(old, new, g->max_shrink))
+		return 0;
+	pct = old >= 100 ? (old - new) / (old / 100) : (old - new) * 100 / old;
+	snprintf(why, len,
+	         "the new table has %zu entries, %zu%% fewer (more than tables.reload_max_shrink "
+	         "= %u%%; tables.reload_allow_shrink = true allows it)",
+	         new, pct > 100 ? 100 : pct, g->max_shrink);
+	return -1;
+}
+
+static void drop_retired(reloader *r)
+{
+	rsnap *list;
+
+	pthread_mutex_lock(&r->lock);
+	list = r->retired;
+	r->retired = NULL;
+	pthread_mutex_unlock(&r->lock);
+	while (list != NULL) {
+		rsnap *next = list->retired;
+
+		rsnap_release(list);
+		list = next;
+	}
+}
+
+/* One reload: build, guard, swap, one log line. */
+static void reload_once(reloader *r, const char *trigger)
+{
+	rsnap *cur = reloader_current(r), *n = r->ops.build(r->ops.arg), *old;
+	char why[320];
+
+	if (n != NULL &&
+	    reload_guard_check(&n->guard, cur->entries, n->entries, why, sizeof(why)) < 0) {
+		rsnap_release(n);
+		n = NULL;
+	} else if (n == NULL) {
+		snprintf(why, sizeof(why), "errors in the configuration or the table (above)");
+	}
+	if (n == NULL) {
+		log_errx("reload (%s): refused: %s; keeping %s, %zu entries", trigger, why,
+		         cur->table, cur->entries);
+		pthread_mutex_lock(&r->lock);
+		r->refused++;
+		pthread_mutex_unlock(&r->lock);
+		rsnap_release(cur);
+		return;
+	}
+	pthread_mutex_lock(&r->lock);
+	old = r->current;
+	r->current = n;
+	r->ok++;
+	pthread_mutex_unlock(&r->lock);
+	if (r->ops.installed != NULL)
+		r->ops.installed(r->ops.arg);
+	log_info("reload (%s): ok %s, %zu entries (was %zu)", trigger, n->table, n->entries,
+	         cur->entries);
+	rsnap_release(old);
+	rsnap_release(cur);
+}
+
+static void *reload_thread(void *arg)
+{
+	reloader *r = arg;
+	int prio;
+
+	/* Ten steps below the serving threads; it still progresses on a busy machine. */
+	errno = 0;
+	prio = getpriority(PRIO_PROCESS, (id_t)gettid());
+	if (errno == 0)
+		(void)setpriority(PRIO_PROCESS, (id_t)gettid(), prio + 10 > 19 ? 19 : prio + 10);
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		const char *trigger;
+
+		while (!r->pending && !r->stop && r->retired == NULL)
+			pthread_cond_wait(&r->cond, &r->lock);
+		if (r->stop)
+			break;
+		if (r->retired != NULL) {
+			pthread_mutex_unlock(&r->lock);
+			drop_retired(r);
+			pthread_mutex_lock(&r->lock);
+			continue;
+		}
+		trigger = r->trigger;
+		r->pending = 0;
+		pthread_mutex_unlock(&r->lock);
+		reload_once(r, trigger);
+		drop_retired(r);
+		pthread_mutex_lock(&r->lock);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+/* Watch ---------------------------------------------------------------------- */
+
+/* Watch the directory of the current table (again, if it moved). */
+static void watch_follow(reloader *r, watch_state *w)
+{
+	rsnap *s = reloader_current(r);
+	char dir[PATH_MAX], name[NAME_MAX + 1];
+	const char *slash = strrchr(s->table, '/');
+
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == s->table ? 1 : (int)(slash - s->table),
+		         s->table);
+	snprintf(name, sizeof(name), "%s", slash != NULL ? slash + 1 : s->table);
+	if (!s->watch) {
+		dir[0] = '\0';
+		name[0] = '\0';
+	}
+	rsnap_release(s);
+	if (w->wd >= 0 && strcmp(dir, w->dir) == 0) {
+		snprintf(w->name, sizeof(w->name), "%s", name);
+		return;
+	}
+	if (w->wd >= 0)
+		(void)inotify_rm_watch(w->fd, w->wd);
+	w->wd = -1;
+	snprintf(w->dir, sizeof(w->dir), "%s", dir);
+	snprintf(w->name, sizeof(w->name), "%s", name);
+	if (dir[0] == '\0')
+		return;
+	if ((w->wd = inotify_add_watch(w->fd, dir, IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR)) < 0)
+		log_warn("watch: %s", dir);
+}
+
+static void watch_read(reloader *r, watch_state *w)
+{
+	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n = read(w->fd, buf, sizeof(buf));
+	int hit = 0;
+
+	for (char *p = buf; n > 0 && p < buf + n;) {
+		const struct inotify_event *ev = (const struct inotify_event *)p;
+
+		if (ev->wd == w->wd && ev->len > 0 && strcmp(ev->name, w->name) == 0)
+			hit = 1;
+		p += sizeof(*ev) + ev->len;
+	}
+	if (hit)
+		reloader_request(r, "watch");
+}
+
+static void *watch_thread(void *arg)
+{
+	reloader *r = arg;
+	watch_state *w = &r->w;
+
+	for (;;) {
+		struct pollfd p[2] = {{w->fd, POLLIN, 0}, {r->stop_pipe[0], POLLIN, 0}};
+
+		if (poll(p, 2, 1000) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents != 0)
+			break;
+		if (p[0].revents & POLLIN)
+			watch_read(r, w);
+		watch_follow(r, w);
+	}
+	return NULL;
+}
+
+/* The reloader -------------------------------------------------------------- */
+
+reloader *reloader_new(const reload_ops *ops)
+{
+	reloader *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	r->ops = *ops;
+	r->stop_pipe[0] = r->stop_pipe[1] = -1;
+	r->w.fd = -1;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	if ((r->current = ops->build(ops->arg)) == NULL) {
+		reloader_free(r);
+		return NULL;
+	}
+	if (r->current->entries == 0)
+		log_warnx("%s: 0 entries: no domain is forced (allowed at start; a reload to an "
+		          "empty table is refused unless tables.reload_allow_empty = true)",
+		          r->current->table);
+	return r;
+}
+
+int reloader_run(reloader *r)
+{
+	if (pipe2(r->stop_pipe, O_CLOEXEC) < 0)
+		return -1;
+	if (pthread_create(&r->reload_tid, NULL, reload_thread, r) != 0)
+		return -1;
+	r->running = 1;
+	/*
+	 * The watch is in place before this returns (a table renamed right
+	 * after "ready" is seen). Always started: a reload may turn it on.
+	 */
+	r->w.wd = -1;
+	if ((r->w.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
+		log_warn("watch: inotify_init1 (the table is not watched)");
+		return 0;
+	}
+	watch_follow(r, &r->w);
+	if (pthread_create(&r->watch_tid, NULL, watch_thread, r) == 0)
+		r->watching = 1;
+	else
+		log_warnx("watch: cannot start its thread (the table is not watched)");
+	return 0;
+}
+
+void reloader_request(reloader *r, const char *trigger)
+{
+	pthread_mutex_lock(&r->lock);
+	r->pending = 1;
+	r->trigger = trigger;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+rsnap *reloader_current(reloader *r)
+{
+	rsnap *s;
+
+	pthread_mutex_lock(&r->lock);
+	s = r->current != NULL ? rsnap_hold(r->current) : NULL;
+	pthread_mutex_unlock(&r->lock);
+	return s;
+}
+
+void reloader_retire(reloader *r, rsnap *s)
+{
+	if (s == NULL)
+		return;
+	if (!r->running) {
+		rsnap_release(s);
+		return;
+	}
+	pthread_mutex_lock(&r->lock);
+	s->retired = r->retired;
+	r->retired = s;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void reloader_counts(reloader *r, unsigned long *ok, unsigned long *refused)
+{
+	pthread_mutex_lock(&r->lock);
+	*ok = r->ok;
+	*refused = r->refused;
+	pthread_mutex_unlock(&r->lock);
+}
+
+void reloader_free(reloader *r)
+{
+	if (r == NULL)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->stop = 1;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	if (r->stop_pipe[1] >= 0 && write(r->stop_pipe[1], "", 1) < 0)
+		log_warn("reload: cannot wake the watch thread");
+	if (r->running)
+		pthread_join(r->reload_tid, NULL);
+	if (r->watching)
+		pthread_join(r->watch_tid, NULL);
+	r->running = 0;
+	drop_retired(r);
+	rsnap_release(r->current);
+	for (int i = 0; i < 2; i++)
+		if (r->stop_pipe[i] >= 0)
+			close(r->stop_pipe[i]);
+	if (r->w.fd >= 0)
+		close(r->w.fd);
+	pthread_cond_destroy(&r->cond);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}

@@ -1,0 +1,207 @@
+/*
+ * NAME
+ *	signals.c - forcetls-milter's signals: reload on SIGUSR1, leave SIGHUP to libmilter
+ * SUMMARY
+ *	signals_block(), signals_loop()
+ * DESCRIPTION
+ *	What libmilter does (sendmail 8.17, libmilter/signal.c, as Debian 12
+ *	ships it): smfi_main() calls mi_control_startup(), which blocks SIGHUP,
+ *	SIGTERM and SIGINT in the calling thread and starts a signal thread
+ *	that sigwait()s for those three. SIGHUP and SIGTERM stop the filter
+ *	(MILTER_STOP), SIGINT aborts it (MILTER_ABRT); the thread then ends.
+ *	smfi_main() returns MI_SUCCESS after such a stop. It never waits for
+ *	SIGUSR1 or SIGUSR2.
+ *
+ *	So: SIGHUP is libmilter's and stops the filter. Reloads come on
+ *	SIGUSR1, which only we wait for. signals_block(), the first line of
+ *	main(), blocks SIGHUP, SIGTERM, SIGINT, SIGUSR1 and SIGUSR2 (and
+ *	ignores SIGPIPE) before anything else runs: a signal sent during start,
+ *	while the first table loads, waits until a thread takes it instead of
+ *	killing the process. Every thread created later inherits the mask.
+ *
+ *	signals_loop() starts smfi_main() in a thread, then the main thread
+ *	sigwait()s for SIGUSR1, SIGUSR2, SIGTERM and SIGINT:
+ *	    SIGUSR1   ask the reload thread (common/reload.c) for a reload and
+ *	              wait again at once: a reload never runs here, so back-
+ *	              to-back signals are coalesced, never lost, and never
+ *	              leave the main thread busy;
+ *	    SIGUSR2   log the snapshot in use and the reload counts;
+ *	    SIGTERM, SIGINT
+ *	              a chosen stop: smfi_stop(), exit 0.
+ *	Linux gives a signal sent to the process to the main thread first
+ *	when that thread is waiting for it, and the main thread is always
+ *	waiting (it does no work of its own), so SIGTERM and SIGINT come to us.
+ *	Should libmilter's thread take one anyway (the main thread is between
+ *	two sigwait() calls at that very moment), libmilter stops the filter
+ *	and we exit 1, as for SIGHUP: systemd's Restart=on-failure starts it
+ *	again unless the stop was asked for (systemctl stop).
+ *
+ *	When smfi_main() returns without our asking (libmilter took SIGHUP,
+ *	or failed), the milter thread wakes the main thread (SIGUSR2 to it,
+ *	with a flag) and the milter exits 1 with a line that says why.
+ *	libmilter's stop is not immediate: its listener notices it at the end
+ *	of its poll, up to 5 s (MI_CHK_TIME) later. A SIGTERM we take in that
+ *	time counts as a stop we chose (exit 0).
+ * DIAGNOSTICS
+ *	"stopping on SIGTERM" (exit 0); "libmilter stopped the filter: ...
+ *	SIGHUP stops forcetls-milter, SIGUSR1 reloads it" (exit 1);
+ *	"libmilter failed (smfi_main), or was stopped during start; ..." (exit
+ *	1: a SIGHUP taken before libmilter's listener runs makes it close the
+ *	socket, and its listener then fails to open it again).
+ * SEE ALSO
+ *	main.c, snapshot.c, common/reload.c
+ */
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "log.h"
+#include "signals.h"
+#include "snapshot.h"
+
+static atomic_int milter_done;
+static pthread_t main_tid;
+static int milter_rc = MI_FAILURE;
+
+static void handled(sigset_t *set, int with_hup)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGUSR2);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	if (with_hup)
+		sigaddset(set, SIGHUP);
+}
+
+void signals_block(void)
+{
+	sigset_t set;
+
+	handled(&set, 1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/*
+ * libmilter's listener holds its lock while it polls for up to 5 s
+ * (MI_CHK_TIME), and smfi_stop() waits for that lock. A connection to the
+ * socket ends the poll at once, so waker() connects a few times, from a
+ * thread of its own, while the main thread waits in smfi_stop(). Each
+ * wake-up session ends at EOF before it starts.
+ */
+static void wake_listener(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int s;
+
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return;
+	if (ss.ss_family == AF_INET &&
+	    ((struct sockaddr_in *)&ss)->sin_addr.s_addr == htonl(INADDR_ANY))
+		((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (ss.ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr))
+		((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
+	if ((s = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return;
+	(void)connect(s, (struct sockaddr *)&ss, len);
+	close(s);
+}
+
+static void *waker(void *arg)
+{
+	const struct timespec pause = {0, 50 * 1000 * 1000};
+
+	for (int i = 0; i < 20 && !atomic_load(&milter_done); i++) {
+		nanosleep(&pause, NULL);
+		wake_listener(*(int *)arg);
+	}
+	return NULL;
+}
+
+static void *milter_thread(void *arg)
+{
+	(void)arg;
+	milter_rc = smfi_main();
+	atomic_store(&milter_done, 1);
+	pthread_kill(main_tid, SIGUSR2); /* wake the signal loop */
+	return NULL;
+}
+
+static void log_running(void)
+{
+	msnapshot *cur = msnapshot_current();
+	unsigned long ok = 0, refused = 0;
+
+	msnapshot_counts(&ok, &refused);
+	log_info("running: table %s, %zu entries; reloads ok=%lu refused=%lu", cur->table_path,
+	         cur->rs.entries, ok, refused);
+	msnapshot_release(cur);
+}
+
+static void stop(int sig, int *listen_fd)
+{
+	pthread_t w;
+
+	log_info("stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	if (*listen_fd >= 0 && pthread_create(&w, NULL, waker, listen_fd) == 0)
+		pthread_detach(w);
+	smfi_stop();
+}
+
+/* The exit status, once smfi_main() has returned. */
+static int verdict(int chosen)
+{
+	if (milter_rc != MI_SUCCESS) {
+		log_errx("libmilter failed (smfi_main), or was stopped during start; SIGHUP stops "
+		         "forcetls-milter, SIGUSR1 reloads it");
+		return 1;
+	}
+	if (!chosen) {
+		log_errx(
+		        "libmilter stopped the filter: its signal thread took SIGHUP (or a SIGTERM "
+		        "or SIGINT that reached it first); SIGHUP stops forcetls-milter, SIGUSR1 "
+		        "reloads it");
+		return 1;
+	}
+	return 0;
+}
+
+int signals_loop(int listen_fd)
+{
+	static int fd; /* read by the waker thread, which may outlive this call */
+	sigset_t set;
+	pthread_t tid;
+	int sig, chosen = 0;
+
+	fd = listen_fd;
+	main_tid = pthread_self();
+	handled(&set, 0);
+	if (pthread_create(&tid, NULL, milter_thread, NULL) != 0) {
+		log_errx("cannot start the milter thread");
+		return 1;
+	}
+	while (!atomic_load(&milter_done)) {
+		if (sigwait(&set, &sig) != 0 || atomic_load(&milter_done))
+			continue;
+		if (sig == SIGUSR1)
+			msnapshot_reload("SIGUSR1");
+		else if (sig == SIGUSR2)
+			log_running();
+		else if (!chosen) {
+			chosen = 1;
+			stop(sig, &fd);
+		}
+	}
+	pthread_join(tid, NULL);
+	return verdict(chosen);
+}
