@@ -9,7 +9,10 @@
  *	name is probed first (unless it starts with a dot), then the suffix at
  *	each dot from left to right, so the nearest parent wins.
  *
- *	Addresses: netrange_find(), the longest prefix.
+ *	Addresses: netrange_find(), the longest prefix. An IPv4-mapped IPv6
+ *	address (::ffff:198.51.100.7, as a dual-stack socket or a text form
+ *	shows an IPv4 peer) is the IPv4 address it carries: the IPv4 entries
+ *	are asked first, then the IPv6 ones.
  *
  *	Next hops (outbound, SPEC section 3): "[host]:port" entry, "[host]"
  *	entry, then domain entries on host (or network entries for a literal
@@ -97,6 +100,13 @@ tlsmaps_status tlsmaps_lookup_name(const tlsmaps_table *t, const char *name, siz
 	return TLSMAPS_NOTFOUND;
 }
 
+static int v4_mapped(const tlsmaps_addr *a)
+{
+	static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	return a->family == 6 && memcmp(a->bytes, prefix, sizeof(prefix)) == 0;
+}
+
 tlsmaps_status tlsmaps_lookup_addr(const tlsmaps_table *t, const tlsmaps_addr *a, unsigned dir,
                                    tlsmaps_id *id)
 {
@@ -104,6 +114,13 @@ tlsmaps_status tlsmaps_lookup_addr(const tlsmaps_table *t, const tlsmaps_addr *a
 	nr_u128 v = 0;
 	uint32_t found;
 
+	if (v4_mapped(a)) {
+		tlsmaps_addr v4 = {.family = 4};
+
+		memcpy(v4.bytes, a->bytes + 12, 4);
+		if (tlsmaps_lookup_addr(t, &v4, dir, id) == TLSMAPS_FOUND)
+			return TLSMAPS_FOUND;
+	}
 	if (a->family == 4)
 		nr = &t->net4;
 	else if (a->family == 6)
