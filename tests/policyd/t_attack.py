@@ -64,6 +64,23 @@ class AttackTest(unittest.TestCase):
         self.assertIn(b"client=unknown[198.51.100.7] sender=<> reason=no TLS", line)
         pol.sock.close()
 
+    def test_ambiguous_requests_are_malformed(self):
+        """Two client_address lines (the last, unlisted, one answered DUNNO),
+        or none at all (DUNNO): not Postfix's; the strict answer is 451."""
+        self.start()
+        pol = Policy(self.d.pol)
+        head = b"request=smtpd_access_policy\nprotocol_state=RCPT\n"
+        for body in [b"client_address=198.51.100.7\nclient_address=192.0.2.1\n",
+                     b"client_address=192.0.2.1\nclient_address=198.51.100.7\n",
+                     b"client_address=198.51.100.7\nencryption_protocol=TLSv1.3\n"
+                     b"encryption_keysize=256\nencryption_protocol=\n",
+                     b"sender=a@bank.test\n"]:
+            pol.sock.sendall(head + body + b"\n")
+            self.assertEqual(pol.read_reply(), "451 4.3.5 Server configuration problem", body)
+        # The connection goes on serving well-formed requests.
+        self.assertEqual(pol.ask(client_address="192.0.2.1", **NO_TLS), "DUNNO")
+        pol.sock.close()
+
     def test_flood_on_one_socket_leaves_the_other_served(self):
         """RLIMIT_NOFILE 1024 (systemd's default soft limit) and the default
         max_connections 1024 per socket: 1100 idle socketmap connections used
