@@ -23,6 +23,7 @@ TABLE = """\
 bank.test
 198.51.100.0/24 encrypt direction=in
 203.0.113.0/24 encrypt direction=out
+::ffff:192.0.2.128/121 encrypt direction=in
 """
 
 NO_TLS = dict(protocol_state="RCPT", client_name="mx.outside.test", sender="a@other.test",
@@ -40,7 +41,8 @@ class AttackTest(unittest.TestCase):
     def test_ipv4_mapped_ipv6_matches_ipv4_entries(self):
         self.start(conf_extra='internal_networks = [ "10.0.0.0/8" ];')
         pol = Policy(self.d.pol)
-        for addr in ["198.51.100.7", "::ffff:198.51.100.7", "::FFFF:198.51.100.7"]:
+        for addr in ["198.51.100.7", "::ffff:198.51.100.7", "::FFFF:198.51.100.7",
+                     "192.0.2.200", "::ffff:192.0.2.200"]:  # an entry in the mapped form
             self.assertTrue(pol.ask(client_address=addr, **NO_TLS).startswith("450 "), addr)
         # The exemption follows the same address, as the milter's does.
         self.assertEqual(pol.ask(client_address="::ffff:10.1.2.3", **NO_TLS), "DUNNO")

@@ -11,8 +11,9 @@
  *
  *	Addresses: netrange_find(), the longest prefix. An IPv4-mapped IPv6
  *	address (::ffff:198.51.100.7, as a dual-stack socket or a text form
- *	shows an IPv4 peer) is the IPv4 address it carries: the IPv4 entries
- *	are asked first, then the IPv6 ones.
+ *	shows an IPv4 peer) is the IPv4 address it carries, both ways: an
+ *	address not found in its own family's entries is looked up in the
+ *	other form (198.51.100.7 also matches ::ffff:198.51.100.0/120).
  *
  *	Next hops (outbound, SPEC section 3): "[host]:port" entry, "[host]"
  *	entry, then domain entries on host (or network entries for a literal
@@ -100,27 +101,16 @@ tlsmaps_status tlsmaps_lookup_name(const tlsmaps_table *t, const char *name, siz
 	return TLSMAPS_NOTFOUND;
 }
 
-static int v4_mapped(const tlsmaps_addr *a)
-{
-	static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+static const uint8_t v4_mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
-	return a->family == 6 && memcmp(a->bytes, prefix, sizeof(prefix)) == 0;
-}
-
-tlsmaps_status tlsmaps_lookup_addr(const tlsmaps_table *t, const tlsmaps_addr *a, unsigned dir,
-                                   tlsmaps_id *id)
+/* The longest prefix for a in its own family's networks. */
+static tlsmaps_status lookup_family(const tlsmaps_table *t, const tlsmaps_addr *a, unsigned dir,
+                                    tlsmaps_id *id)
 {
 	const netrange *nr;
 	nr_u128 v = 0;
 	uint32_t found;
 
-	if (v4_mapped(a)) {
-		tlsmaps_addr v4 = {.family = 4};
-
-		memcpy(v4.bytes, a->bytes + 12, 4);
-		if (tlsmaps_lookup_addr(t, &v4, dir, id) == TLSMAPS_FOUND)
-			return TLSMAPS_FOUND;
-	}
 	if (a->family == 4)
 		nr = &t->net4;
 	else if (a->family == 6)
@@ -134,6 +124,27 @@ tlsmaps_status tlsmaps_lookup_addr(const tlsmaps_table *t, const tlsmaps_addr *a
 		return TLSMAPS_NOTFOUND;
 	*id = found;
 	return TLSMAPS_FOUND;
+}
+
+tlsmaps_status tlsmaps_lookup_addr(const tlsmaps_table *t, const tlsmaps_addr *a, unsigned dir,
+                                   tlsmaps_id *id)
+{
+	tlsmaps_addr other = {0};
+	tlsmaps_status st = lookup_family(t, a, dir, id);
+
+	if (st != TLSMAPS_NOTFOUND)
+		return st;
+	if (a->family == 6 && memcmp(a->bytes, v4_mapped_prefix, 12) == 0) {
+		other.family = 4; /* ::ffff:198.51.100.7 is 198.51.100.7 */
+		memcpy(other.bytes, a->bytes + 12, 4);
+	} else if (a->family == 4) {
+		other.family = 6; /* and 198.51.100.7 is in ::ffff:198.51.100.0/120 */
+		memcpy(other.bytes, v4_mapped_prefix, 12);
+		memcpy(other.bytes + 12, a->bytes, 4);
+	} else {
+		return st;
+	}
+	return lookup_family(t, &other, dir, id);
 }
 
 tlsmaps_status tlsmaps_lookup_nexthop(const tlsmaps_table *t, const tlsmaps_query *q,
