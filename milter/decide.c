@@ -8,7 +8,9 @@
  *	See decide.h for the rules. Choices made here and written down in
  *	docs/forcetls-milter.8.scd:
  *	- A trusted Require is one already on mail from an outbound client or
- *	  from the gateway; it is never downgraded to Try.
+ *	  from the gateway; it is never downgraded to Try. Copies beyond
+ *	  MSG_MAX_SEEN (values not kept) count as a trusted Require: the
+ *	  strict answer.
  *	- Same-named headers are deleted from the highest index down, so
  *	  that no deletion shifts the index of the next.
  *	- TLS-Required is removed on inbound mail, on mail whose X-TLSLevel
@@ -250,6 +252,10 @@ static const char *tls_level(const decide_config *c, const msg_state *m, int fai
 		return NULL;
 	for (size_t i = 0; i < m->nseen[H_TLSLEVEL]; i++)
 		if (value_is(m->seen[H_TLSLEVEL][i].value, c->tls_require))
+			trusted_require = 1;
+	/* Copies beyond MSG_MAX_SEEN: their values are not kept, any may be Require. */
+	for (size_t i = 0; i < m->nnames; i++)
+		if (m->names[i].kind == H_TLSLEVEL && m->names[i].count > m->names[i].seen_max)
 			trusted_require = 1;
 	if (m->forced) {
 		*why = m->forced_by;

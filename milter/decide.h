@@ -93,7 +93,8 @@ typedef struct {
 /*
  * Every name of interest, however many copies it has: the copies past the
  * MSG_MAX_SEEN kept per kind are deleted too (their values are not kept,
- * so only the first MSG_MAX_SEEN copies of a kind count for a verdict).
+ * so only the first MSG_MAX_SEEN copies of a kind count for a verdict;
+ * copies of X-TLSLevel past them count as a trusted Require).
  */
 typedef struct {
 	char name[128]; /* as the message first spelled it */

@@ -12,10 +12,11 @@
  *	protocol_state, queue_id, client_address, client_name, sender,
  *	encryption_protocol, encryption_keysize, ccert_subject,
  *	ccert_fingerprint, ccert_pubkey_fingerprint, sasl_username. Others
- *	are ignored, as the protocol asks. A repeated attribute keeps its last value.
+ *	are ignored, as the protocol asks.
  *
- *	A request without request=smtpd_access_policy, or with a line that is
- *	not name=value, is malformed: it gets "action=451 4.3.5 Server
+ *	A request without request=smtpd_access_policy or client_address, with
+ *	one of the attributes used given twice, or with a line that is not
+ *	name=value, is malformed: it gets "action=451 4.3.5 Server
  *	configuration problem" (what Postfix itself does when a policy server
  *	fails), so the client retries and nothing is lost. A request longer
  *	than DELEGATION_MAX_REQUEST gets the same answer and the connection is

@@ -93,14 +93,15 @@ static void log_verdict(const snapshot *snap, const policy_request *r,
                         const tlsmaps_inbound_result *v)
 {
 	const tlsmaps_table *t = snap->table;
-	char qid[64], addr[80], name[300], sender[600];
+	char qid[64], addrbuf[80], namebuf[300], senderbuf[600];
 	const char *why = v->reason; /* escaped by libtlsmaps already (tlsmaps.h) */
 	const char *q = r->queue_id != NULL && *r->queue_id ? r->queue_id : "NOQUEUE";
+	/* An absent attribute is logged as its default, never as the buffer's old bytes. */
+	const char *name = safe_or(r->client_name, "unknown", namebuf, sizeof(namebuf));
+	const char *addr = safe_or(r->client_address, "", addrbuf, sizeof(addrbuf));
+	const char *sender = safe_or(r->sender, "", senderbuf, sizeof(senderbuf));
 
 	log_safe(q, strlen(q), qid, sizeof(qid));
-	safe_or(r->client_name, "unknown", name, sizeof(name));
-	safe_or(r->client_address, "", addr, sizeof(addr));
-	safe_or(r->sender, "", sender, sizeof(sender));
 	if (v->verdict == TLSMAPS_VERDICT_ERROR)
 		log_info("%s: defer: client=%s[%s] sender=<%s> reason=%s reply=%s", qid, name, addr,
 		         sender, why, INBOUND_TEMP_REPLY);

@@ -9,10 +9,12 @@
  *	CRLF (a client written by hand, a test tool): "name=value\r\n" lines
  *	and a "\r\n" empty line end a request too, and the CR is not part of
  *	the value. The attributes forcetls uses are picked out
- *	into a policy_request; the others are ignored, as the protocol asks;
- *	a repeated attribute keeps its last value. A line without "=", an
- *	empty name, a NUL byte, or a request that is not
- *	request=smtpd_access_policy makes the request malformed.
+ *	into a policy_request; the others are ignored, as the protocol asks.
+ *	A line without "=", an empty name, a NUL byte, a request that is not
+ *	request=smtpd_access_policy, one without client_address (Postfix's
+ *	smtpd always sends it), or one of the attributes used given twice
+ *	(two client_address lines: no copy can be trusted) makes the request
+ *	malformed.
  *
  *	Pure and allocation-free, so that tests/fuzz/fuzz_policy.c can drive it.
  */
@@ -89,11 +91,16 @@ int delegation_parse(const char *buf, size_t len, char *copy, size_t copylen, po
 		n = (size_t)(eq - line);
 		for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
 			if (slots[i].len == n && memcmp(line, slots[i].name, n) == 0) {
-				*(const char **)((char *)r + slots[i].offset) = eq + 1;
+				const char **v = (const char **)((char *)r + slots[i].offset);
+
+				if (*v != NULL) /* which copy would Postfix mean? */
+					return -1;
+				*v = eq + 1;
 				break;
 			}
 	}
-	if (r->request == NULL || strcmp(r->request, "smtpd_access_policy") != 0)
+	if (r->request == NULL || strcmp(r->request, "smtpd_access_policy") != 0 ||
+	    r->client_address == NULL)
 		return -1;
 	return 1;
 }

@@ -22,6 +22,10 @@
  *	send that would block (write_since) and not extended by progress. The
  *	drain after a last reply reuses tev, with a byte count.
  *
+ *	File descriptors: a listener holds at most fdbudget_cap() connections,
+ *	max_connections or its share of RLIMIT_NOFILE (fdbudget.c), so that a
+ *	flood on one socket cannot take the descriptors of the other or of DNS.
+ *
  *	Lifetime: refs counts the event loop's own reference (dropped on close)
  *	and one per pending asynchronous reply; the memory goes with the last.
  * DIAGNOSTICS
@@ -42,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdbudget.h"
 #include "log.h"
 #include "ratelog.h"
 #include "server.h"
@@ -491,6 +496,7 @@ static void conn_new(listener *l, int fd)
 static void on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	listener *l = arg;
+	unsigned cap = fdbudget_cap(l->opt.max_connections);
 
 	(void)what;
 	for (int i = 0; i < 64; i++) {
@@ -500,11 +506,19 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 			accept_failed(l);
 			return;
 		}
-		if (l->nconns >= l->opt.max_connections) {
-			ratelog_warnx(&l->rl[RL_FULL],
-			              "%s: %u connections already (max_connections); closing a "
-			              "new one",
-			              l->proto.name, l->opt.max_connections);
+		if (l->nconns >= cap) {
+			if (cap == l->opt.max_connections)
+				ratelog_warnx(&l->rl[RL_FULL],
+				              "%s: %u connections already (max_connections); "
+				              "closing a new one",
+				              l->proto.name, cap);
+			else
+				ratelog_warnx(&l->rl[RL_FULL],
+				              "%s: %u connections already (max_connections %u, "
+				              "lowered: RLIMIT_NOFILE is %lu; raise LimitNOFILE); "
+				              "closing a new one",
+				              l->proto.name, cap, l->opt.max_connections,
+				              fdbudget_limit());
 			close(fd);
 			continue;
 		}
@@ -523,6 +537,7 @@ listener *listener_new(struct event_base *base, int fd, const server_protocol *p
 	l->fd = fd;
 	l->proto = *proto;
 	l->opt = *o;
+	fdbudget_add(o->max_connections);
 	l->idle.tv_sec = o->idle_timeout;
 	l->request.tv_sec = o->request_timeout;
 	l->drain.tv_sec = o->drain_timeout;
@@ -545,6 +560,7 @@ void listener_free(listener *l)
 {
 	if (l == NULL)
 		return;
+	fdbudget_remove(l->opt.max_connections);
 	while (l->conns != NULL)
 		conn_close(l->conns); /* one with a pending reply lives until it */
 	if (l->ev != NULL)

@@ -82,7 +82,7 @@ class Daemon:
     conf_extra goes into the policyd section; sections (whole sections, such
     as "tables = { ... };") after it."""
 
-    def __init__(self, binary, table_text, conf_extra="", sections=""):
+    def __init__(self, binary, table_text, conf_extra="", sections="", preexec_fn=None):
         self.dir = tempfile.mkdtemp(prefix="ftls-policyd-")
         os.chmod(self.dir, 0o755)
         self.table = os.path.join(self.dir, "forced-tls.table")
@@ -99,7 +99,7 @@ class Daemon:
             [binary, "--foreground", "--config", self.conf, "--table", self.table,
              "--socketmap-listen", "inet:%s:%d" % self.sm,
              "--policy-listen", "inet:%s:%d" % self.pol],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=preexec_fn)
         deadline = time.time() + 10
         while time.time() < deadline:
             try:

@@ -334,6 +334,13 @@ static void test_recipients(void **state)
 	CHECK_RCPT("<u@>", TLSMAPS_RCPT_ERROR, 0, NULL);
 	CHECK_RCPT("<u@192.0.2.20>", TLSMAPS_RCPT_ERROR, 0, NULL);
 	CHECK_RCPT("<u@forced.test:25>", TLSMAPS_RCPT_ERROR, 0, NULL);
+	/* Routed forms: the MTA may deliver to the domain inside (percent hack, bang path). */
+	CHECK_RCPT("<u%forced.test@any.test>", TLSMAPS_RCPT_FORCED, 7, "forced.test");
+	CHECK_RCPT("<forced.test!u@any.test>", TLSMAPS_RCPT_FORCED, 7, "forced.test");
+	CHECK_RCPT("<\"u@forced.test\"@any.test>", TLSMAPS_RCPT_FORCED, 7, "forced.test");
+	CHECK_RCPT("<@forced.test:u@any.test>", TLSMAPS_RCPT_FORCED, 7, "forced.test");
+	CHECK_RCPT("<u%forced.test>", TLSMAPS_RCPT_FORCED, 7, "forced.test");
+	CHECK_RCPT("<u%any.test@any.test>", TLSMAPS_RCPT_NOT_FORCED, 0, "any.test");
 	memset(longrcpt, 'r', 1000);
 	snprintf(longrcpt + 1000, sizeof(longrcpt) - 1000, "@forced.test");
 	CHECK_RCPT(longrcpt, TLSMAPS_RCPT_FORCED, 7, "forced.test");

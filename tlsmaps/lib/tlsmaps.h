@@ -359,7 +359,9 @@ typedef struct {
  * The domain after the last '@' is looked up among outbound domain entries
  * (a domain literal "[192.0.2.7]" among next-hop and network entries). An
  * address without '@' is local: NOT_FORCED. Any other domain that cannot
- * be parsed: ERROR.
+ * be parsed: ERROR. A forced domain named before it, in a source route or
+ * a routed local part ("@d:u@h", "u%d@h", "d!u@h", "\"u@d\"@h", "u%d"),
+ * makes it FORCED too: the MTA may deliver there.
  */
 tlsmaps_rcpt_status tlsmaps_decide_recipient(const tlsmaps_table *t, const char *rcpt, size_t len,
                                              tlsmaps_rcpt_result *r);

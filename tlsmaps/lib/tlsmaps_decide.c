@@ -29,7 +29,11 @@
  *	   dane and dane-only ask for TLS only: a client has no TLSA records.
  *
  *	The recipient check looks the recipient's domain up among outbound
- *	entries; FORCED means encrypt or stronger.
+ *	entries; FORCED means encrypt or stronger. A domain named before it, in
+ *	a source route or a routed local part ("@d:u@local", "u%d@local",
+ *	"d!u@local", "\"u@d\"@local", "u%d"), forces it too: the MTA may
+ *	deliver there (percent hack, bang paths, source routes), and the
+ *	milter cannot tell whether it will.
  * DIAGNOSTICS
  *	Nothing is logged: the reason goes into the result for the caller's
  *	log line. Untrusted bytes in a reason are escaped.
@@ -56,6 +60,17 @@ static int empty(const char *s)
 	return s == NULL || *s == '\0';
 }
 
+/* Drop the angle brackets around an envelope address ('>' may be missing). */
+static void unbracket(const char **addr, size_t *len)
+{
+	if (*len > 0 && (*addr)[0] == '<') {
+		(*addr)++;
+		(*len)--;
+		if (*len > 0 && (*addr)[*len - 1] == '>')
+			(*len)--;
+	}
+}
+
 /*
  * The domain of an envelope address, parsed into q. Returns 1 with q
  * filled, 0 when the address has no domain, -1 with a reason.
@@ -65,12 +80,7 @@ static int envelope_domain(const char *addr, size_t len, tlsmaps_query *q, char 
 	const char *at;
 	char w[TLSMAPS_WHY_MAX];
 
-	if (len > 0 && addr[0] == '<') {
-		addr++;
-		len--;
-		if (len > 0 && addr[len - 1] == '>')
-			len--;
-	}
+	unbracket(&addr, &len);
 	for (at = addr + len; at > addr && at[-1] != '@'; at--)
 		;
 	if (at == addr)
@@ -294,9 +304,66 @@ tlsmaps_verdict tlsmaps_decide_inbound(const tlsmaps_table *t, const tlsmaps_ses
 	return enforce(t, m.best, s, bits, r);
 }
 
+/* The outbound entry for a recipient domain q: FOUND (r->id, r->domain), NOTFOUND or ERROR. */
+static tlsmaps_status rcpt_lookup(const tlsmaps_table *t, const tlsmaps_query *q,
+                                  tlsmaps_rcpt_result *r)
+{
+	if (q->kind == TLSMAPS_QUERY_LITERAL_ADDR) {
+		tm_literal_text(q, 0, r->domain, sizeof(r->domain));
+		return tlsmaps_lookup_nexthop(t, q, &r->id);
+	}
+	snprintf(r->domain, sizeof(r->domain), "%s", q->name);
+	return tlsmaps_lookup_name(t, q->name, q->name_len, TLSMAPS_DIR_OUT, &r->id);
+}
+
+/* What separates the domains of a source route or a routed local part. */
+static int route_sep(char c)
+{
+	return c == '@' || c == '%' || c == '!' || c == ':' || c == ',' || c == '"' || c == '\\';
+}
+
+/*
+ * The part before the domain, "user%d", "d!user", "\"user@d\"" or
+ * "@d1,@d2:user": an MTA may deliver to any domain named there (percent
+ * hack, bang paths, dequoted local parts, source routes). 1 when one of
+ * them is forced (r filled); tokens that are not domains route nowhere.
+ */
+static int routed_forced(const tlsmaps_table *t, const char *s, size_t len, tlsmaps_rcpt_result *r)
+{
+	tlsmaps_rcpt_result found;
+	tlsmaps_query q;
+	char w[TLSMAPS_WHY_MAX];
+
+	if (!memchr(s, '@', len) && !memchr(s, '%', len) && !memchr(s, '!', len))
+		return 0;
+	for (size_t i = 0, j; i < len; i = j) {
+		const char *close = s[i] == '[' ? memchr(s + i, ']', len - i) : NULL;
+
+		if (route_sep(s[i])) {
+			j = i + 1;
+			continue;
+		}
+		for (j = close != NULL ? (size_t)(close - s) + 1 : i; j < len && !route_sep(s[j]);
+		     j++)
+			;
+		if (tlsmaps_query_parse(s + i, j - i, &q, w, sizeof(w)) < 0 || q.port != 0 ||
+		    (q.kind != TLSMAPS_QUERY_NAME && q.kind != TLSMAPS_QUERY_LITERAL_ADDR))
+			continue;
+		if (rcpt_lookup(t, &q, &found) == TLSMAPS_FOUND &&
+		    tlsmaps_level_mandatory(tlsmaps_entry_level(t, found.id))) {
+			r->id = found.id;
+			memcpy(r->domain, found.domain, sizeof(r->domain));
+			return 1;
+		}
+	}
+	return 0;
+}
+
 tlsmaps_rcpt_status tlsmaps_decide_recipient(const tlsmaps_table *t, const char *rcpt, size_t len,
                                              tlsmaps_rcpt_result *r)
 {
+	const char *a = rcpt;
+	size_t before = len;
 	tlsmaps_query q;
 	tlsmaps_status st;
 	int rc;
@@ -306,23 +373,21 @@ tlsmaps_rcpt_status tlsmaps_decide_recipient(const tlsmaps_table *t, const char 
 	rc = envelope_domain(rcpt, len, &q, r->reason, sizeof(r->reason));
 	if (rc < 0)
 		return TLSMAPS_RCPT_ERROR;
-	if (rc == 0)
-		return TLSMAPS_RCPT_NOT_FORCED; /* a local address: no domain, no next hop */
-	if (q.kind == TLSMAPS_QUERY_LITERAL_ADDR) {
-		tm_literal_text(&q, 0, r->domain, sizeof(r->domain));
-		st = tlsmaps_lookup_nexthop(t, &q, &r->id);
-	} else {
-		snprintf(r->domain, sizeof(r->domain), "%s", q.name);
-		st = tlsmaps_lookup_name(t, q.name, q.name_len, TLSMAPS_DIR_OUT, &r->id);
+	unbracket(&a, &before);
+	if (rc > 0) { /* a domain: the part before its '@' may route elsewhere */
+		st = rcpt_lookup(t, &q, r);
+		if (st == TLSMAPS_ERROR) {
+			tm_why(r->reason, sizeof(r->reason), "lookup failed");
+			return TLSMAPS_RCPT_ERROR;
+		}
+		if (st != TLSMAPS_FOUND)
+			r->id = TLSMAPS_NO_ID;
+		else if (tlsmaps_level_mandatory(tlsmaps_entry_level(t, r->id)))
+			return TLSMAPS_RCPT_FORCED;
+		while (before > 0 && a[--before] != '@')
+			;
 	}
-	if (st == TLSMAPS_ERROR) {
-		tm_why(r->reason, sizeof(r->reason), "lookup failed");
-		return TLSMAPS_RCPT_ERROR;
-	}
-	if (st != TLSMAPS_FOUND) {
-		r->id = TLSMAPS_NO_ID;
-		return TLSMAPS_RCPT_NOT_FORCED;
-	}
-	return tlsmaps_level_mandatory(tlsmaps_entry_level(t, r->id)) ? TLSMAPS_RCPT_FORCED
-	                                                              : TLSMAPS_RCPT_NOT_FORCED;
+	if (routed_forced(t, a, before, r))
+		return TLSMAPS_RCPT_FORCED;
+	return TLSMAPS_RCPT_NOT_FORCED; /* r->id: the entry below encrypt, if any */
 }

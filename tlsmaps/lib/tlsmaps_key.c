@@ -25,9 +25,10 @@
  *	A-label form ("xn--bcher-kva.example") by libidn2 (IDNA2008, UTS #46
  *	non-transitional; tlsmaps_idn.c) in tm_name_norm(), the one place where
  *	forcetls converts names, so that a table key, a policyd key and a
- *	milter recipient agree. A U-label that does not convert is an error. A name
- *	made of digits and dots only
- *	is taken for an address, never for a name.
+ *	milter recipient agree. A U-label that does not convert is an error, and
+ *	so is one that converts to digits and dots only ("１９８．５１．１００．７",
+ *	fullwidth, is not the address 198.51.100.7 and no name either). A name
+ *	made of digits and dots only is taken for an address, never for a name.
  * DIAGNOSTICS
  *	Every parser returns -1 and writes a one-line reason into the caller's
  *	why buffer; untrusted bytes in it are escaped (tm_quote).
@@ -104,6 +105,14 @@ int tm_name_norm(const char *s, size_t len, char *out, size_t *outlen, char *why
 		if (tm_name_to_alabel(s, len, alabel, sizeof(alabel), &len, why, whylen) < 0)
 			return -1;
 		s = alabel;
+		/* Fullwidth digits and dots convert to an address written as a name. */
+		if (digits_and_dots(s, len)) {
+			tm_why(why, whylen,
+			       "international name converts to the address-like %s: "
+			       "write an address in ASCII digits",
+			       alabel);
+			return -1;
+		}
 	}
 
 	if (len > 0 && s[len - 1] == '.')

@@ -9,7 +9,11 @@
  *	name is probed first (unless it starts with a dot), then the suffix at
  *	each dot from left to right, so the nearest parent wins.
  *
- *	Addresses: netrange_find(), the longest prefix.
+ *	Addresses: netrange_find(), the longest prefix. An IPv4-mapped IPv6
+ *	address (::ffff:198.51.100.7, as a dual-stack socket or a text form
+ *	shows an IPv4 peer) is the IPv4 address it carries, both ways: an
+ *	address not found in its own family's entries is looked up in the
+ *	other form (198.51.100.7 also matches ::ffff:198.51.100.0/120).
  *
  *	Next hops (outbound, SPEC section 3): "[host]:port" entry, "[host]"
  *	entry, then domain entries on host (or network entries for a literal
@@ -97,8 +101,11 @@ tlsmaps_status tlsmaps_lookup_name(const tlsmaps_table *t, const char *name, siz
 	return TLSMAPS_NOTFOUND;
 }
 
-tlsmaps_status tlsmaps_lookup_addr(const tlsmaps_table *t, const tlsmaps_addr *a, unsigned dir,
-                                   tlsmaps_id *id)
+static const uint8_t v4_mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+/* The longest prefix for a in its own family's networks. */
+static tlsmaps_status lookup_family(const tlsmaps_table *t, const tlsmaps_addr *a, unsigned dir,
+                                    tlsmaps_id *id)
 {
 	const netrange *nr;
 	nr_u128 v = 0;
@@ -117,6 +124,27 @@ tlsmaps_status tlsmaps_lookup_addr(const tlsmaps_table *t, const tlsmaps_addr *a
 		return TLSMAPS_NOTFOUND;
 	*id = found;
 	return TLSMAPS_FOUND;
+}
+
+tlsmaps_status tlsmaps_lookup_addr(const tlsmaps_table *t, const tlsmaps_addr *a, unsigned dir,
+                                   tlsmaps_id *id)
+{
+	tlsmaps_addr other = {0};
+	tlsmaps_status st = lookup_family(t, a, dir, id);
+
+	if (st != TLSMAPS_NOTFOUND)
+		return st;
+	if (a->family == 6 && memcmp(a->bytes, v4_mapped_prefix, 12) == 0) {
+		other.family = 4; /* ::ffff:198.51.100.7 is 198.51.100.7 */
+		memcpy(other.bytes, a->bytes + 12, 4);
+	} else if (a->family == 4) {
+		other.family = 6; /* and 198.51.100.7 is in ::ffff:198.51.100.0/120 */
+		memcpy(other.bytes, v4_mapped_prefix, 12);
+		memcpy(other.bytes + 12, a->bytes, 4);
+	} else {
+		return st;
+	}
+	return lookup_family(t, &other, dir, id);
 }
 
 tlsmaps_status tlsmaps_lookup_nexthop(const tlsmaps_table *t, const tlsmaps_query *q,
