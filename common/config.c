@@ -8,10 +8,14 @@
  *	libconfig tree is freed right after loading. Lookups are linear in the
  *	(small) table; programs read their settings once per (re)load.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <libconfig.h>
 
@@ -226,6 +230,48 @@ static void check_unknown(const char *file, const cfg_def *defs, size_t ndefs,
 	}
 }
 
+/*
+ * config_read_file(3) with an open(2) that does not block: a FIFO at the
+ * path is "not a regular file", not a reload thread waiting for a writer.
+ * 0, or -1 with the reason in e (then lc is not initialised).
+ */
+static int read_config(config_t *lc, const char *file, errbuf *e)
+{
+	struct stat st;
+	FILE *fp;
+	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		err_add(e, "%s: cannot read the configuration file: %s", file, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err_add(e, "%s: cannot read the configuration file: not a regular file", file);
+		close(fd);
+		return -1;
+	}
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	if ((fp = fdopen(fd, "r")) == NULL) {
+		err_add(e, "%s: cannot read the configuration file: %s", file, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	config_init(lc);
+	if (config_read(lc, fp) != CONFIG_TRUE) {
+		if (config_error_type(lc) == CONFIG_ERR_FILE_IO)
+			err_add(e, "%s: cannot read the configuration file", file);
+		else
+			err_add(e, "%s:%d: %s", file, config_error_line(lc), config_error_text(lc));
+		config_destroy(lc);
+		fclose(fp);
+		return -1;
+	}
+	fclose(fp);
+	return 0;
+}
+
 cfg *cfg_load(const char *file, const cfg_def *defs, size_t ndefs, const char *const *own,
               const char *const *other, char *errors, size_t errlen)
 {
@@ -248,16 +294,8 @@ cfg *cfg_load(const char *file, const cfg_def *defs, size_t ndefs, const char *c
 	if (file == NULL)
 		goto done;
 
-	config_init(&lc);
-	if (config_read_file(&lc, file) != CONFIG_TRUE) {
-		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-			err_add(&e, "%s: cannot read the configuration file", file);
-		else
-			err_add(&e, "%s:%d: %s", file, config_error_line(&lc),
-			        config_error_text(&lc));
-		config_destroy(&lc);
+	if (read_config(&lc, file, &e) < 0)
 		goto done;
-	}
 	config_setting_t *root = config_root_setting(&lc);
 
 	for (int i = 0; i < config_setting_length(root); i++) {
