@@ -26,12 +26,14 @@ typedef struct {
 	long num;
 	char **items;
 	size_t nitems;
+	int line; /* where the file sets it; 0: the default */
 } cfg_value;
 
 struct cfg {
 	const cfg_def *defs;
 	size_t ndefs;
 	cfg_value *values;
+	char *file; /* NULL: built-in defaults only */
 };
 
 typedef struct {
@@ -145,6 +147,8 @@ static void take_value(const char *file, const cfg_def *d, config_setting_t *s, 
 {
 	int line = config_setting_source_line(s);
 	int type = config_setting_type(s);
+
+	v->line = line;
 
 	switch (d->type) {
 	case CFG_STRING:
@@ -293,6 +297,8 @@ cfg *cfg_load(const char *file, const cfg_def *defs, size_t ndefs, const char *c
 			err_add(&e, "out of memory");
 	if (file == NULL)
 		goto done;
+	if ((c->file = strdup(file)) == NULL)
+		err_add(&e, "out of memory");
 
 	if (read_config(&lc, file, &e) < 0)
 		goto done;
@@ -335,6 +341,7 @@ void cfg_free(cfg *c)
 	for (size_t i = 0; i < c->ndefs; i++)
 		free_value(&c->values[i]);
 	free(c->values);
+	free(c->file);
 	free(c);
 }
 
@@ -369,4 +376,25 @@ size_t cfg_list(const cfg *c, const char *path, const char *const **items)
 
 	*items = (const char *const *)v->items;
 	return v->nitems;
+}
+
+int cfg_line(const cfg *c, const char *path)
+{
+	for (size_t i = 0; i < c->ndefs; i++)
+		if (strcmp(c->defs[i].path, path) == 0)
+			return c->values[i].line;
+	return 0;
+}
+
+const char *cfg_where(const cfg *c, const char *path, char *buf, size_t len)
+{
+	int line = cfg_line(c, path);
+
+	if (c->file == NULL)
+		snprintf(buf, len, "(built-in defaults)");
+	else if (line > 0)
+		snprintf(buf, len, "%s:%d", c->file, line);
+	else
+		snprintf(buf, len, "%s", c->file);
+	return buf;
 }

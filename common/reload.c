@@ -343,6 +343,8 @@ static void watch_read(reloader *r, watch_state *w)
 				hit = 1;
 			}
 		}
+		if (ev->mask & IN_Q_OVERFLOW) /* events were lost: the table's may be one */
+			hit = 1;
 		p += sizeof(*ev) + ev->len;
 	}
 	if (hit)

@@ -280,6 +280,26 @@ class ReloadTest(unittest.TestCase):
         finally:
             self.stop(d)
 
+    def test_bad_config_names_file_and_line(self):
+        # A configuration that parses but has a bad value found after
+        # parsing (inbound_reply, map names): the reload is refused, the old
+        # snapshot answers, and the error names FILE:LINE as the parser's do.
+        # On main it named the file only.
+        d = Daemon(BINARY, SMALL)
+        try:
+            write_conf(d, '  watch_table = false;\n  inbound_reply = "250 ok";')
+            d.signal(signal.SIGUSR1)
+            wait_count(d, "reload (SIGUSR1): refused", 1)
+            self.assertIn("%s:4: policyd.inbound_reply: expected" % d.conf, d.logtext())
+            write_conf(d, '  watch_table = false;\n  map_name = "x";\n  require_map_name = "x";')
+            d.signal(signal.SIGUSR1)
+            wait_count(d, "reload (SIGUSR1): refused", 2)
+            self.assertIn("%s:4: policyd.map_name, policyd.require_map_name" % d.conf,
+                          d.logtext())
+            assert_forced(self, d)
+        finally:
+            self.stop(d)
+
     def test_reload_signals_at_start(self):
         # SIGUSR1, SIGUSR2 and SIGHUP within milliseconds of start: none
         # may kill the daemon (they wait until the loop handles them).
