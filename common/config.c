@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -397,4 +398,16 @@ const char *cfg_where(const cfg *c, const char *path, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%s", c->file);
 	return buf;
+}
+
+char *cfg_absolute(const char *path)
+{
+	char cwd[PATH_MAX];
+	char *abs;
+
+	if (path == NULL || path[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+		return path != NULL ? strdup(path) : NULL;
+	if ((abs = malloc(strlen(cwd) + strlen(path) + 2)) != NULL)
+		sprintf(abs, "%s/%s", cwd, path);
+	return abs;
 }

@@ -57,5 +57,12 @@ size_t cfg_list(const cfg *c, const char *path, const char *const **items);
 const char *cfg_where(const cfg *c, const char *path, char *buf, size_t len);
 /* The line of the file that sets path; 0 for its default. */
 int cfg_line(const cfg *c, const char *path);
+/*
+ * path made absolute against the current directory (malloc'd; NULL for
+ * NULL or out of memory). For --config and --table: a daemon that goes to
+ * the background changes to /, and every reload and the watch would then
+ * look for a relative path there.
+ */
+char *cfg_absolute(const char *path);
 
 #endif

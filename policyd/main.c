@@ -408,6 +408,12 @@ static int parse_options(int argc, char **argv, options *o)
 	/* No --config: the default file if it exists, else built-in defaults. */
 	if (o->config == NULL && access(DEFAULT_CONFIG, F_OK) == 0)
 		o->config = DEFAULT_CONFIG;
+	/* Absolute: daemon(3) changes to /, and reloads read these paths again. */
+	if ((o->config != NULL && (o->config = cfg_absolute(o->config)) == NULL) ||
+	    (o->table != NULL && (o->table = cfg_absolute(o->table)) == NULL)) {
+		fputs("forcetls-policyd: out of memory\n", stderr);
+		return -1;
+	}
 	return 0;
 }
 

@@ -18,6 +18,7 @@ through a switched directory link, as a Kubernetes ConfigMap is (followed).
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -300,6 +301,43 @@ class ReloadTest(unittest.TestCase):
         finally:
             self.stop(d)
 
+    def test_relative_paths_in_background(self):
+        # "cd /etc/forcetls && forcetls-policyd --config forcetls.conf --table
+        # forced-tls.table": in the background the daemon changes to /, so on
+        # main every reload looks for /forcetls.conf and /forced-tls.table
+        # (refused, the old table stays for good) and the watch watches "/".
+        d = Daemon.__new__(Daemon)
+        d.dir = tempfile.mkdtemp(prefix="ftls-policyd-rel-")
+        os.chmod(d.dir, 0o755)
+        d.table = os.path.join(d.dir, "forced-tls.table")
+        d.write_table(SMALL)
+        name = "forcetls-%d.conf" % os.getpid()
+        d.conf = os.path.join(d.dir, name)
+        d.sm = ("127.0.0.1", free_port())
+        with open(d.conf, "w") as f:
+            f.write('policyd = {\n  user = "%s";\n  policy_listen = "";\n'
+                    '  socketmap_listen = "inet:%s:%d";\n};\n' % ((user(),) + d.sm))
+        os.chmod(d.conf, 0o644)
+        rc = subprocess.call([BINARY, "--config", name, "--table", "forced-tls.table"],
+                             cwd=d.dir)
+        self.assertEqual(rc, 0)
+        pid = None
+        for _ in range(100):
+            pid = find_pid(name)
+            if pid is not None:
+                break
+            time.sleep(0.05)
+        self.assertIsNotNone(pid, "the daemon is running")
+        try:
+            wait_port(self, d.sm)
+            d.write_table(SMALL + "v1.watched.test verify\n")
+            os.kill(pid, signal.SIGUSR1)
+            wait_lookup(self, d, "v1.watched.test", "OK verify", alive=False)
+            d.write_table(SMALL + "v2.watched.test verify\n")  # the watch alone
+            wait_lookup(self, d, "v2.watched.test", "OK verify", alive=False)
+        finally:
+            os.kill(pid, signal.SIGTERM)
+
     def test_reload_signals_at_start(self):
         # SIGUSR1, SIGUSR2 and SIGHUP within milliseconds of start: none
         # may kill the daemon (they wait until the loop handles them).
@@ -322,7 +360,8 @@ def link_into_place(target, path):
     os.rename(path + ".lnk", path)
 
 
-def wait_lookup(test, d, dom, want, timeout=10):
+def wait_lookup(test, d, dom, want, timeout=10, alive=True):
+    """Until dom answers want. alive=False: a daemon in the background, no log."""
     deadline = time.time() + timeout
     while True:
         sm = Socketmap(d.sm)
@@ -330,10 +369,36 @@ def wait_lookup(test, d, dom, want, timeout=10):
         sm.close()
         if got == want:
             return
-        test.assertTrue(d.alive(), d.logtext())
-        test.assertLess(time.time(), deadline,
-                        "%s answers %r, not %r:\n%s" % (dom, got, want, d.logtext()[-3000:]))
+        log = d.logtext()[-3000:] if alive else "(in the background, logs to syslog)"
+        if alive:
+            test.assertTrue(d.alive(), log)
+        test.assertLess(time.time(), deadline, "%s answers %r, not %r:\n%s" % (dom, got, want, log))
         time.sleep(0.05)
+
+
+def find_pid(word):
+    """The PID of the process whose command line has word (ours: a unique name)."""
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % p, "rb") as f:
+                if word.encode() in f.read().split(b"\0"):
+                    return int(p)
+        except OSError:
+            pass
+    return None
+
+
+def wait_port(test, addr, timeout=10):
+    deadline = time.time() + timeout
+    while True:
+        try:
+            socket.create_connection(addr, timeout=1).close()
+            return
+        except OSError:
+            test.assertLess(time.time(), deadline, "nothing listens on %s:%d" % addr)
+            time.sleep(0.05)
 
 
 def wait_masked(pid, sig, timeout=0.2):
