@@ -8,10 +8,15 @@
  *	libconfig tree is freed right after loading. Lookups are linear in the
  *	(small) table; programs read their settings once per (re)load.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <libconfig.h>
 
@@ -22,12 +27,14 @@ typedef struct {
 	long num;
 	char **items;
 	size_t nitems;
+	int line; /* where the file sets it; 0: the default */
 } cfg_value;
 
 struct cfg {
 	const cfg_def *defs;
 	size_t ndefs;
 	cfg_value *values;
+	char *file; /* NULL: built-in defaults only */
 };
 
 typedef struct {
@@ -142,6 +149,8 @@ static void take_value(const char *file, const cfg_def *d, config_setting_t *s, 
 	int line = config_setting_source_line(s);
 	int type = config_setting_type(s);
 
+	v->line = line;
+
 	switch (d->type) {
 	case CFG_STRING:
 		if (type != CONFIG_TYPE_STRING)
@@ -226,6 +235,48 @@ static void check_unknown(const char *file, const cfg_def *defs, size_t ndefs,
 	}
 }
 
+/*
+ * config_read_file(3) with an open(2) that does not block: a FIFO at the
+ * path is "not a regular file", not a reload thread waiting for a writer.
+ * 0, or -1 with the reason in e (then lc is not initialised).
+ */
+static int read_config(config_t *lc, const char *file, errbuf *e)
+{
+	struct stat st;
+	FILE *fp;
+	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		err_add(e, "%s: cannot read the configuration file: %s", file, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err_add(e, "%s: cannot read the configuration file: not a regular file", file);
+		close(fd);
+		return -1;
+	}
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	if ((fp = fdopen(fd, "r")) == NULL) {
+		err_add(e, "%s: cannot read the configuration file: %s", file, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	config_init(lc);
+	if (config_read(lc, fp) != CONFIG_TRUE) {
+		if (config_error_type(lc) == CONFIG_ERR_FILE_IO)
+			err_add(e, "%s: cannot read the configuration file", file);
+		else
+			err_add(e, "%s:%d: %s", file, config_error_line(lc), config_error_text(lc));
+		config_destroy(lc);
+		fclose(fp);
+		return -1;
+	}
+	fclose(fp);
+	return 0;
+}
+
 cfg *cfg_load(const char *file, const cfg_def *defs, size_t ndefs, const char *const *own,
               const char *const *other, char *errors, size_t errlen)
 {
@@ -247,17 +298,11 @@ cfg *cfg_load(const char *file, const cfg_def *defs, size_t ndefs, const char *c
 			err_add(&e, "out of memory");
 	if (file == NULL)
 		goto done;
+	if ((c->file = strdup(file)) == NULL)
+		err_add(&e, "out of memory");
 
-	config_init(&lc);
-	if (config_read_file(&lc, file) != CONFIG_TRUE) {
-		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-			err_add(&e, "%s: cannot read the configuration file", file);
-		else
-			err_add(&e, "%s:%d: %s", file, config_error_line(&lc),
-			        config_error_text(&lc));
-		config_destroy(&lc);
+	if (read_config(&lc, file, &e) < 0)
 		goto done;
-	}
 	config_setting_t *root = config_root_setting(&lc);
 
 	for (int i = 0; i < config_setting_length(root); i++) {
@@ -297,6 +342,7 @@ void cfg_free(cfg *c)
 	for (size_t i = 0; i < c->ndefs; i++)
 		free_value(&c->values[i]);
 	free(c->values);
+	free(c->file);
 	free(c);
 }
 
@@ -331,4 +377,37 @@ size_t cfg_list(const cfg *c, const char *path, const char *const **items)
 
 	*items = (const char *const *)v->items;
 	return v->nitems;
+}
+
+int cfg_line(const cfg *c, const char *path)
+{
+	for (size_t i = 0; i < c->ndefs; i++)
+		if (strcmp(c->defs[i].path, path) == 0)
+			return c->values[i].line;
+	return 0;
+}
+
+const char *cfg_where(const cfg *c, const char *path, char *buf, size_t len)
+{
+	int line = cfg_line(c, path);
+
+	if (c->file == NULL)
+		snprintf(buf, len, "(built-in defaults)");
+	else if (line > 0)
+		snprintf(buf, len, "%s:%d", c->file, line);
+	else
+		snprintf(buf, len, "%s", c->file);
+	return buf;
+}
+
+char *cfg_absolute(const char *path)
+{
+	char cwd[PATH_MAX];
+	char *abs;
+
+	if (path == NULL || path[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+		return path != NULL ? strdup(path) : NULL;
+	if ((abs = malloc(strlen(cwd) + strlen(path) + 2)) != NULL)
+		sprintf(abs, "%s/%s", cwd, path);
+	return abs;
 }

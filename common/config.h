@@ -50,5 +50,19 @@ long cfg_int(const cfg *c, const char *path);
 int cfg_bool(const cfg *c, const char *path);
 /* CFG_LIST: number of items and the items. */
 size_t cfg_list(const cfg *c, const char *path, const char *const **items);
+/*
+ * Where a setting comes from, for an error about its value: "FILE:LINE",
+ * "FILE" (its default, with a file), or "(built-in defaults)". Returns buf.
+ */
+const char *cfg_where(const cfg *c, const char *path, char *buf, size_t len);
+/* The line of the file that sets path; 0 for its default. */
+int cfg_line(const cfg *c, const char *path);
+/*
+ * path made absolute against the current directory (malloc'd; NULL for
+ * NULL or out of memory). For --config and --table: a daemon that goes to
+ * the background changes to /, and every reload and the watch would then
+ * look for a relative path there.
+ */
+char *cfg_absolute(const char *path);
 
 #endif

@@ -44,14 +44,27 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "reload.h"
 
+/* One inotify watch on a directory, for one name in it. */
 typedef struct {
-	int fd, wd;
+	int wd;     /* -1: none */
+	int lost;   /* the directory went away under the watch: reload when it is back */
+	int warned; /* the failure to watch is logged once, not every second */
+	dev_t dev;  /* the directory watched, to see it replaced */
+	ino_t ino;
 	char dir[PATH_MAX], name[NAME_MAX + 1];
+} watch_slot;
+
+typedef struct {
+	int fd;
+	int started;
+	watch_slot s[2];       /* [0] the table's path, [1] the file its symlinks lead to */
+	char target[PATH_MAX]; /* realpath(3) of the table when last seen, "" if never */
 } watch_state;
 
 struct reloader {
@@ -213,37 +226,100 @@ static void *reload_thread(void *arg)
 
 /* Watch ---------------------------------------------------------------------- */
 
-/* Watch the directory of the current table (again, if it moved). */
+static void split_path(const char *path, char *dir, char *name)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		snprintf(dir, PATH_MAX, ".");
+	else
+		snprintf(dir, PATH_MAX, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	snprintf(name, NAME_MAX + 1, "%s", slash != NULL ? slash + 1 : path);
+}
+
+/* Drop a slot's watch; the other slot may share the watch descriptor. */
+static void slot_unwatch(watch_state *w, watch_slot *sl)
+{
+	watch_slot *other = sl == &w->s[0] ? &w->s[1] : &w->s[0];
+
+	if (sl->wd >= 0 && other->wd != sl->wd)
+		(void)inotify_rm_watch(w->fd, sl->wd);
+	sl->wd = -1;
+}
+
+/*
+ * Point a slot at dir/name (dir "": no watch). A directory replaced or
+ * removed under the watch is watched again once it is back. 1 when the
+ * watch came back after such a loss: events may have been missed, reload.
+ */
+static int slot_follow(watch_state *w, watch_slot *sl, const char *dir, const char *name)
+{
+	struct stat st;
+	int have = dir[0] != '\0' && stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+
+	snprintf(sl->name, sizeof(sl->name), "%s", name);
+	if (sl->wd >= 0 && strcmp(dir, sl->dir) == 0 && have && st.st_dev == sl->dev &&
+	    st.st_ino == sl->ino)
+		return 0;
+	if (strcmp(dir, sl->dir) != 0) { /* another path: a first watch */
+		slot_unwatch(w, sl);
+		sl->lost = sl->warned = 0;
+		snprintf(sl->dir, sizeof(sl->dir), "%s", dir);
+	} else if (sl->wd >= 0) { /* the same path, another directory or none */
+		slot_unwatch(w, sl);
+		sl->lost = 1;
+	}
+	if (dir[0] == '\0')
+		return 0;
+	if (!have || (sl->wd = inotify_add_watch(w->fd, dir,
+	                                         IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR)) < 0) {
+		if (!sl->warned)
+			log_warnx("watch: %s: %s (trying again every second)", dir,
+			          have ? strerror(errno) : "not a directory, or missing");
+		sl->warned = 1;
+		return 0;
+	}
+	sl->dev = st.st_dev;
+	sl->ino = st.st_ino;
+	sl->warned = 0;
+	if (!sl->lost)
+		return 0;
+	sl->lost = 0;
+	return 1;
+}
+
+/*
+ * Once a second: watch the directory of the current table (again, if it
+ * moved or was replaced) and, when the table is a symlink, the directory
+ * of the file it leads to. A symlink that comes to lead elsewhere (ln -s
+ * after rm, a switched directory link as in a Kubernetes ConfigMap)
+ * requests a reload: no rename of the table's own name shows it.
+ */
 static void watch_follow(reloader *r, watch_state *w)
 {
 	rsnap *s = reloader_current(r);
-	char dir[PATH_MAX], name[NAME_MAX + 1];
-	const char *slash = strrchr(s->table, '/');
+	char dir[PATH_MAX], name[NAME_MAX + 1], tdir[PATH_MAX], tname[NAME_MAX + 1];
+	char target[PATH_MAX];
+	int again = 0;
 
-	if (slash == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", slash == s->table ? 1 : (int)(slash - s->table),
-		         s->table);
-	snprintf(name, sizeof(name), "%s", slash != NULL ? slash + 1 : s->table);
-	if (!s->watch) {
-		dir[0] = '\0';
-		name[0] = '\0';
-	}
+	split_path(s->table, dir, name);
+	if (!s->watch || realpath(s->table, target) == NULL)
+		target[0] = '\0';
+	if (!s->watch)
+		dir[0] = name[0] = '\0';
 	rsnap_release(s);
-	if (w->wd >= 0 && strcmp(dir, w->dir) == 0) {
-		snprintf(w->name, sizeof(w->name), "%s", name);
-		return;
-	}
-	if (w->wd >= 0)
-		(void)inotify_rm_watch(w->fd, w->wd);
-	w->wd = -1;
-	snprintf(w->dir, sizeof(w->dir), "%s", dir);
-	snprintf(w->name, sizeof(w->name), "%s", name);
-	if (dir[0] == '\0')
-		return;
-	if ((w->wd = inotify_add_watch(w->fd, dir, IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR)) < 0)
-		log_warn("watch: %s", dir);
+	tdir[0] = tname[0] = '\0';
+	if (target[0] != '\0')
+		split_path(target, tdir, tname);
+	again |= slot_follow(w, &w->s[0], dir, name);
+	again |= slot_follow(w, &w->s[1], tdir, tname);
+	if (w->started && target[0] != '\0' && strcmp(target, w->target) != 0)
+		again = 1;
+	if (target[0] != '\0') /* kept while the table is missing: rm + cp is no switch */
+		snprintf(w->target, sizeof(w->target), "%s", target);
+	w->started = 1;
+	if (again)
+		reloader_request(r, "watch");
 }
 
 static void watch_read(reloader *r, watch_state *w)
@@ -255,7 +331,19 @@ static void watch_read(reloader *r, watch_state *w)
 	for (char *p = buf; n > 0 && p < buf + n;) {
 		const struct inotify_event *ev = (const struct inotify_event *)p;
 
-		if (ev->wd == w->wd && ev->len > 0 && strcmp(ev->name, w->name) == 0)
+		for (int i = 0; i < 2; i++) {
+			watch_slot *sl = &w->s[i];
+
+			if (ev->wd != sl->wd)
+				continue;
+			if (ev->mask & IN_IGNORED) { /* the directory is gone: watch_follow */
+				sl->wd = -1;
+				sl->lost = 1;
+			} else if (ev->len > 0 && strcmp(ev->name, sl->name) == 0) {
+				hit = 1;
+			}
+		}
+		if (ev->mask & IN_Q_OVERFLOW) /* events were lost: the table's may be one */
 			hit = 1;
 		p += sizeof(*ev) + ev->len;
 	}
@@ -317,7 +405,7 @@ int reloader_run(reloader *r)
 	 * The watch is in place before this returns (a table renamed right
 	 * after "ready" is seen). Always started: a reload may turn it on.
 	 */
-	r->w.wd = -1;
+	r->w.s[0].wd = r->w.s[1].wd = -1;
 	if ((r->w.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
 		log_warn("watch: inotify_init1 (the table is not watched)");
 		return 0;

@@ -102,6 +102,12 @@ static int parse_options(int argc, char **argv, options *o)
 	}
 	if (o->so.config == NULL && access(DEFAULT_CONFIG, F_OK) == 0)
 		o->so.config = DEFAULT_CONFIG;
+	/* Absolute: daemon(3) changes to /, and reloads read these paths again. */
+	if ((o->so.config != NULL && (o->so.config = cfg_absolute(o->so.config)) == NULL) ||
+	    (o->so.table != NULL && (o->so.table = cfg_absolute(o->so.table)) == NULL)) {
+		fputs("forcetls-milter: out of memory\n", stderr);
+		return -1;
+	}
 	return 0;
 }
 

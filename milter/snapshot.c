@@ -18,6 +18,7 @@
  *	Every configuration and table error is logged, as FILE:LINE: reason.
  */
 #include <stdatomic.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,8 +148,11 @@ static int network_table(const cfg *c, const char *path, tlsmaps_table **out)
 
 static int header_setting(const cfg *c, const char *path, hdr_spec *h)
 {
+	char where[PATH_MAX + 16];
+
 	if (hdr_spec_parse(cfg_str(c, path), h) < 0) {
-		log_errx("%s: \"%s\": expected \"Name: value\"", path, cfg_str(c, path));
+		log_errx("%s: %s: \"%s\": expected \"Name: value\"",
+		         cfg_where(c, path, where, sizeof(where)), path, cfg_str(c, path));
 		return -1;
 	}
 	return 0;
@@ -157,12 +161,22 @@ static int header_setting(const cfg *c, const char *path, hdr_spec *h)
 /* tls_header and its two values, checked like the other header settings. */
 static int tls_header_setting(const cfg *c, decide_config *dc)
 {
-	char why[256];
+	char why[256], where[PATH_MAX + 16];
 
 	if (decide_tls_header(dc, cfg_str(c, "milter.tls_header"),
 	                      cfg_str(c, "milter.tls_require_value"),
 	                      cfg_str(c, "milter.tls_try_value"), why, sizeof(why)) < 0) {
-		log_errx("%s", why);
+		static const char *const paths[] = {"milter.tls_require_value",
+		                                    "milter.tls_try_value", "milter.tls_header"};
+		const char *path = paths[2];
+
+		/* The setting named in why that the file sets. */
+		for (int i = 0; i < 3; i++)
+			if (strstr(why, paths[i]) != NULL && cfg_line(c, paths[i]) > 0) {
+				path = paths[i];
+				break;
+			}
+		log_errx("%s: %s", cfg_where(c, path, where, sizeof(where)), why);
 		return -1;
 	}
 	return 0;
@@ -179,13 +193,14 @@ static void inbound_options(const cfg *c, tlsmaps_inbound_options *o)
 static int parse_reply(msnapshot *s, const char *reply)
 {
 	/* "450 4.7.0 text": a 4xx or 5xx code, an enhanced code, text. */
-	char code[4] = "", xcode[16] = "";
+	char code[4] = "", xcode[16] = "", where[PATH_MAX + 16];
 	int n = 0;
 
 	if (sscanf(reply, "%3[0-9] %15[0-9.] %n", code, xcode, &n) != 2 || n == 0 ||
 	    (code[0] != '4' && code[0] != '5') || xcode[0] != code[0] ||
 	    strpbrk(reply, "\r\n%") != NULL) {
-		log_errx("milter.inbound_reply: \"%s\": expected \"4xx x.y.z text\" or 5xx", reply);
+		log_errx("%s: milter.inbound_reply: \"%s\": expected \"4xx x.y.z text\" or 5xx",
+		         cfg_where(s->cfg, "milter.inbound_reply", where, sizeof(where)), reply);
 		return -1;
 	}
 	snprintf(s->inbound_code, sizeof(s->inbound_code), "%s", code);

@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -179,6 +180,7 @@ static snapshot *snapshot_load(const options *o)
 	tlsmaps_options topt;
 	snapshot *s;
 	const char *path;
+	char where[PATH_MAX + 16];
 	unsigned nerrors = 0;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
@@ -198,14 +200,15 @@ static snapshot *snapshot_load(const options *o)
 	s->log_lookups = cfg_bool(s->cfg, "policyd.log_lookups");
 	if (!valid_reply(s->inbound_reply)) {
 		log_errx("%s: policyd.inbound_reply: expected a 4xx or 5xx reply, DEFER or REJECT",
-		         o->config ? o->config : "(defaults)");
+		         cfg_where(s->cfg, "policyd.inbound_reply", where, sizeof(where)));
 		goto fail;
 	}
 	if (*s->map_name == '\0' || strchr(s->map_name, ' ') != NULL ||
 	    *s->require_map_name == '\0' || strchr(s->require_map_name, ' ') != NULL ||
 	    strcmp(s->map_name, s->require_map_name) == 0) {
-		log_errx(
-		        "policyd.map_name, policyd.require_map_name: expected two different words");
+		log_errx("%s: policyd.map_name, policyd.require_map_name: expected two different "
+		         "words",
+		         cfg_where(s->cfg, "policyd.map_name", where, sizeof(where)));
 		goto fail;
 	}
 	if (inbound_snapshot_load(s) < 0)
@@ -405,6 +408,12 @@ static int parse_options(int argc, char **argv, options *o)
 	/* No --config: the default file if it exists, else built-in defaults. */
 	if (o->config == NULL && access(DEFAULT_CONFIG, F_OK) == 0)
 		o->config = DEFAULT_CONFIG;
+	/* Absolute: daemon(3) changes to /, and reloads read these paths again. */
+	if ((o->config != NULL && (o->config = cfg_absolute(o->config)) == NULL) ||
+	    (o->table != NULL && (o->table = cfg_absolute(o->table)) == NULL)) {
+		fputs("forcetls-policyd: out of memory\n", stderr);
+		return -1;
+	}
 	return 0;
 }
 

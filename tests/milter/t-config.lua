@@ -62,6 +62,20 @@ T.run("config", function()
 		T.ok(rc == 1 and string.find(out, b[2], 1, true) ~= nil,
 			"--check refuses " .. b[1]:sub(1, 60) .. " naming " .. b[2] .. ": " .. out)
 	end
+	-- Errors found after parsing name the file and line too (attack2), as
+	-- the parser's do: on main they named only the setting.
+	local late = {
+		{'inbound_reply = "250 ok";', "bad.conf:3: milter.inbound_reply"},
+		{'tls_header = "X TLSLevel";', "bad.conf:3: milter.tls_header"},
+		{'tls_try_value = "require";', "bad.conf:3: milter.tls_"},
+		{'encrypt_header = "nocolon";', "bad.conf:3: milter.encrypt_header"},
+	}
+	for _, b in ipairs(late) do
+		T.write("bad.conf", "milter = {\n  log_decisions = true;\n  " .. b[1] .. "\n};\n")
+		out, rc = T.run_bin("--check --config " .. T.dir .. "/bad.conf --table " .. T.table)
+		T.ok(rc == 1 and string.find(out, b[2], 1, true) ~= nil,
+			"--check refuses " .. b[1] .. " with " .. b[2] .. ": " .. out)
+	end
 	T.write("good.conf", 'milter = {\n  tls_header = "X-Forcetls-TLS";\n' ..
 		'  tls_require_value = "must";\n  tls_try_value = "may";\n};\n')
 	out, rc = T.run_bin("--check --config " .. T.dir .. "/good.conf --table " .. T.table)

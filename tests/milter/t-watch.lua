@@ -1,7 +1,10 @@
 -- t-watch.lua: the milter's table watch (tables.watch_table, on by default) and
 -- its shrink guard (issue 7): a table renamed into place is picked up without a
 -- signal; an emptied table (": > table", "mv empty table") and a 54% shrink are
--- refused, and forced recipients keep X-TLSLevel: Require.
+-- refused, and forced recipients keep X-TLSLevel: Require. A FIFO at the
+-- table's path is refused at once: on main the reload thread waited in
+-- open(2) for a writer, and no reload ever ran again (attack2). The table's
+-- directory removed and created again is watched again.
 local here = os.getenv("FTLS_MILTER_TESTS") or
 	(debug.getinfo(1, "S").source:gsub("^@", ""):match("^(.*)/[^/]*$") or ".")
 local T = dofile(here .. "/lib.lua")
@@ -48,4 +51,14 @@ T.run("watch", function()
 	T.ok(T.log_count("keeping " .. T.table .. ", 11 entries") >= 3,
 		"each refusal names the table kept and its 11 entries")
 	level("<a@f9.forced.test>", "Require", "after a 54% shrink")
+
+	-- A FIFO where the table was: refused, and the next table goes in.
+	os.remove(T.table)
+	T.ok(os.execute("mkfifo -m 0644 '" .. T.table .. "'"), "mkfifo")
+	T.reload("fail")
+	T.ok(T.log_count(T.table .. ": not a regular file") == 1, "the FIFO is not a regular file")
+	os.remove(T.table)
+	T.write_table(lines(10, "fifo.test\n"))
+	T.wait_log("reload (watch): ok " .. T.table .. ", 11 entries (was 11)", 1, 20)
+	level("<a@fifo.test>", "Require", "after the FIFO")
 end)

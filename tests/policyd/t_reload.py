@@ -8,9 +8,17 @@ answers kept), an empty table deployed by the watch (": > table" and
 "mv empty table", both refused), a 60% shrink (refused; allowed with
 tables.reload_allow_shrink), a valid table renamed into place (picked up by
 the watch within a second), and a reload signal sent during start.
+
+What files become under careless admins (attack2): a FIFO at the table's or
+the configuration's path (refused, and neither later reloads nor SIGTERM
+wait for a writer), the table's directory replaced or removed and re-created
+(watched again), and a table that is a symlink into another directory or
+through a switched directory link, as a Kubernetes ConfigMap is (followed).
 """
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -180,12 +188,217 @@ class ReloadTest(unittest.TestCase):
         finally:
             self.stop(d)
 
+    def test_fifo_blocks_nothing(self):
+        # A FIFO where the table or the configuration was: open(2) would wait
+        # for a writer forever, and the reload thread with it: every later
+        # reload is lost and SIGTERM hangs in the join. Refused at once.
+        d = Daemon(BINARY, SMALL)
+        try:
+            os.unlink(d.table)
+            os.mkfifo(d.table, 0o644)
+            d.signal(signal.SIGUSR1)
+            wait_count(d, "reload (SIGUSR1): refused", 1, timeout=5)
+            self.assertIn("%s: not a regular file" % d.table, d.logtext())
+            os.unlink(d.table)
+            d.write_table(SMALL + "new.test encrypt\n")
+            with open(d.conf) as f:
+                conf = f.read()
+            os.unlink(d.conf)
+            os.mkfifo(d.conf, 0o644)
+            d.signal(signal.SIGUSR1)
+            wait_count(d, "reload (SIGUSR1): refused", 2, timeout=5)
+            self.assertIn("%s: cannot read the configuration file: not a regular file"
+                          % d.conf, d.logtext())
+            os.unlink(d.conf)
+            with open(d.conf, "w") as f:
+                f.write(conf)
+            d.signal(signal.SIGUSR1)
+            wait_count(d, "reload (SIGUSR1): ok %s, 11 entries (was 10)" % d.table, 1, 5)
+            assert_forced(self, d)
+            os.unlink(d.table)
+            os.mkfifo(d.table, 0o644)
+            d.signal(signal.SIGUSR1)
+            time.sleep(0.3)
+        finally:
+            t = time.time()
+            self.stop(d)
+            self.assertLess(time.time() - t, 5, "SIGTERM waited for the reload thread")
+
+    def test_watch_survives_directory_replaced(self):
+        # The table's directory renamed away and a new one put in its place
+        # (a deploy tool that swaps directories), then the directory removed
+        # and created again: the watch must watch the new directory, and pick
+        # up the table in it. On main it keeps watching the old inode, or a
+        # dead watch descriptor, and never reloads again.
+        d = Daemon(BINARY, SMALL, "watch_table = true;")
+        try:
+            old = d.dir + ".old"
+            os.rename(d.dir, old)
+            d.log = open(os.path.join(old, "policyd.log"))
+            os.mkdir(d.dir)
+            os.chmod(d.dir, 0o755)
+            shutil.copy(os.path.join(old, "forcetls.conf"), d.conf)
+            d.write_table(SMALL + "v1.watched.test verify\n")
+            wait_lookup(self, d, "v1.watched.test", "OK verify")
+            shutil.rmtree(d.dir)
+            time.sleep(1.5)
+            os.mkdir(d.dir)
+            os.chmod(d.dir, 0o755)
+            shutil.copy(os.path.join(old, "forcetls.conf"), d.conf)
+            d.write_table(SMALL + "v2.watched.test verify\n")
+            wait_lookup(self, d, "v2.watched.test", "OK verify")
+            self.assertLessEqual(count(d, "watch: %s: not a directory" % d.dir), 1,
+                                 "a missing directory is logged once")
+        finally:
+            self.stop(d)
+
+    def test_watch_follows_symlinks(self):
+        # The table is a symlink to a file in another directory, which is
+        # replaced there by a rename; then a ConfigMap-style layout (table ->
+        # ..data/table, ..data -> a version directory) whose ..data link is
+        # switched. Neither event renames the table's own name: on main the
+        # watch misses both, and the old table stays in use until a signal.
+        d = Daemon(BINARY, SMALL, "watch_table = true;")
+        try:
+            other = tempfile.mkdtemp(prefix="ftls-policyd-target-")
+            os.chmod(other, 0o755)
+            target = os.path.join(other, "v")
+            write_file(target, SMALL)
+            link_into_place(target, d.table)
+            time.sleep(1.5)
+            write_file(target, SMALL + "v1.watched.test verify\n")
+            wait_lookup(self, d, "v1.watched.test", "OK verify")
+            for v in (2, 3):
+                ver = os.path.join(d.dir, "..v%d" % v)
+                os.mkdir(ver)
+                os.chmod(ver, 0o755)
+                write_file(os.path.join(ver, "forced-tls.table"),
+                           SMALL + "v%d.watched.test verify\n" % v)
+                link_into_place(os.path.basename(ver), os.path.join(d.dir, "..data"))
+                if v == 2:
+                    link_into_place("..data/forced-tls.table", d.table)
+                wait_lookup(self, d, "v%d.watched.test" % v, "OK verify")
+        finally:
+            self.stop(d)
+
+    def test_bad_config_names_file_and_line(self):
+        # A configuration that parses but has a bad value found after
+        # parsing (inbound_reply, map names): the reload is refused, the old
+        # snapshot answers, and the error names FILE:LINE as the parser's do.
+        # On main it named the file only.
+        d = Daemon(BINARY, SMALL)
+        try:
+            write_conf(d, '  watch_table = false;\n  inbound_reply = "250 ok";')
+            d.signal(signal.SIGUSR1)
+            wait_count(d, "reload (SIGUSR1): refused", 1)
+            self.assertIn("%s:4: policyd.inbound_reply: expected" % d.conf, d.logtext())
+            write_conf(d, '  watch_table = false;\n  map_name = "x";\n  require_map_name = "x";')
+            d.signal(signal.SIGUSR1)
+            wait_count(d, "reload (SIGUSR1): refused", 2)
+            self.assertIn("%s:4: policyd.map_name, policyd.require_map_name" % d.conf,
+                          d.logtext())
+            assert_forced(self, d)
+        finally:
+            self.stop(d)
+
+    def test_relative_paths_in_background(self):
+        # "cd /etc/forcetls && forcetls-policyd --config forcetls.conf --table
+        # forced-tls.table": in the background the daemon changes to /, so on
+        # main every reload looks for /forcetls.conf and /forced-tls.table
+        # (refused, the old table stays for good) and the watch watches "/".
+        d = Daemon.__new__(Daemon)
+        d.dir = tempfile.mkdtemp(prefix="ftls-policyd-rel-")
+        os.chmod(d.dir, 0o755)
+        d.table = os.path.join(d.dir, "forced-tls.table")
+        d.write_table(SMALL)
+        name = "forcetls-%d.conf" % os.getpid()
+        d.conf = os.path.join(d.dir, name)
+        d.sm = ("127.0.0.1", free_port())
+        with open(d.conf, "w") as f:
+            f.write('policyd = {\n  user = "%s";\n  policy_listen = "";\n'
+                    '  socketmap_listen = "inet:%s:%d";\n};\n' % ((user(),) + d.sm))
+        os.chmod(d.conf, 0o644)
+        rc = subprocess.call([BINARY, "--config", name, "--table", "forced-tls.table"],
+                             cwd=d.dir)
+        self.assertEqual(rc, 0)
+        pid = None
+        for _ in range(100):
+            pid = find_pid(name)
+            if pid is not None:
+                break
+            time.sleep(0.05)
+        self.assertIsNotNone(pid, "the daemon is running")
+        try:
+            wait_port(self, d.sm)
+            d.write_table(SMALL + "v1.watched.test verify\n")
+            os.kill(pid, signal.SIGUSR1)
+            wait_lookup(self, d, "v1.watched.test", "OK verify", alive=False)
+            d.write_table(SMALL + "v2.watched.test verify\n")  # the watch alone
+            wait_lookup(self, d, "v2.watched.test", "OK verify", alive=False)
+        finally:
+            os.kill(pid, signal.SIGTERM)
+
     def test_reload_signals_at_start(self):
         # SIGUSR1, SIGUSR2 and SIGHUP within milliseconds of start: none
         # may kill the daemon (they wait until the loop handles them).
         for i in range(12):
             start_early(Daemon.__new__(Daemon), self,
                         [signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP][i % 3], 0.001 * (i % 4))
+
+
+def write_file(path, text):
+    """A new file renamed into place, as a careful admin does."""
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.chmod(path + ".tmp", 0o644)
+    os.rename(path + ".tmp", path)
+
+
+def link_into_place(target, path):
+    """ln -sfn TARGET PATH: a new symlink renamed over PATH."""
+    os.symlink(target, path + ".lnk")
+    os.rename(path + ".lnk", path)
+
+
+def wait_lookup(test, d, dom, want, timeout=10, alive=True):
+    """Until dom answers want. alive=False: a daemon in the background, no log."""
+    deadline = time.time() + timeout
+    while True:
+        sm = Socketmap(d.sm)
+        got = sm.lookup(dom)
+        sm.close()
+        if got == want:
+            return
+        log = d.logtext()[-3000:] if alive else "(in the background, logs to syslog)"
+        if alive:
+            test.assertTrue(d.alive(), log)
+        test.assertLess(time.time(), deadline, "%s answers %r, not %r:\n%s" % (dom, got, want, log))
+        time.sleep(0.05)
+
+
+def find_pid(word):
+    """The PID of the process whose command line has word (ours: a unique name)."""
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % p, "rb") as f:
+                if word.encode() in f.read().split(b"\0"):
+                    return int(p)
+        except OSError:
+            pass
+    return None
+
+
+def wait_port(test, addr, timeout=10):
+    deadline = time.time() + timeout
+    while True:
+        try:
+            socket.create_connection(addr, timeout=1).close()
+            return
+        except OSError:
+            test.assertLess(time.time(), deadline, "nothing listens on %s:%d" % addr)
+            time.sleep(0.05)
 
 
 def wait_masked(pid, sig, timeout=0.2):

@@ -405,7 +405,9 @@ static int read_all(int fd, const struct stat *st, char **out, size_t *outlen, c
  * whose size, inode or mtime differs between the fstat(2) before and the
  * one after the read, or that reads short or long, is an error
  * ("FILE:0: changed while being read"), so a table being rewritten in
- * place is refused, never half loaded.
+ * place is refused, never half loaded. The open(2) does not block: a FIFO
+ * or a device at the table's path is "not a regular file", not a reload
+ * thread waiting forever for a writer.
  */
 int tlsmaps_builder_add_file(tlsmaps_builder *b, const char *path)
 {
@@ -420,7 +422,9 @@ int tlsmaps_builder_add_file(tlsmaps_builder *b, const char *path)
 		b->oom = 1;
 		return -1;
 	}
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer (a stuck reload thread). */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) < 0 ||
+	    fstat(fd, &st) < 0) {
 		add_diagf(b, file, 0, "cannot open: %s", strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -431,6 +435,7 @@ int tlsmaps_builder_add_file(tlsmaps_builder *b, const char *path)
 		close(fd);
 		return -1;
 	}
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	if ((uint64_t)st.st_size >= SIZE_MAX / 2) {
 		add_diagf(b, file, 0, "too large");
 		close(fd);
