@@ -95,7 +95,7 @@ static const cfg_def settings[] = {
         {"policyd.request_timeout", CFG_INT, NULL, 10, 1, 3600, NULL},
         {"policyd.write_timeout", CFG_INT, NULL, 10, 1, 3600, NULL},
         {"policyd.drain_timeout", CFG_INT, NULL, 2, 1, 60, NULL},
-        {"policyd.drain_max", CFG_INT, NULL, 65536, 0, 16777216, NULL},
+        {"policyd.drain_max", CFG_INT, NULL, 1048576, 0, 16777216, NULL},
         {"policyd.connection_log_interval", CFG_INT, NULL, 10, 1, 3600, NULL},
         RELOAD_CFG_ROWS,
 };
