@@ -67,9 +67,11 @@ static int parse(const char *buf, size_t blen, char *table, size_t tlen, size_t 
 	if (strncmp(p, "entries ", 8) != 0 || p[8] < '0' || p[8] > '9')
 		return -1;
 	for (p += 8; *p >= '0' && *p <= '9'; p++) {
-		if (v > ((unsigned long long)SIZE_MAX - 9) / 10)
+		unsigned d = (unsigned)(*p - '0');
+
+		if (v > ((unsigned long long)SIZE_MAX - d) / 10)
 			return -1;
-		v = v * 10 + (unsigned)(*p - '0');
+		v = v * 10 + d;
 	}
 	if (p[0] != '\n' || p[1] != '\0') {
 		*line = p[0] == '\n' ? 3 : 2;
