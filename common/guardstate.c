@@ -84,7 +84,7 @@ static int parse(const char *buf, size_t blen, char *table, size_t tlen, size_t 
 int guardstate_read(const char *file, char *table, size_t tlen, size_t *entries, char *why,
                     size_t wlen)
 {
-	char buf[STATE_MAX + 1];
+	char buf[STATE_MAX + 2]; /* one byte more than allowed, to see a longer file */
 	ssize_t n = read_all(file, buf, sizeof(buf));
 	int line;
 

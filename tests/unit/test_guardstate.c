@@ -138,6 +138,7 @@ static void test_bad_content(void **state)
 		put(big, sizeof(big));
 		assert_int_equal(guardstate_read(file, table, sizeof(table), &n, why, sizeof(why)),
 		                 -1);
+		assert_non_null(strstr(why, "longer than 8192 bytes"));
 	}
 	/* A directory where the file should be: cannot read. */
 	assert_int_equal(unlink(file), 0);
