@@ -29,10 +29,18 @@
  *	table", cp over it), which the guard then judges. The watch thread
  *	looks at the current snapshot's table path once a second, so a reload
  *	that names another table moves the watch.
+ *
+ *	State file (reload_ops.state_file, guardstate.h): written after each
+ *	install, at start and on each reload; read once at start. A state
+ *	file that cannot be read or parsed is ignored with a warning (the
+ *	start goes on as on a new install); one that cannot be written is
+ *	said once, not on every reload.
  * DIAGNOSTICS
  *	One line per reload (reload.h). Start: "TABLE: 0 entries ..." as a
- *	warning. "watch: DIR: ..." when the directory cannot be watched (the
- *	watch tries again every second).
+ *	warning; "start refused: ..." as an error (reload.h); "STATE: cannot
+ *	parse line N (ignored: ...)" and "STATE: ...: (the shrink guard will
+ *	not apply across restarts)" as warnings. "watch: DIR: ..." when the directory cannot be
+ *watched (the watch tries again every second).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,6 +55,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "guardstate.h"
 #include "log.h"
 #include "reload.h"
 
@@ -77,6 +86,7 @@ struct reloader {
 	rsnap *retired;
 	unsigned long ok, refused;
 	pthread_t reload_tid, watch_tid;
+	int state_warned; /* the state file could not be written: said once */
 	int stop_pipe[2]; /* wakes the watch thread */
 	watch_state w;    /* the watch thread's */
 };
@@ -154,6 +164,49 @@ static void drop_retired(reloader *r)
 	}
 }
 
+static int state_on(const reloader *r)
+{
+	return r->ops.state_file != NULL && r->ops.state_file[0] != '\0';
+}
+
+/* Remember s's table and count; a failure is logged once per reloader. */
+static void state_save(reloader *r, const rsnap *s)
+{
+	char why[PATH_MAX + 160];
+
+	if (!state_on(r) ||
+	    guardstate_write(r->ops.state_file, s->table, s->entries, why, sizeof(why)) == 0)
+		return;
+	if (!r->state_warned)
+		log_warnx("%s (the shrink guard will not apply across restarts)", why);
+	r->state_warned = 1;
+}
+
+/* At start: 0 when the state file lets the current snapshot in, else -1 logged. */
+static int state_check(reloader *r)
+{
+	const char *file = r->ops.state_file;
+	const rsnap *s = r->current;
+	char table[PATH_MAX], why[PATH_MAX + 160];
+	size_t before;
+	int n;
+
+	if (!state_on(r))
+		return 0;
+	n = guardstate_read(file, table, sizeof(table), &before, why, sizeof(why));
+	if (n < 0)
+		log_warnx("%s (ignored: starting as with no state file)", why);
+	if (n <= 0 || strcmp(table, s->table) != 0)
+		return 0;
+	if (reload_guard_check(&s->guard, before, s->entries, why, sizeof(why)) == 0)
+		return 0;
+	log_errx("start refused: %s has %zu entries, the table in use before had %zu (%s): %s; "
+	         "fix the table, or set tables.reload_allow_empty = true / "
+	         "tables.reload_allow_shrink = true, or remove %s",
+	         s->table, s->entries, before, file, why, file);
+	return -1;
+}
+
 /* One reload: build, guard, swap, one log line. */
 static void reload_once(reloader *r, const char *trigger)
 {
@@ -183,6 +236,7 @@ static void reload_once(reloader *r, const char *trigger)
 	pthread_mutex_unlock(&r->lock);
 	if (r->ops.installed != NULL)
 		r->ops.installed(r->ops.arg);
+	state_save(r, n);
 	log_info("reload (%s): ok %s, %zu entries (was %zu)", trigger, n->table, n->entries,
 	         cur->entries);
 	rsnap_release(old);
@@ -383,7 +437,7 @@ reloader *reloader_new(const reload_ops *ops)
 	r->w.fd = -1;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
-	if ((r->current = ops->build(ops->arg)) == NULL) {
+	if ((r->current = ops->build(ops->arg)) == NULL || state_check(r) < 0) {
 		reloader_free(r);
 		return NULL;
 	}
@@ -391,6 +445,7 @@ reloader *reloader_new(const reload_ops *ops)
 		log_warnx("%s: 0 entries: no domain is forced (allowed at start; a reload to an "
 		          "empty table is refused unless tables.reload_allow_empty = true)",
 		          r->current->table);
+	state_save(r, r->current);
 	return r;
 }
 

@@ -29,6 +29,10 @@
  *	The log lines (one per reload, whatever the trigger):
  *	    reload (TRIGGER): ok TABLE, N entries (was M)
  *	    reload (TRIGGER): refused: WHY; keeping TABLE, M entries
+ *	and at start, when the state file (reload_ops.state_file) remembers
+ *	more entries for the same table than the guard lets go:
+ *	    start refused: TABLE has N entries, the table in use before had M
+ *	    (STATE_FILE): WHY; fix the table, or set ..., or remove STATE_FILE
  * DIAGNOSTICS
  *	Errors in a new configuration or table are logged by the build
  *	callback (FILE:LINE: reason); this module logs the verdict line.
@@ -91,12 +95,21 @@ typedef struct {
 	/* Optional: called in the reload thread after each swap (policyd wakes its loop). */
 	void (*installed)(void *arg);
 	void *arg;
+	/*
+	 * Optional: the shrink guard's state file (guardstate.h), NULL or ""
+	 * for none. Written after each snapshot installed; read at start,
+	 * where the guard applies between the count it remembers for the same
+	 * table path and the new one. Must outlive the reloader.
+	 */
+	const char *state_file;
 } reload_ops;
 
 /*
  * Build the first snapshot in the caller's thread and make it current. An
- * empty table is allowed here (a new install) but logged as a warning.
- * NULL when the build fails.
+ * empty table is allowed here (a new install) but logged as a warning,
+ * unless the state file remembers the same table with more entries and
+ * the guard refuses the start ("start refused: ..."). NULL when the build
+ * fails or the start is refused.
  */
 reloader *reloader_new(const reload_ops *ops);
 /* Start the reload thread and, when the current snapshot says so, the watch. */

@@ -244,7 +244,8 @@ int main(int argc, char **argv)
 		return 1;
 	/* A copy: the boot configuration is freed before the "ready" line. */
 	listen = strdup(o.so.listen != NULL ? o.so.listen : cfg_str(boot, "milter.listen"));
-	if (listen == NULL) {
+	o.so.state_file = strdup(cfg_str(boot, "milter.state_file"));
+	if (listen == NULL || o.so.state_file == NULL) {
 		log_errx("out of memory");
 		cfg_free(boot);
 		return 1;

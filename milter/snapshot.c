@@ -67,6 +67,8 @@ static const cfg_def settings[] = {
          NULL},
         {"milter.routing", CFG_STRING, "header", 0, 0, 0, routing_choices},
         {"milter.log_decisions", CFG_BOOL, NULL, 1, 0, 0, NULL},
+        /* The shrink guard across restarts (reload.h, reload_ops.state_file); "": off. */
+        {"milter.state_file", CFG_STRING, "/var/lib/forcetls/milter.state", 0, 0, 0, NULL},
         /* Inbound: the one rule of both daemons (envelope.c, tlsmaps_decide_inbound). */
         {"tables.inbound_exempt_internal", CFG_BOOL, NULL, 1, 0, 0, NULL},
         {"tables.inbound_exempt_authenticated", CFG_BOOL, NULL, 1, 0, 0, NULL},
@@ -316,7 +318,7 @@ static rsnap *build(void *arg)
 
 int msnapshot_start(const msnapshot_options *o)
 {
-	reload_ops ops = {build, NULL, (void *)o};
+	reload_ops ops = {build, NULL, (void *)o, o->state_file};
 
 	reloader *r = reloader_new(&ops);
 

@@ -40,9 +40,10 @@ typedef struct msnapshot {
 } msnapshot;
 
 typedef struct {
-	const char *config; /* NULL: built-in defaults */
-	const char *table;  /* --table */
-	const char *listen; /* --listen */
+	const char *config;     /* NULL: built-in defaults */
+	const char *table;      /* --table */
+	const char *listen;     /* --listen */
+	const char *state_file; /* milter.state_file of the boot configuration, NULL: none */
 } msnapshot_options;
 
 /* Build; NULL with every error logged. */

@@ -87,6 +87,8 @@ static const cfg_def settings[] = {
         {"policyd.watch_table", CFG_BOOL, NULL, 1, 0, 0, NULL},      /* and tables.watch_table */
         {"policyd.watch_interval", CFG_INT, NULL, 5, 1, 3600, NULL}, /* obsolete, ignored */
         {"policyd.log_lookups", CFG_BOOL, NULL, 0, 0, 0, NULL},
+        /* The shrink guard across restarts (reload.h, reload_ops.state_file); "": off. */
+        {"policyd.state_file", CFG_STRING, "/var/lib/forcetls/policyd.state", 0, 0, 0, NULL},
         /* Inbound: the one rule of both daemons (inbound.c, tlsmaps_decide_inbound). */
         {"tables.inbound_exempt_internal", CFG_BOOL, NULL, 1, 0, 0, NULL},
         {"tables.inbound_exempt_authenticated", CFG_BOOL, NULL, 1, 0, 0, NULL},
@@ -539,7 +541,7 @@ static void cleanup(daemon_state *ds)
 int main(int argc, char **argv)
 {
 	static daemon_state ds; /* static: the reload thread reads ds.opt until exit */
-	reload_ops ops = {build, installed, &ds};
+	reload_ops ops = {build, installed, &ds, NULL};
 	sigset_t blocked;
 	cfg *boot;
 	int sm_fd, pol_fd, rc = 1;
@@ -559,6 +561,7 @@ int main(int argc, char **argv)
 	if ((boot = load_config(&ds.opt)) == NULL)
 		return 1;
 	ds.wake_pipe[0] = ds.wake_pipe[1] = -1;
+	ops.state_file = cfg_str(boot, "policyd.state_file"); /* boot lives until exit */
 	if (open_listeners(&ds, boot, &sm_fd, &pol_fd) < 0 ||
 	    drop_privileges(cfg_str(boot, "policyd.user")) < 0 ||
 	    (ds.rl = reloader_new(&ops)) == NULL)

@@ -102,7 +102,9 @@ milter_world() {
 		mw_conf_set "$W/forcetls.conf" milter user '"nobody"' &&
 		mw_conf_set "$W/forcetls.conf" milter socket_group '"postfix"' &&
 		mw_conf_set "$W/forcetls.conf" policyd user '"nobody"' &&
-		mw_conf_set "$W/forcetls.conf" policyd socket_group '"postfix"' ||
+		mw_conf_set "$W/forcetls.conf" policyd socket_group '"postfix"' &&
+		mw_conf_set "$W/forcetls.conf" milter state_file "\"$W/milter.state\"" &&
+		mw_conf_set "$W/forcetls.conf" policyd state_file "\"$W/policyd.state\"" ||
 		e2e_fail "$conf: a setting the test changes is not there any more"
 	chmod 644 "$W/forcetls.conf" "$W/forced-tls.table" # read again as nobody (SIGUSR1)
 	"$FTLS_MILTER" --check --config "$W/forcetls.conf" --table "$W/forced-tls.table" \

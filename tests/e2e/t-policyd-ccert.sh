@@ -76,6 +76,7 @@ EOF
 cat >"$W/forcetls.conf" <<'EOF'
 policyd = {
   user = "nobody";
+  state_file = ""; # never /var/lib/forcetls
   internal_networks = [ "127.0.0.1" ]; # the test clients are 127.0.0.x too
   dns_servers = "127.0.0.1:53";
   watch_table = false;

@@ -59,6 +59,7 @@ EOF
 cat >"$W/forcetls.conf" <<'EOF'
 policyd = {
   user = "nobody";
+  state_file = ""; # never /var/lib/forcetls
   dns_servers = "127.0.0.1:53";
   dns_failure = "tempfail";
   log_lookups = true;

@@ -49,6 +49,7 @@ cat >"$W/forcetls.conf" <<EOF
 # forcetls.conf of t-policyd-outbound.sh
 policyd = {
   user = "nobody";
+  state_file = ""; # never /var/lib/forcetls
   dns_servers = "127.0.0.1:53";
   log_lookups = true;
   watch_table = false;

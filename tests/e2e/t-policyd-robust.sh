@@ -104,6 +104,7 @@ EOF
 cat >"$W/forcetls.conf" <<'EOF'
 policyd = {
   user = "nobody";
+  state_file = ""; # never /var/lib/forcetls
   internal_networks = [ "127.0.0.1" ]; # the test clients are 127.0.0.x too
   socket_group = "postfix";
   socket_mode = "0660";

@@ -67,10 +67,17 @@ end
 
 -- The configuration file: a milter section made of the given lines, then
 -- M.sections (whole sections such as "tables = { ... };"), when set.
+-- milter.state_file is in M.dir/state (owned by nobody), never /var/lib/forcetls.
 function M.conf_text(milter_lines)
+	local state = ""
+	if not string.find(milter_lines or "", "state_file", 1, true) then
+		os.execute("mkdir -p " .. shq(M.dir .. "/state") .. " && { chown nobody " ..
+			shq(M.dir .. "/state") .. " 2>/dev/null || true; }")
+		state = "  state_file = \"" .. M.dir .. "/state/milter.state\";\n"
+	end
 	return "# written by tests/milter/lib.lua\n" ..
 		"milter = {\n" ..
-		"  user = \"nobody\";\n" ..
+		"  user = \"nobody\";\n" .. state ..
 		(milter_lines or "") ..
 		"\n};\n" .. (M.sections or "")
 end

@@ -76,6 +76,16 @@ def free_port():
     return port
 
 
+def state_dir(parent, name="policyd.state"):
+    """A directory the daemon (nobody, when root) can write its state file in; the file's path."""
+    d = os.path.join(parent, "state")
+    os.makedirs(d, exist_ok=True)
+    if os.getuid() == 0:
+        import pwd
+        os.chown(d, pwd.getpwnam("nobody").pw_uid, -1)
+    return os.path.join(d, name)
+
+
 class Daemon:
     """forcetls-policyd in the foreground on two free loopback ports.
 
@@ -90,6 +100,8 @@ class Daemon:
         self.conf = os.path.join(self.dir, "forcetls.conf")
         with open(self.conf, "w") as f:
             watch = "" if "watch_table" in conf_extra else "  watch_table = false;\n"
+            if "state_file" not in conf_extra:  # never /var/lib/forcetls
+                watch += '  state_file = "%s";\n' % state_dir(self.dir)
             f.write('policyd = {\n  user = "%s";\n%s%s\n};\n%s'
                     % ("nobody" if os.getuid() == 0 else "", watch, conf_extra, sections))
         self.sm = ("127.0.0.1", free_port())

@@ -713,7 +713,7 @@ class SocketActivationTest(unittest.TestCase):
         conf = os.path.join(tmp, "c.conf")
         with open(conf, "w") as f:
             # The configured listeners must lose to the sockets systemd passes.
-            f.write('policyd = {\n  user = "%s";\n  watch_table = false;\n'
+            f.write('policyd = {\n  user = "%s";\n  watch_table = false;\n  state_file = "";\n'
                     '  socketmap_listen = "inet:127.0.0.1:1";\n'
                     '  policy_listen = "inet:127.0.0.1:2";\n};\n'
                     % ("nobody" if os.getuid() == 0 else ""))

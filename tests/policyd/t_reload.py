@@ -315,7 +315,7 @@ class ReloadTest(unittest.TestCase):
         d.conf = os.path.join(d.dir, name)
         d.sm = ("127.0.0.1", free_port())
         with open(d.conf, "w") as f:
-            f.write('policyd = {\n  user = "%s";\n  policy_listen = "";\n'
+            f.write('policyd = {\n  user = "%s";\n  policy_listen = "";\n  state_file = "";\n'
                     '  socketmap_listen = "inet:%s:%d";\n};\n' % ((user(),) + d.sm))
         os.chmod(d.conf, 0o644)
         rc = subprocess.call([BINARY, "--config", name, "--table", "forced-tls.table"],

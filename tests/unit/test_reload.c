@@ -153,7 +153,7 @@ static void wait_done(reloader *r, unsigned long n)
 
 static void test_coalesce(void **state)
 {
-	reload_ops ops = {fake_build, NULL, NULL};
+	reload_ops ops = {fake_build, NULL, NULL, NULL};
 	reloader *r;
 	rsnap *held;
 	unsigned long ok, refused;
