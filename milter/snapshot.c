@@ -106,45 +106,23 @@ static tlsmaps_table *load_table(const char *path, const char *level)
 	return t;
 }
 
-/* A list of networks as a table: every item must be an address or network. */
+/* A list of networks as a table (tlsmaps_networks_load); NULL for an empty list. */
 static int network_table(const cfg *c, const char *path, tlsmaps_table **out)
 {
 	const char *const *items;
-	size_t n = cfg_list(c, path, &items), len = 0;
-	char *buf;
-	tlsmaps_builder *b;
+	size_t n = cfg_list(c, path, &items);
 	tlsmaps_options topt;
 	unsigned nerrors = 0;
 
 	*out = NULL;
 	if (n == 0)
 		return 0;
-	for (size_t i = 0; i < n; i++)
-		len += strlen(items[i]) + 1;
-	if ((buf = malloc(len + 1)) == NULL)
-		return -1;
-	buf[0] = '\0';
-	for (size_t i = 0; i < n; i++) {
-		strcat(buf, items[i]);
-		strcat(buf, "\n");
-	}
 	tlsmaps_options_init(&topt);
 	topt.report = log_report;
-	b = tlsmaps_builder_new(&topt);
-	if (b != NULL)
-		tlsmaps_builder_add_buffer(b, path, buf, strlen(buf));
-	*out = tlsmaps_builder_finish(b, &nerrors);
-	free(buf);
-	if (*out == NULL)
+	if ((*out = tlsmaps_networks_load(items, n, path, &topt, &nerrors)) == NULL) {
+		log_errx("%s: %u error%s", path, nerrors, nerrors == 1 ? "" : "s");
 		return -1;
-	for (size_t i = 0; i < tlsmaps_table_count(*out); i++)
-		if (tlsmaps_entry_kind(*out, (tlsmaps_id)i) != TLSMAPS_KIND_NETWORK) {
-			log_errx("%s: %s: expected an address or a network", path,
-			         tlsmaps_entry_key(*out, (tlsmaps_id)i));
-			tlsmaps_table_free(*out);
-			*out = NULL;
-			return -1;
-		}
+	}
 	return 0;
 }
 
