@@ -40,7 +40,9 @@
  *	warning; "start refused: ..." as an error (reload.h); "STATE: cannot
  *	parse line N (ignored: ...)" and "STATE: ...: (the shrink guard will
  *	not apply across restarts)" as warnings. "watch: DIR: ..." when the directory cannot be
- *watched (the watch tries again every second).
+ *	watched (the watch tries again every second). A table changed while
+ *	the daemon starts, before the watch is in place, is reloaded once the
+ *	watch is.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -53,6 +55,7 @@
 #include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "guardstate.h"
@@ -89,6 +92,7 @@ struct reloader {
 	int state_warned; /* the state file could not be written: said once */
 	int stop_pipe[2]; /* wakes the watch thread */
 	watch_state w;    /* the watch thread's */
+	struct timespec boot_read; /* when the start's build began (coarse clock) */
 };
 
 void rsnap_init(rsnap *s, void (*free_fn)(rsnap *), const cfg *c)
@@ -437,6 +441,7 @@ reloader *reloader_new(const reload_ops *ops)
 	r->w.fd = -1;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
+	(void)clock_gettime(CLOCK_REALTIME_COARSE, &r->boot_read);
 	if ((r->current = ops->build(ops->arg)) == NULL || state_check(r) < 0) {
 		reloader_free(r);
 		return NULL;
@@ -447,6 +452,26 @@ reloader *reloader_new(const reload_ops *ops)
 		          r->current->table);
 	state_save(r, r->current);
 	return r;
+}
+
+/*
+ * A table changed between the start's read and the watch's first
+ * install (": > table" while the daemon starts) gives no event: reload.
+ * ctime moves on every write, truncate and rename, and the kernel sets
+ * it from the coarse clock, read before the build.
+ */
+static void changed_since_boot(reloader *r)
+{
+	rsnap *s = reloader_current(r);
+	struct stat st;
+	int changed = s->watch && stat(s->table, &st) == 0 &&
+	              (st.st_ctim.tv_sec > r->boot_read.tv_sec ||
+	               (st.st_ctim.tv_sec == r->boot_read.tv_sec &&
+	                st.st_ctim.tv_nsec >= r->boot_read.tv_nsec));
+
+	rsnap_release(s);
+	if (changed)
+		reloader_request(r, "watch");
 }
 
 int reloader_run(reloader *r)
@@ -466,6 +491,7 @@ int reloader_run(reloader *r)
 		return 0;
 	}
 	watch_follow(r, &r->w);
+	changed_since_boot(r);
 	if (pthread_create(&r->watch_tid, NULL, watch_thread, r) == 0)
 		r->watching = 1;
 	else

@@ -7,7 +7,9 @@ Issue 7: a table truncated while it is loaded (no crash, reload refused, old
 answers kept), an empty table deployed by the watch (": > table" and
 "mv empty table", both refused), a 60% shrink (refused; allowed with
 tables.reload_allow_shrink), a valid table renamed into place (picked up by
-the watch within a second), and a reload signal sent during start.
+the watch within a second), a table renamed into place while the daemon
+starts (reloaded once the watch is in place), and a reload signal sent
+during start.
 
 What files become under careless admins (attack2): a FIFO at the table's or
 the configuration's path (refused, and neither later reloads nor SIGTERM
@@ -111,9 +113,28 @@ class ReloadTest(unittest.TestCase):
         finally:
             self.stop(d)
 
+    def test_renamed_during_start(self):
+        # A table renamed into place while the daemon reads the old one at
+        # start, after the read and before the watch is in place: no event
+        # reaches the watch, and the build before answered from the old table
+        # until the next change. Now the daemon reloads once the watch is
+        # in place. (The listeners open before the build, so the test knows
+        # the daemon has started reading; 1,000,000 lines take ~0.5 s.)
+        big = "".join("d%d.big.test\n" % i for i in range(1000000))
+        d = Daemon(BINARY, big, "watch_table = true;")
+        try:
+            time.sleep(0.05)
+            d.write_table(big + SMALL)
+            wait_count(d, "ready:", 1)
+            wait_count(d, "entries (was 1000000)", 1)
+            assert_forced(self, d)
+        finally:
+            self.stop(d)
+
     def test_empty_table_by_watch(self):
         d = Daemon(BINARY, SMALL, "watch_table = true;")
         try:
+            wait_count(d, "ready:", 1)  # the watch is in place
             # ": > table": truncated in place.
             with open(d.table, "w"):
                 pass
