@@ -1,0 +1,87 @@
+/*
+ * NAME
+ *	mimehdr.h - MIME header fields as a person reads them (RFC 2045, 2047, 2231)
+ * DESCRIPTION
+ *	Header-level MIME for the milter's rules, built on GMime 3 (its RFC
+ *	2047 decoder and encoder, its Content-Type and Content-Disposition
+ *	parsers). No message objects: every function takes one header value
+ *	and returns plain C data, so the caller's memory stays bounded by the
+ *	MTA's header size limit.
+ *
+ *	mimehdr_init() once, before any thread calls the rest; after it the
+ *	functions are thread-safe. Strings returned are malloc()ed, NUL
+ *	terminated, and freed by the caller with free().
+ */
+#ifndef MILTER_MIMEHDR_H
+#define MILTER_MIMEHDR_H
+
+#include <stddef.h>
+
+/* 0, or -1 when GMime cannot start. */
+int mimehdr_init(void);
+
+/*
+ * A header value as a person reads it: unfolded (every CR and LF removed,
+ * folding anywhere, the leading and trailing blanks trimmed) and RFC 2047
+ * encoded words (B and Q, any charset iconv knows, several words, blanks
+ * between adjacent words dropped) decoded to UTF-8. An undecodable word
+ * (unknown charset, bad base64) stays as it stands. Bytes outside words
+ * are kept as they are (invalid UTF-8 included). *len gets the length.
+ * NULL only when out of memory.
+ */
+char *mimehdr_decode(const char *value, size_t *len);
+
+/*
+ * The value to write back into a header from UTF-8 text (a Subject with
+ * its tag stripped): the text itself when it is printable ASCII, else
+ * RFC 2047 encoded words in UTF-8, so that the header stays valid. The
+ * MTA folds long headers itself. NULL when out of memory.
+ */
+char *mimehdr_encode(const char *utf8);
+
+/* A Content-Type, parsed by RFC 2045 and 2231. */
+typedef struct {
+	char type[64];     /* lower case; "text" when absent or unparsable */
+	char subtype[64];  /* lower case; "plain" when absent or unparsable */
+	char *boundary;    /* NULL: none */
+	char *charset;     /* NULL: none */
+	char *protocol;    /* lower case; NULL: none (multipart/encrypted) */
+	char *smime_type;  /* lower case; NULL: none (application/pkcs7-mime) */
+	char *name;        /* the name parameter, decoded to UTF-8; NULL: none */
+	int parsed;        /* 0: value absent or unparsable, the defaults above */
+} mimehdr_ctype;
+
+/*
+ * Parse a Content-Type value (NULL: absent): comments, quoted strings,
+ * any parameter order and case, folding anywhere, RFC 2231 continuations
+ * and charsets. 0, or -1 when out of memory (ct then holds nothing to free).
+ */
+int mimehdr_content_type(const char *value, mimehdr_ctype *ct);
+void mimehdr_ctype_free(mimehdr_ctype *ct);
+
+/*
+ * The filename parameter of a Content-Disposition value, decoded to UTF-8
+ * (RFC 2231 continuations and charsets, and RFC 2047 words as clients
+ * write them). *name NULL when there is none. 0, or -1 when out of memory.
+ */
+int mimehdr_filename(const char *disposition, char **name);
+
+/* The Content-Transfer-Encoding of a value (NULL: absent). */
+typedef enum {
+	MIMEHDR_CTE_IDENTITY = 0, /* 7bit, 8bit, binary, absent or unknown */
+	MIMEHDR_CTE_BASE64,
+	MIMEHDR_CTE_QP,
+} mimehdr_cte;
+mimehdr_cte mimehdr_transfer_encoding(const char *value);
+
+/*
+ * Does a Content-Type announce encrypted content to decrypt: PGP/MIME
+ * (multipart/encrypted, protocol application/pgp-encrypted), or S/MIME
+ * application/pkcs7-mime or x-pkcs7-mime with smime-type enveloped-data or
+ * authEnveloped-data, or with no smime-type at all (RFC 8551: a .p7m is
+ * enveloped data unless it says otherwise). signed-data and certs-only are
+ * not. 1 or 0.
+ */
+int mimehdr_encrypted(const mimehdr_ctype *ct);
+
+#endif /* MILTER_MIMEHDR_H */
