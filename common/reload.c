@@ -55,7 +55,6 @@
 #include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "guardstate.h"
@@ -92,7 +91,6 @@ struct reloader {
 	int state_warned; /* the state file could not be written: said once */
 	int stop_pipe[2]; /* wakes the watch thread */
 	watch_state w;    /* the watch thread's */
-	struct timespec boot_read; /* when the start's build began (coarse clock) */
 };
 
 void rsnap_init(rsnap *s, void (*free_fn)(rsnap *), const cfg *c)
@@ -100,12 +98,18 @@ void rsnap_init(rsnap *s, void (*free_fn)(rsnap *), const cfg *c)
 	atomic_init(&s->refs, 1);
 	s->free = free_fn;
 	s->retired = NULL;
+	s->have_read_st = 0;
 	if (c != NULL) {
 		s->guard.max_shrink = (unsigned)cfg_int(c, "tables.reload_max_shrink");
 		s->guard.allow_empty = cfg_bool(c, "tables.reload_allow_empty");
 		s->guard.allow_shrink = cfg_bool(c, "tables.reload_allow_shrink");
 		s->watch = cfg_bool(c, "tables.watch_table");
 	}
+}
+
+void rsnap_table_seen(rsnap *s, const char *path)
+{
+	s->have_read_st = stat(path, &s->read_st) == 0;
 }
 
 rsnap *rsnap_hold(rsnap *s)
@@ -441,7 +445,6 @@ reloader *reloader_new(const reload_ops *ops)
 	r->w.fd = -1;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
-	(void)clock_gettime(CLOCK_REALTIME_COARSE, &r->boot_read);
 	if ((r->current = ops->build(ops->arg)) == NULL || state_check(r) < 0) {
 		reloader_free(r);
 		return NULL;
@@ -456,18 +459,21 @@ reloader *reloader_new(const reload_ops *ops)
 
 /*
  * A table changed between the start's read and the watch's first
- * install (": > table" while the daemon starts) gives no event: reload.
- * ctime moves on every write, truncate and rename, and the kernel sets
- * it from the coarse clock, read before the build.
+ * install (": > table" while the daemon starts) gives no event: reload
+ * when the file is no longer the one rsnap_table_seen() saw. Identity
+ * and times, not a clock: ctime may be fine-grained (multigrain, Linux
+ * 6.13) while clocks read from user space are not comparable with it.
  */
 static void changed_since_boot(reloader *r)
 {
 	rsnap *s = reloader_current(r);
-	struct stat st;
-	int changed = s->watch && stat(s->table, &st) == 0 &&
-	              (st.st_ctim.tv_sec > r->boot_read.tv_sec ||
-	               (st.st_ctim.tv_sec == r->boot_read.tv_sec &&
-	                st.st_ctim.tv_nsec >= r->boot_read.tv_nsec));
+	const struct stat *a = &s->read_st;
+	struct stat b;
+	int changed =
+	        s->watch && s->have_read_st && stat(s->table, &b) == 0 &&
+	        (a->st_dev != b.st_dev || a->st_ino != b.st_ino || a->st_size != b.st_size ||
+	         a->st_mtim.tv_sec != b.st_mtim.tv_sec || a->st_mtim.tv_nsec != b.st_mtim.tv_nsec ||
+	         a->st_ctim.tv_sec != b.st_ctim.tv_sec || a->st_ctim.tv_nsec != b.st_ctim.tv_nsec);
 
 	rsnap_release(s);
 	if (changed)

@@ -42,6 +42,7 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "config.h"
 
@@ -61,6 +62,8 @@ typedef struct rsnap {
 	reload_guard guard;            /* from this snapshot's configuration */
 	int watch;                     /* tables.watch_table */
 	struct rsnap *retired;         /* reloader_retire() list */
+	struct stat read_st;           /* the table as it was just before it was read */
+	int have_read_st;
 } rsnap;
 
 /*
@@ -77,6 +80,13 @@ typedef struct rsnap {
 
 /* refs = 1, free_fn, table, entries; guard and watch from c (RELOAD_CFG_ROWS). */
 void rsnap_init(rsnap *s, void (*free_fn)(rsnap *), const cfg *c);
+/*
+ * Call just before the build reads the table at path: the file's identity
+ * and times then. A table changed between the start's read and the watch's
+ * first install gives no event; the reloader compares this with the file
+ * once the watch is in place, and reloads when they differ.
+ */
+void rsnap_table_seen(rsnap *s, const char *path);
 rsnap *rsnap_hold(rsnap *s);
 /* Thread-safe; the last release frees. NULL is fine. */
 void rsnap_release(rsnap *s);

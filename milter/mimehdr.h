@@ -41,14 +41,14 @@ char *mimehdr_encode(const char *utf8);
 
 /* A Content-Type, parsed by RFC 2045 and 2231. */
 typedef struct {
-	char type[64];     /* lower case; "text" when absent or unparsable */
-	char subtype[64];  /* lower case; "plain" when absent or unparsable */
-	char *boundary;    /* NULL: none */
-	char *charset;     /* NULL: none */
-	char *protocol;    /* lower case; NULL: none (multipart/encrypted) */
-	char *smime_type;  /* lower case; NULL: none (application/pkcs7-mime) */
-	char *name;        /* the name parameter, decoded to UTF-8; NULL: none */
-	int parsed;        /* 0: value absent or unparsable, the defaults above */
+	char type[64];    /* lower case; "text" when absent or unparsable */
+	char subtype[64]; /* lower case; "plain" when absent or unparsable */
+	char *boundary;   /* NULL: none */
+	char *charset;    /* NULL: none */
+	char *protocol;   /* lower case; NULL: none (multipart/encrypted) */
+	char *smime_type; /* lower case; NULL: none (application/pkcs7-mime) */
+	char *name;       /* the name parameter, decoded to UTF-8; NULL: none */
+	int parsed;       /* 0: value absent or unparsable, the defaults above */
 } mimehdr_ctype;
 
 /*

@@ -228,6 +228,7 @@ msnapshot *msnapshot_load(const msnapshot_options *o)
 	level = cfg_str(c, "tables.default_level");
 	s->table_path = o->table != NULL ? o->table : cfg_str(c, "tables.forced_tls");
 	s->rs.table = s->table_path;
+	rsnap_table_seen(&s->rs, s->table_path);
 	if ((s->forced = load_table(s->table_path, level)) == NULL)
 		bad = 1;
 	else

@@ -220,6 +220,7 @@ static snapshot *snapshot_load(const options *o)
 	                    strlen(cfg_str(s->cfg, "tables.default_level")), &topt.default_level);
 	topt.report = log_report;
 	path = table_path(o, s->cfg);
+	rsnap_table_seen(&s->rs, path);
 	if ((s->table = tlsmaps_load(&path, 1, &topt, &nerrors)) == NULL) {
 		log_errx("%s: %u error%s; table not loaded", path, nerrors,
 		         nerrors == 1 ? "" : "s");
