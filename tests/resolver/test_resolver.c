@@ -309,6 +309,27 @@ static void on_query(evutil_socket_t fd, short what, void *arg)
 	sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&from, fromlen);
 }
 
+/*
+ * A UDP port nothing listens on, for the whole run. An ephemeral port
+ * freed again may be taken by a parallel test's DNS server (CI saw NODATA
+ * answers "from" it), so as root take port 9 of 127.0.0.1 when it is free:
+ * bind(0) never hands out a port below 1024. Else, an ephemeral one.
+ */
+static unsigned short closed_udp_port(void)
+{
+	struct sockaddr_in sin;
+	int u = socket(AF_INET, SOCK_DGRAM, 0), ok;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons(9);
+	ok = u >= 0 && bind(u, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+	if (u >= 0)
+		close(u);
+	return ok ? 9 : free_port();
+}
+
 static void start_responders(void)
 {
 	unsigned short *ports[NRESPONDERS] = {&servfail_port, &refused_port, &malformed_port,
@@ -322,7 +343,7 @@ static void start_responders(void)
 		event_add(responders[i].ev, NULL);
 	}
 	blackhole_fd = udp_socket(&blackhole_port); /* bound, never read */
-	closed_port = free_port();                  /* nothing there: ECONNREFUSED */
+	closed_port = closed_udp_port();            /* nothing there: ECONNREFUSED */
 }
 
 static void stop_responders(void)
