@@ -6,7 +6,9 @@
  *	size, a line may be split anywhere). The walker follows the MIME
  *	structure (RFC 2045, 2046) as the chunks come, with memory bounded
  *	by one line (MIMEWALK_LINE_MAX; a longer line is processed in pieces)
- *	plus the decoder state: it never holds the body.
+ *	plus the decoder state: it never holds the body. In figures: under
+ *	64 KB per walker with max_depth 32 (about 56 KB, plus 216 bytes per
+ *	open multipart), whatever the body; test_mime checks it over 20 MB.
  *
  *	For each part it reads the part's headers (unfolded) and tells the
  *	caller (part callback) what the part is: its Content-Type, its
@@ -21,9 +23,12 @@
  *	from their charset to UTF-8 with iconv(3) (unknown charset or invalid
  *	bytes: passed through as they are), and given to the text callback in
  *	pieces; a part ends with a text callback of "\r\n" so that parts never
- *	run together. message/rfc822 (and message/global) parts are walked
- *	into: their headers, then their body. Other parts (attachments, images)
- *	are skipped: not decoded, only their names are given.
+ *	run together (the line end before a boundary belongs to the boundary,
+ *	RFC 2046, and is not given). A part with an unknown
+ *	Content-Transfer-Encoding is given as it stands; a multipart without
+ *	a boundary parameter is read as text (text set in its mimewalk_part). message/rfc822 (and
+ *message/global) parts are walked into: their headers, then their body. Other parts (attachments,
+ *images) are skipped: not decoded, only their names are given.
  *
  *	Limits: the decoded text given to the text callback stops at
  *	max_text bytes (then MIMEWALK_DONE); at most max_depth nested

@@ -1,0 +1,214 @@
+/*
+ * NAME
+ *	mimedec.c - streaming content decoder: base64 or quoted-printable,
+ *	then charset to UTF-8
+ * SUMMARY
+ *	mimedec_iconv_open(), mimedec_init(), mimedec_fini(), mimedec_step(),
+ *	mimedec_flush(), mimedec_utf8()
+ * DESCRIPTION
+ *	See mimedec.h. The transfer decoding is GMime's g_mime_encoding_step()
+ *	(its state carries a split base64 quantum or a split "=\r\n" soft line
+ *	break from one piece to the next). Charset names go through
+ *	g_mime_charset_iconv_name() (aliases such as "latin1", "x-unknown"
+ *	stays unknown) and then iconv_open(3), whose descriptors are private to
+ *	one decoder, so threads never share one.
+ * DIAGNOSTICS
+ *	None: errors in the input are passed through, never reported.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mimedec.h"
+
+iconv_t mimedec_iconv_open(const char *charset)
+{
+	const char *name;
+	iconv_t cd;
+
+	if (charset == NULL || *charset == '\0')
+		return (iconv_t)-1;
+	name = g_mime_charset_iconv_name(charset);
+	if (name == NULL)
+		name = charset;
+	if (strcasecmp(name, "UTF-8") == 0 || strcasecmp(name, "utf8") == 0 ||
+	    strcasecmp(name, "US-ASCII") == 0 || strcasecmp(name, "ASCII") == 0)
+		return (iconv_t)-1;
+	cd = iconv_open("UTF-8", name);
+	if (cd == (iconv_t)-1 && name != charset)
+		cd = iconv_open("UTF-8", charset);
+	return cd;
+}
+
+void mimedec_init(mimedec *d, mimehdr_cte cte, const char *charset)
+{
+	d->cte = cte;
+	if (cte == MIMEHDR_CTE_BASE64)
+		g_mime_encoding_init_decode(&d->enc, GMIME_CONTENT_ENCODING_BASE64);
+	else if (cte == MIMEHDR_CTE_QP)
+		g_mime_encoding_init_decode(&d->enc, GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
+	d->cd = mimedec_iconv_open(charset);
+	d->ncarry = 0;
+}
+
+void mimedec_fini(mimedec *d)
+{
+	if (d->cd != (iconv_t)-1)
+		iconv_close(d->cd);
+	d->cd = (iconv_t)-1;
+}
+
+/* Bytes in charset to UTF-8, emitted; at the end (last) a carry is passed through. */
+static int conv(mimedec *d, const unsigned char *in, size_t len, int last, mimedec_emit emit,
+                void *arg)
+{
+	unsigned char tmp[sizeof(d->carry) + 64];
+	int rc;
+
+	if (d->cd == (iconv_t)-1)
+		return len ? emit(arg, in, len) : 0;
+	/* Complete a carried sequence with the first bytes of this piece. */
+	while (d->ncarry > 0 && (len > 0 || last)) {
+		size_t take = len < 64 ? len : 64, n = d->ncarry + take;
+		char *ip = (char *)tmp, *op = (char *)d->out;
+		size_t il = n, ol = sizeof(d->out), used;
+
+		memcpy(tmp, d->carry, d->ncarry);
+		memcpy(tmp + d->ncarry, in, take);
+		if (iconv(d->cd, &ip, &il, &op, &ol) == (size_t)-1 && errno == EINVAL && !last &&
+		    il < sizeof(d->carry) && take == len) {
+			memcpy(d->carry, ip, il); /* still incomplete: wait for more */
+			d->ncarry = il;
+			rc = (char *)d->out < op ? emit(arg, d->out, op - (char *)d->out) : 0;
+			return rc;
+		}
+		if ((rc = (char *)d->out < op ? emit(arg, d->out, op - (char *)d->out) : 0) != 0)
+			return rc;
+		used = ip - (char *)tmp;
+		if (used >= d->ncarry) {
+			/* the carried bytes are used up: go on in the piece */
+			in += used - d->ncarry, len -= used - d->ncarry;
+			d->ncarry = 0;
+			break;
+		}
+		if (used == 0) {
+			/* invalid: pass one carried byte through */
+			if ((rc = emit(arg, d->carry, 1)) != 0)
+				return rc;
+			used = 1;
+		}
+		memmove(d->carry, d->carry + used, d->ncarry - used);
+		d->ncarry -= used;
+	}
+	while (len > 0) {
+		char *ip = (char *)in, *op = (char *)d->out;
+		size_t il = len, ol = sizeof(d->out), r;
+		int err;
+
+		r = iconv(d->cd, &ip, &il, &op, &ol);
+		err = r == (size_t)-1 ? errno : 0;
+		if ((char *)d->out < op && (rc = emit(arg, d->out, op - (char *)d->out)) != 0)
+			return rc;
+		in = (const unsigned char *)ip, len = il;
+		if (err == EILSEQ || (err == EINVAL && (last || len >= sizeof(d->carry)))) {
+			if ((rc = emit(arg, in, 1)) != 0) /* invalid: as it is */
+				return rc;
+			in++, len--;
+		} else if (err == EINVAL) {
+			memcpy(d->carry, in, len);
+			d->ncarry = len;
+			return 0;
+		} else if (err != 0 && err != E2BIG) {
+			return emit(arg, in, len);
+		}
+	}
+	return 0;
+}
+
+int mimedec_step(mimedec *d, const unsigned char *in, size_t len, mimedec_emit emit, void *arg)
+{
+	int rc;
+
+	if (d->cte == MIMEHDR_CTE_IDENTITY)
+		return conv(d, in, len, 0, emit, arg);
+	while (len > 0) {
+		/* outlen() is at most inlen + 3 for both decoders */
+		size_t take = len < sizeof(d->dec) - 8 ? len : sizeof(d->dec) - 8;
+		size_t n = g_mime_encoding_step(&d->enc, (const char *)in, take, (char *)d->dec);
+
+		if ((rc = conv(d, d->dec, n, 0, emit, arg)) != 0)
+			return rc;
+		in += take, len -= take;
+	}
+	return 0;
+}
+
+int mimedec_flush(mimedec *d, mimedec_emit emit, void *arg)
+{
+	size_t n = 0;
+
+	if (d->cte != MIMEHDR_CTE_IDENTITY)
+		n = g_mime_encoding_flush(&d->enc, "", 0, (char *)d->dec);
+	return conv(d, d->dec, n, 1, emit, arg);
+}
+
+struct growbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static int grow_emit(void *arg, const unsigned char *buf, size_t len)
+{
+	struct growbuf *g = arg;
+
+	if (g->len + len + 1 > g->cap) {
+		size_t cap = (g->len + len + 1) * 2;
+		char *p = realloc(g->p, cap);
+
+		if (p == NULL)
+			return -1;
+		g->p = p, g->cap = cap;
+	}
+	memcpy(g->p + g->len, buf, len);
+	g->len += len;
+	g->p[g->len] = '\0';
+	return 0;
+}
+
+int mimedec_utf8(const char *charset, const unsigned char *in, size_t len, char **out,
+                 size_t *outlen)
+{
+	struct growbuf g = {NULL, 0, 0};
+	mimedec *d;
+	int rc;
+
+	if ((d = malloc(sizeof(*d))) == NULL)
+		return -1;
+	mimedec_init(d, MIMEHDR_CTE_IDENTITY, charset);
+	if (d->cd == (iconv_t)-1) {
+		const char *n = charset ? g_mime_charset_iconv_name(charset) : NULL;
+
+		free(d);
+		if (n == NULL || (strcasecmp(n, "UTF-8") && strcasecmp(n, "utf8") &&
+		                  strcasecmp(n, "US-ASCII") && strcasecmp(n, "ASCII")))
+			return 1;
+		if ((d = malloc(sizeof(*d))) == NULL)
+			return -1;
+		mimedec_init(d, MIMEHDR_CTE_IDENTITY, NULL);
+	}
+	rc = grow_emit(&g, (const unsigned char *)"", 0);
+	if (rc == 0)
+		rc = conv(d, in, len, 0, grow_emit, &g);
+	if (rc == 0)
+		rc = conv(d, (const unsigned char *)"", 0, 1, grow_emit, &g);
+	mimedec_fini(d);
+	free(d);
+	if (rc != 0) {
+		free(g.p);
+		return -1;
+	}
+	*out = g.p;
+	*outlen = g.len;
+	return 0;
+}
