@@ -8,10 +8,10 @@
  * DESCRIPTION
  *	See mimedec.h. The transfer decoding is GMime's g_mime_encoding_step()
  *	(its state carries a split base64 quantum or a split "=\r\n" soft line
- *	break from one piece to the next). Charset names go through
- *	g_mime_charset_iconv_name() (aliases such as "latin1", "x-unknown"
- *	stays unknown) and then iconv_open(3), whose descriptors are private to
- *	one decoder, so threads never share one.
+ *	break from one piece to the next). Charset names are checked (letters,
+ *	digits, ".:_+-", at most 40 bytes), a few names of mail clients mapped
+ *	(ks_c_5601-1987 is CP949), and given to iconv_open(3), whose
+ *	descriptors are private to one decoder, so threads never share one.
  * DIAGNOSTICS
  *	None: errors in the input are passed through, never reported.
  */
@@ -22,23 +22,64 @@
 
 #include "mimedec.h"
 
+/* Names glibc does not know under the name mail clients use. */
+static const char *const aliases[][2] = {
+        {"ks_c_5601-1987", "CP949"},    {"x-gbk", "GBK"},
+        {"iso-8859-8-i", "ISO-8859-8"}, {"x-sjis", "SHIFT_JIS"},
+        {"x-euc-jp", "EUC-JP"},         {"unicode-1-1-utf-7", "UTF-7"},
+        {"x-mac-roman", "MACINTOSH"},   {"x-user-defined", "CP1252"},
+};
+
+/*
+ * charset as a name to give iconv_open(3), in out: only letters, digits
+ * and ".:_+-", at most 40 bytes ("UTF-8//IGNORE" or a path is no charset
+ * name). -1 when it cannot be one; 1 when it is UTF-8 or US-ASCII.
+ */
+static int charset_name(const char *charset, char *out, size_t outsz)
+{
+	size_t n = charset ? strlen(charset) : 0;
+
+	if (n == 0 || n > 40 || n >= outsz ||
+	    strspn(charset, "abcdefghijklmnopqrstuvwxyz"
+	                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                    "0123456789.:_+-") != n)
+		return -1;
+	memcpy(out, charset, n + 1);
+	for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
+		if (strcasecmp(out, aliases[i][0]) == 0)
+			strcpy(out, aliases[i][1]);
+	if (strcasecmp(out, "UTF-8") == 0 || strcasecmp(out, "utf8") == 0 ||
+	    strcasecmp(out, "US-ASCII") == 0 || strcasecmp(out, "ASCII") == 0)
+		return 1;
+	return 0;
+}
+
+/*
+ * Not GMime's g_mime_charset_iconv_name(): it caches every name it is
+ * asked for, forever, so hostile mail with a million charset names would
+ * grow the daemon by about 100 MB.
+ */
 iconv_t mimedec_iconv_open(const char *charset)
 {
-	const char *name;
-	iconv_t cd;
+	char name[48];
 
-	if (charset == NULL || *charset == '\0')
+	if (charset_name(charset, name, sizeof(name)) != 0)
 		return (iconv_t)-1;
-	name = g_mime_charset_iconv_name(charset);
-	if (name == NULL)
-		name = charset;
-	if (strcasecmp(name, "UTF-8") == 0 || strcasecmp(name, "utf8") == 0 ||
-	    strcasecmp(name, "US-ASCII") == 0 || strcasecmp(name, "ASCII") == 0)
-		return (iconv_t)-1;
-	cd = iconv_open("UTF-8", name);
-	if (cd == (iconv_t)-1 && name != charset)
-		cd = iconv_open("UTF-8", charset);
-	return cd;
+	return iconv_open("UTF-8", name);
+}
+
+int mimedec_known(const char *charset)
+{
+	char name[48];
+	iconv_t cd;
+	int rc = charset_name(charset, name, sizeof(name));
+
+	if (rc != 0)
+		return rc == 1;
+	if ((cd = iconv_open("UTF-8", name)) == (iconv_t)-1)
+		return 0;
+	iconv_close(cd);
+	return 1;
 }
 
 void mimedec_init(mimedec *d, mimehdr_cte cte, const char *charset)
@@ -186,16 +227,9 @@ int mimedec_utf8(const char *charset, const unsigned char *in, size_t len, char 
 	if ((d = malloc(sizeof(*d))) == NULL)
 		return -1;
 	mimedec_init(d, MIMEHDR_CTE_IDENTITY, charset);
-	if (d->cd == (iconv_t)-1) {
-		const char *n = charset ? g_mime_charset_iconv_name(charset) : NULL;
-
+	if (d->cd == (iconv_t)-1 && charset_name(charset, (char *)d->out, 48) != 1) {
 		free(d);
-		if (n == NULL || (strcasecmp(n, "UTF-8") && strcasecmp(n, "utf8") &&
-		                  strcasecmp(n, "US-ASCII") && strcasecmp(n, "ASCII")))
-			return 1;
-		if ((d = malloc(sizeof(*d))) == NULL)
-			return -1;
-		mimedec_init(d, MIMEHDR_CTE_IDENTITY, NULL);
+		return 1;
 	}
 	rc = grow_emit(&g, (const unsigned char *)"", 0);
 	if (rc == 0)

@@ -43,6 +43,9 @@ typedef struct {
 /* iconv to UTF-8 from charset, or (iconv_t)-1 (unknown, or UTF-8 itself). */
 iconv_t mimedec_iconv_open(const char *charset);
 
+/* 1 when iconv can convert from charset (or it is UTF-8 or US-ASCII), else 0. */
+int mimedec_known(const char *charset);
+
 void mimedec_init(mimedec *d, mimehdr_cte cte, const char *charset);
 void mimedec_fini(mimedec *d);
 int mimedec_step(mimedec *d, const unsigned char *in, size_t len, mimedec_emit emit, void *arg);

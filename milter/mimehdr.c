@@ -309,10 +309,38 @@ char *mimehdr_encode(const char *utf8)
 	return encode_b(utf8);
 }
 
+/*
+ * After "*=" (an RFC 2231 value): its charset, kept when iconv knows it,
+ * else replaced by "x-unknown" (GMime then reads the bytes as UTF-8 or
+ * Latin-1), put into b after the "*=". GMime caches every charset name it
+ * sees, forever: hostile names would grow the daemon without bound. The
+ * bytes of s used, or 0 (nothing put) when s holds no charset.
+ */
+static size_t rfc2231_charset(struct buf *b, const char *s)
+{
+	size_t q = *s == '"', n = strcspn(s + q, "'\";, \t");
+	char cs[48];
+
+	if (s[q + n] != '\'' || n == 0)
+		return 0;
+	put(b, "*=", 2);
+	put(b, s, q);
+	if (n < sizeof(cs)) {
+		memcpy(cs, s + q, n);
+		cs[n] = '\0';
+	}
+	if (n < sizeof(cs) && mimedec_known(cs))
+		put(b, cs, n);
+	else
+		put(b, "x-unknown", 9);
+	return q + n;
+}
+
 /* s with CR and LF removed; "=?" and "?=" hidden from GMime (hid set) when s allows. */
 static char *prepare(const char *s, int *hid)
 {
 	struct buf b = {0};
+	size_t n;
 
 	*hid = strchr(s, '\x1a') == NULL && strchr(s, '\x1b') == NULL &&
 	       (strstr(s, "=?") || strstr(s, "?="));
@@ -324,6 +352,8 @@ static char *prepare(const char *s, int *hid)
 			put(&b, "\x1a\x1b", 2), s++;
 		else if (*hid && s[0] == '?' && s[1] == '=')
 			put(&b, "\x1b\x1a", 2), s++;
+		else if (s[0] == '*' && s[1] == '=' && (n = rfc2231_charset(&b, s + 2)) > 0)
+			s += 1 + n; /* "*=" and the charset are put */
 		else
 			put(&b, s, 1);
 	}

@@ -568,6 +568,40 @@ static void t_walk_memory(void **st)
 	free(chunk);
 }
 
+/* GMime caches every charset name it is asked for: hostile names must not grow the heap. */
+static void t_charset_names(void **st)
+{
+	struct mallinfo2 before, after;
+	char buf[200], *r;
+	mimehdr_ctype ct;
+	size_t len;
+
+	(void)st;
+	/* warm up: caches of the names that are real */
+	for (int i = 0; i < 2; i++) {
+		r = mimehdr_decode("=?x-cs?Q?a?= =?iso-8859-1?q?a?=", &len);
+		free(r);
+	}
+	before = mallinfo2();
+	for (int i = 0; i < 100000; i++) {
+		snprintf(buf, sizeof(buf), "=?x-cs%d?Q?abc?=", i);
+		free(mimehdr_decode(buf, &len));
+		snprintf(buf, sizeof(buf), "text/plain; charset*=x-cs%d''a; name*=x-n%d''%%41", i,
+		         i);
+		assert_int_equal(mimehdr_content_type(buf, &ct), 0);
+		assert_string_equal(ct.name, "A");
+		mimehdr_ctype_free(&ct);
+		snprintf(buf, sizeof(buf), "attachment; filename*=x-f%d''%%41b", i);
+		assert_int_equal(mimehdr_filename(buf, &r), 0);
+		assert_string_equal(r, "Ab");
+		free(r);
+	}
+	after = mallinfo2();
+	print_message("heap growth %zd bytes over 300,000 charset names\n",
+	              (ssize_t)(after.uordblks - before.uordblks));
+	assert_true(after.uordblks < before.uordblks + 1024 * 1024);
+}
+
 static void *thread_main(void *arg)
 {
 	(void)arg;
@@ -617,6 +651,7 @@ int main(void)
 	        cmocka_unit_test(t_walk_chunk_edge),
 	        cmocka_unit_test(t_walk_limits),
 	        cmocka_unit_test(t_walk_memory),
+	        cmocka_unit_test(t_charset_names),
 	        cmocka_unit_test(t_threads),
 	};
 
