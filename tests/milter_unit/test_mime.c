@@ -439,7 +439,7 @@ static void t_walk_chunk_edge(void **st)
 	(void)st;
 	for (i = 0; i < n; i++)
 		plain[i] = 'a' + i % 26;
-	memcpy(plain + 49140, kw, strlen(kw)); /* its base64 spans offset 65536 */
+	memcpy(plain + 47850, kw, strlen(kw)); /* its base64 spans offset 65536 */
 	plain[n] = '\0';
 	b64 = malloc(n * 2);
 	body = malloc(n * 2 + 100);
@@ -458,6 +458,10 @@ static void t_walk_chunk_edge(void **st)
 	plain[i] = '\0';
 	snprintf(body, n * 2 + 100,
 	         "--b\r\nContent-Transfer-Encoding: base64\r\n\r\n%s\r\n--b--\r\n", b64);
+	/* 42 header bytes, then lines of 76 base64 characters for 57 bytes, and CRLF */
+	size_t at = 42 + 47850 / 57 * 78 + 47850 % 57 / 3 * 4;
+	assert_true(at < 65536 && at + 28 > 65536);
+	assert_memory_equal(body + at, "Q09ORklERU5USUFM", 16); /* "CONFIDENTIAL" */
 	o = walk("multipart/mixed; boundary=b", body, strlen(body), 65536, NULL, &rc);
 	assert_int_equal(rc, MIMEWALK_MORE);
 	assert_non_null(strstr(o, kw));
