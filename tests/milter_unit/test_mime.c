@@ -478,6 +478,36 @@ static void t_walk_chunk_edge(void **st)
 	free(body);
 }
 
+/* Multibyte charsets fed byte by byte (the iconv carry), unknown and invalid bytes. */
+static void t_walk_charsets(void **st)
+{
+	static const char body[] = "--b\r\nContent-Type: text/plain; charset=shift_jis\r\n\r\n"
+	                           "\x83\x65\x83\x58\x83\x67\r\n"
+	                           "--b\r\nContent-Type: text/plain; charset=koi8-r\r\n"
+	                           "Content-Transfer-Encoding: base64\r\n\r\n08XL0sXU\r\n"
+	                           "--b\r\nContent-Type: text/plain; charset=\"x-nonesuch\"\r\n\r\n"
+	                           "a\xff\xfe\r\n"
+	                           "--b\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	                           "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+	                           "ok=FF=C3=\r\n=A4\r\n"
+	                           "--b\r\nContent-Type: text/plain; charset=ISO-2022-JP\r\n\r\n"
+	                           "\x1b$B%F%9%H\x1b(B\r\n"
+	                           "--b\r\nContent-Type: text/plain; charset=euc-jp\r\n\r\n"
+	                           "\xa5\xc6\xa5\xb9\xa5\xc8\xa4\r\n"
+	                           "--b--\r\n";
+	char *o = walk_all("multipart/mixed; boundary=b", body);
+
+	(void)st;
+	assert_string_equal(o, "{0 d0 multipart/mixed -}"
+	                       "{1 d1 text/plain - text}テスト\r\n"
+	                       "{2 d1 text/plain - text}секрет\r\n"
+	                       "{3 d1 text/plain - text}a\xff\xfe\r\n"
+	                       "{4 d1 text/plain - text}ok\xffä\r\n"
+	                       "{5 d1 text/plain - text}テスト\r\n"
+	                       "{6 d1 text/plain - text}テスト\xa4\r\n");
+	free(o);
+}
+
 static void t_walk_limits(void **st)
 {
 	const char *body = "--b\r\n\r\n0123456789\r\n--b\r\n\r\nabcdef\r\n--b--\r\n";
@@ -653,6 +683,7 @@ int main(void)
 	        cmocka_unit_test(t_walk_outlook),
 	        cmocka_unit_test(t_walk_plain),
 	        cmocka_unit_test(t_walk_chunk_edge),
+	        cmocka_unit_test(t_walk_charsets),
 	        cmocka_unit_test(t_walk_limits),
 	        cmocka_unit_test(t_walk_memory),
 	        cmocka_unit_test(t_charset_names),
