@@ -478,7 +478,10 @@ static void t_walk_chunk_edge(void **st)
 	free(body);
 }
 
-/* Multibyte charsets fed byte by byte (the iconv carry), unknown and invalid bytes. */
+/*
+ * Multibyte charsets fed byte by byte, and split across base64 lines (the
+ * iconv carry); unknown charsets and invalid bytes.
+ */
 static void t_walk_charsets(void **st)
 {
 	static const char body[] = "--b\r\nContent-Type: text/plain; charset=shift_jis\r\n\r\n"
@@ -494,6 +497,12 @@ static void t_walk_charsets(void **st)
 	                           "\x1b$B%F%9%H\x1b(B\r\n"
 	                           "--b\r\nContent-Type: text/plain; charset=euc-jp\r\n\r\n"
 	                           "\xa5\xc6\xa5\xb9\xa5\xc8\xa4\r\n"
+	                           "--b\r\nContent-Type: text/plain; charset=shift_jis\r\n"
+	                           "Content-Transfer-Encoding: base64\r\n\r\n"
+	                           "g2WD\r\nWINn\r\ngsyV\r\nto6a\r\nl/GC\r\nxYK3\r\n"
+	                           "--b\r\nContent-Type: text/plain; charset=utf-16\r\n"
+	                           "Content-Transfer-Encoding: base64\r\n\r\n"
+	                           "//7G\r\nMLkw\r\nyDBu\r\nMIdl\r\nV1sX\r\nUmcw\r\nWTA=\r\n"
 	                           "--b--\r\n";
 	char *o = walk_all("multipart/mixed; boundary=b", body);
 
@@ -504,7 +513,9 @@ static void t_walk_charsets(void **st)
 	                       "{3 d1 text/plain - text}a\xff\xfe\r\n"
 	                       "{4 d1 text/plain - text}ok\xffä\r\n"
 	                       "{5 d1 text/plain - text}テスト\r\n"
-	                       "{6 d1 text/plain - text}テスト\xa4\r\n");
+	                       "{6 d1 text/plain - text}テスト\xa4\r\n"
+	                       "{7 d1 text/plain - text}テストの文字列です\r\n"
+	                       "{8 d1 text/plain - text}テストの文字列です\r\n");
 	free(o);
 }
 
