@@ -6,14 +6,13 @@
  *	mimedec_iconv_open(), mimedec_init(), mimedec_fini(), mimedec_step(),
  *	mimedec_flush(), mimedec_utf8()
  * DESCRIPTION
- *	See mimedec.h. The transfer decoding is GMime's g_mime_encoding_step()
- *	(its state carries a split base64 quantum or a split "=\r\n" soft line
- *	break from one piece to the next). Charset names are checked (letters,
- *	digits, ".:_+-", at most 40 bytes), a few names of mail clients mapped
- *	(ks_c_5601-1987 is CP949), and given to iconv_open(3), whose
- *	descriptors are private to one decoder, so threads never share one.
- * DIAGNOSTICS
- *	None: errors in the input are passed through, never reported.
+ *	See mimedec.h. Quoted-printable is GMime's g_mime_encoding_step() (its
+ *	state carries a split "=\r\n" soft line break from one piece to the
+ *	next). Base64 is decoded here: GMime 3.2.13's decoder drops all that
+ *	follows a padding "=", so "SGVsbG8=IHdvcmxk" would hide "world". Charset names are checked
+ *(letters, digits, ".:_+-", at most 40 bytes), a few names of mail clients mapped (ks_c_5601-1987
+ *is CP949), and given to iconv_open(3), whose descriptors are private to one decoder, so threads
+ *never share one. DIAGNOSTICS None: errors in the input are passed through, never reported.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -82,12 +81,60 @@ int mimedec_known(const char *charset)
 	return 1;
 }
 
+static int b64val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+size_t mimedec_b64_flush(mimedec_b64 *s, unsigned char *out)
+{
+	size_t n = 0;
+
+	if (s->n == 2) {
+		out[n++] = s->acc >> 4;
+	} else if (s->n == 3) {
+		out[n++] = s->acc >> 10;
+		out[n++] = s->acc >> 2;
+	}
+	s->acc = 0, s->n = 0;
+	return n;
+}
+
+size_t mimedec_b64_step(mimedec_b64 *s, const unsigned char *in, size_t len, unsigned char *out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		int v = b64val(in[i]);
+
+		if (in[i] == '=') {
+			n += mimedec_b64_flush(s, out + n); /* padding ends the quantum */
+			continue;
+		}
+		if (v < 0)
+			continue;
+		s->acc = (s->acc << 6 | (unsigned)v) & 0xffffff;
+		if (++s->n == 4) {
+			out[n++] = s->acc >> 16;
+			out[n++] = s->acc >> 8;
+			out[n++] = s->acc;
+			s->acc = 0, s->n = 0;
+		}
+	}
+	return n;
+}
+
 void mimedec_init(mimedec *d, mimehdr_cte cte, const char *charset)
 {
 	d->cte = cte;
-	if (cte == MIMEHDR_CTE_BASE64)
-		g_mime_encoding_init_decode(&d->enc, GMIME_CONTENT_ENCODING_BASE64);
-	else if (cte == MIMEHDR_CTE_QP)
+	d->b64.acc = 0, d->b64.n = 0;
+	if (cte == MIMEHDR_CTE_QP)
 		g_mime_encoding_init_decode(&d->enc, GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
 	d->cd = mimedec_iconv_open(charset);
 	d->ncarry = 0;
@@ -176,7 +223,10 @@ int mimedec_step(mimedec *d, const unsigned char *in, size_t len, mimedec_emit e
 	while (len > 0) {
 		/* outlen() is at most inlen + 3 for both decoders */
 		size_t take = len < sizeof(d->dec) - 8 ? len : sizeof(d->dec) - 8;
-		size_t n = g_mime_encoding_step(&d->enc, (const char *)in, take, (char *)d->dec);
+		size_t n = d->cte == MIMEHDR_CTE_BASE64
+		                   ? mimedec_b64_step(&d->b64, in, take, d->dec)
+		                   : g_mime_encoding_step(&d->enc, (const char *)in, take,
+		                                          (char *)d->dec);
 
 		if ((rc = conv(d, d->dec, n, 0, emit, arg)) != 0)
 			return rc;
@@ -189,7 +239,9 @@ int mimedec_flush(mimedec *d, mimedec_emit emit, void *arg)
 {
 	size_t n = 0;
 
-	if (d->cte != MIMEHDR_CTE_IDENTITY)
+	if (d->cte == MIMEHDR_CTE_BASE64)
+		n = mimedec_b64_flush(&d->b64, d->dec);
+	else if (d->cte == MIMEHDR_CTE_QP)
 		n = g_mime_encoding_flush(&d->enc, "", 0, (char *)d->dec);
 	return conv(d, d->dec, n, 1, emit, arg);
 }

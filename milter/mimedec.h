@@ -5,9 +5,11 @@
  * DESCRIPTION
  *	One mimedec per text part. Bytes go in as they come (any piece size);
  *	decoded UTF-8 comes out through the emit callback in pieces of at most
- *	MIMEDEC_OUT bytes. Base64 ignores whitespace and junk (GMime's
- *	g_mime_encoding_step()); quoted-printable joins soft line breaks even
- *	when a piece ends inside one. The charset stage is iconv(3): an
+ *	MIMEDEC_OUT bytes. Base64 ignores whitespace and junk, and goes on
+ *	after a padding "=" (two encoded blocks one after the other: GMime
+ *	3.2.13's decoder stops there, its issue 133). Quoted-printable is
+ *	GMime's g_mime_encoding_step(): it joins soft line breaks even when a
+ *	piece ends inside one. The charset stage is iconv(3): an
  *	incomplete multibyte sequence at the end of a piece is carried to the
  *	next one; an invalid byte is passed through as it is; an unknown
  *	charset (or UTF-8, US-ASCII) passes everything through. Memory: the
@@ -30,8 +32,20 @@
 /* Non-zero: stop; mimedec_step() and mimedec_flush() then return it. */
 typedef int (*mimedec_emit)(void *arg, const unsigned char *buf, size_t len);
 
+/* Base64, streaming; padding ends a quantum, and decoding goes on after it. */
 typedef struct {
-	GMimeEncoding enc;
+	unsigned acc;
+	int n;
+} mimedec_b64;
+
+/* At most len bytes to out. */
+size_t mimedec_b64_step(mimedec_b64 *s, const unsigned char *in, size_t len, unsigned char *out);
+/* At most 2 bytes to out: what a quantum cut short still holds. */
+size_t mimedec_b64_flush(mimedec_b64 *s, unsigned char *out);
+
+typedef struct {
+	GMimeEncoding enc; /* quoted-printable */
+	mimedec_b64 b64;
 	mimehdr_cte cte;
 	iconv_t cd;              /* (iconv_t)-1: pass through */
 	unsigned char carry[16]; /* an incomplete multibyte sequence */

@@ -13,7 +13,7 @@
  *	decoding and drops everything after the first padded one
  *	("=?UTF-8?B?SGVsbG8=?= =?UTF-8?B?IHdvcmxk?=" gives "Hello"; GMime
  *	issue 133), which is how Thunderbird and Outlook split long subjects.
- *	So the words are decoded here, each on its own (base64 with GMime's
+ *	So the words are decoded here, each on its own (base64 with mimedec's
  *	decoder, a fresh state per word), and the bytes of adjacent words in
  *	one charset are joined before the charset conversion (a character
  *	split across two words comes out whole). Encoded words are found
@@ -85,8 +85,6 @@ static int hexval(int c)
 static size_t word(const char *s, const char *e, const char **cs, size_t *cslen, struct buf *out)
 {
 	const char *p = s + 2, *enc, *txt, *t;
-	int state = 0;
-	guint32 save = 0;
 
 	if (e - s < 8 || s[0] != '=' || s[1] != '?')
 		return 0;
@@ -106,6 +104,7 @@ static size_t word(const char *s, const char *e, const char **cs, size_t *cslen,
 		return 0;
 	out->len = 0;
 	if ((enc[0] | 0x20) == 'b') {
+		mimedec_b64 b64 = {0, 0};
 		unsigned char tmp[64];
 
 		for (p = txt; p < t; p++)
@@ -114,10 +113,10 @@ static size_t word(const char *s, const char *e, const char **cs, size_t *cslen,
 		for (p = txt; p < t; p += 48) {
 			size_t n = t - p < 48 ? (size_t)(t - p) : 48;
 
-			n = g_mime_encoding_base64_decode_step((const unsigned char *)p, n, tmp,
-			                                       &state, &save);
+			n = mimedec_b64_step(&b64, (const unsigned char *)p, n, tmp);
 			put(out, tmp, n);
 		}
+		put(out, tmp, mimedec_b64_flush(&b64, tmp));
 	} else {
 		for (p = txt; p < t; p++) {
 			int hi, lo;

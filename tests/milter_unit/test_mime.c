@@ -54,6 +54,8 @@ static void t_decode(void **st)
 	dec_is("=?UTF-8?B?W2VuY3J5cHRdIEdlaGFsdHPDvA==?=\r\n =?UTF-8?B?YmVyc2ljaHQ=?=",
 	       "[encrypt] Gehaltsübersicht");
 	dec_is("=?UTF-8?B?SGVsbG8=?= =?UTF-8?B?IHdvcmxk?=", "Hello world");
+	dec_is("=?UTF-8?B?SGVsbG8=IHdvcmxk?=", "Hello world");
+	dec_is("=?UTF-8?B?w6Q?=", "ä");
 	dec_is("=?iso-8859-1?Q?Geh=E4lts=FCbersicht?=", "Gehältsübersicht");
 	dec_is("[encrypt] =?windows-1252?Q?=80_100?=", "[encrypt] € 100");
 	dec_is("=?ISO-8859-15?B?pA==?=", "€");
@@ -419,6 +421,12 @@ static void t_walk_plain(void **st)
 	o = walk_all("multipart/mixed; boundary=b", "--b\r\n\r\n--bc\r\n--b --\r\n--b--\r\n");
 	assert_string_equal(o, "{0 d0 multipart/mixed -}{1 d1 text/plain - text}--bc\r\n--b --"
 	                       "\r\n");
+	free(o);
+	/* base64 that goes on after a padding "=" (two blocks in a row) */
+	o = walk_all("multipart/mixed; boundary=b",
+	             "--b\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+	             "SGVsbG8=\r\nIHdvcmxk\r\nIQ\r\n--b--\r\n");
+	assert_string_equal(o, "{0 d0 multipart/mixed -}{1 d1 text/plain - text}Hello world!\r\n");
 	free(o);
 	/* digest: parts without Content-Type are messages */
 	o = walk_all("multipart/digest; boundary=d",
