@@ -336,6 +336,10 @@ static void line(mimewalk *w, const unsigned char *l, size_t n, int complete)
 			return;
 		w->neol = complete ? n - m : 0;
 		memcpy(w->eol, l + m, w->neol);
+		/* RFC 2045 6.7: blanks at the end of a QP line are padding ("= \r\n" too) */
+		while (complete && w->dec->cte == MIMEHDR_CTE_QP && m > 0 &&
+		       (l[m - 1] == ' ' || l[m - 1] == '\t'))
+			m--;
 		mimedec_step(w->dec, l, complete ? m : n, text_emit, w);
 	}
 }

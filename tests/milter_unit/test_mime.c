@@ -422,6 +422,13 @@ static void t_walk_plain(void **st)
 	assert_string_equal(o, "{0 d0 multipart/mixed -}{1 d1 text/plain - text}--bc\r\n--b --"
 	                       "\r\n");
 	free(o);
+	/* QP: blanks at a line end are padding, also after a soft break's "=" */
+	o = walk_all("multipart/mixed; boundary=b",
+	             "--b\r\nContent-Transfer-Encoding: quoted-printable"
+	             "\r\n\r\nCONFI= \r\nDENTIAL \t\r\nx=20\r\n--b--\r\n");
+	assert_string_equal(o, "{0 d0 multipart/mixed -}{1 d1 text/plain - text}CONFIDENTIAL\r\n"
+	                       "x \r\n");
+	free(o);
 	/* base64 that goes on after a padding "=" (two blocks in a row) */
 	o = walk_all("multipart/mixed; boundary=b",
 	             "--b\r\nContent-Transfer-Encoding: base64\r\n\r\n"
