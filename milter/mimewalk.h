@@ -7,8 +7,10 @@
  *	structure (RFC 2045, 2046) as the chunks come, with memory bounded
  *	by one line (MIMEWALK_LINE_MAX; a longer line is processed in pieces)
  *	plus the decoder state: it never holds the body. In figures: under
- *	64 KB per walker with max_depth 32 (about 56 KB, plus 216 bytes per
- *	open multipart), whatever the body; test_mime checks it over 20 MB.
+ *	64 KB per walker with max_depth 32, whatever the body (two 8 KB
+ *	buffers, three part headers of at most 8 KB each, an 8 KB decoder and
+ *	iconv's state, about 216 bytes per open multipart); test_mime measures
+ *	a 61 KB peak over 17 MB of decoded text, 30 levels deep.
  *
  *	For each part it reads the part's headers (unfolded) and tells the
  *	caller (part callback) what the part is: its Content-Type, its
