@@ -25,17 +25,26 @@ int mimehdr_init(void);
  * folding anywhere, the leading and trailing blanks trimmed) and RFC 2047
  * encoded words (B and Q, any charset iconv knows, several words, blanks
  * between adjacent words dropped) decoded to UTF-8. An undecodable word
- * (unknown charset, bad base64) stays as it stands. Bytes outside words
- * are kept as they are (invalid UTF-8 included). *len gets the length.
- * NULL only when out of memory.
+ * (bad base64, an encoding other than B or Q, an empty charset) stays as
+ * it stands; a word in a charset iconv does not know gives its bytes when
+ * they are valid UTF-8 (ASCII), else stays as it stands. Bytes that are
+ * invalid in their charset, and bytes outside words, are kept as they
+ * are (invalid UTF-8 included). Words are also found inside a word
+ * ("x=?utf-8?q?a?=y" is "xay"), and the bytes of adjacent words in one
+ * charset are joined before conversion (a character split across two
+ * words comes out whole). Linear in the length. *len gets the length
+ * (the result may hold NUL bytes from a word). NULL only when out of
+ * memory.
  */
 char *mimehdr_decode(const char *value, size_t *len);
 
 /*
  * The value to write back into a header from UTF-8 text (a Subject with
  * its tag stripped): the text itself when it is printable ASCII, else
- * RFC 2047 encoded words in UTF-8, so that the header stays valid. The
- * MTA folds long headers itself. NULL when out of memory.
+ * RFC 2047 encoded words in UTF-8, so that the header stays valid; never
+ * a CR or LF. mimehdr_decode(mimehdr_encode(x)) == x for any x (leading
+ * or trailing blanks and "=?" are encoded too). The MTA folds long
+ * headers itself. NULL when out of memory.
  */
 char *mimehdr_encode(const char *utf8);
 

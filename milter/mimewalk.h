@@ -6,7 +6,11 @@
  *	size, a line may be split anywhere). The walker follows the MIME
  *	structure (RFC 2045, 2046) as the chunks come, with memory bounded
  *	by one line (MIMEWALK_LINE_MAX; a longer line is processed in pieces)
- *	plus the decoder state: it never holds the body.
+ *	plus the decoder state: it never holds the body. In figures: under
+ *	64 KB per walker with max_depth 32, whatever the body (two 8 KB
+ *	buffers, three part headers of at most 8 KB each, an 8 KB decoder and
+ *	iconv's state, about 216 bytes per open multipart); test_mime measures
+ *	a 61 KB peak over 17 MB of decoded text, 30 levels deep.
  *
  *	For each part it reads the part's headers (unfolded) and tells the
  *	caller (part callback) what the part is: its Content-Type, its
@@ -21,9 +25,12 @@
  *	from their charset to UTF-8 with iconv(3) (unknown charset or invalid
  *	bytes: passed through as they are), and given to the text callback in
  *	pieces; a part ends with a text callback of "\r\n" so that parts never
- *	run together. message/rfc822 (and message/global) parts are walked
- *	into: their headers, then their body. Other parts (attachments, images)
- *	are skipped: not decoded, only their names are given.
+ *	run together (the line end before a boundary belongs to the boundary,
+ *	RFC 2046, and is not given). A part with an unknown
+ *	Content-Transfer-Encoding is given as it stands; a multipart without
+ *	a boundary parameter is read as text (text set in its mimewalk_part). message/rfc822 (and
+ *message/global) parts are walked into: their headers, then their body. Other parts (attachments,
+ *images) are skipped: not decoded, only their names are given.
  *
  *	Limits: the decoded text given to the text callback stops at
  *	max_text bytes (then MIMEWALK_DONE); at most max_depth nested
