@@ -14,7 +14,10 @@
  *	  and time over 10 MB), \b ^ and lookbehinds at chunk edges, the end of
  *	  body marker, invalid UTF-8 and NUL bytes;
  *	- compile errors naming the list and index; match errors counted as
- *	  matches; several threads sharing one rules object.
+ *	  matches, and within milliseconds for catastrophic patterns (figures
+ *	  printed); several threads sharing one rules object;
+ *	- multiline ^ and $ on CRLF bodies, at every cut of the body;
+ *	  header values trimmed; attachment names; rules_list().
  */
 #include <malloc.h>
 #include <pthread.h>
@@ -741,6 +744,106 @@ static void test_match_limits_fast(void **state)
 	}
 }
 
+static void test_attachments(void **state)
+{
+	const char *a[] = {"\\.(exe|scr)$", "^gehaltsübersicht", "(a+)+$"};
+	rules_config cfg = {.attachment_patterns = a, .nattachment_patterns = 3};
+	char why[256];
+	rules *r = rules_new(&cfg, why, sizeof(why)), *none;
+	rules_scan *s;
+	const char *w = NULL, *n;
+	char big[4096];
+
+	(void)state;
+	assert_non_null(r);
+	assert_true(rules_want_attachments(r));
+	assert_false(rules_want_headers(r));
+	assert_false(rules_want_body(r));
+	s = rules_scan_new(r);
+	n = "invoice.PDF.EXE";
+	assert_int_equal(rules_scan_attachment(s, n, strlen(n), &w), 1);
+	assert_string_equal(w, "attachment_patterns[0]");
+	n = "GEHALTSÜBERSICHT 2026.xlsx"; /* caseless beyond ASCII */
+	assert_int_equal(rules_scan_attachment(s, n, strlen(n), &w), 1);
+	assert_string_equal(w, "attachment_patterns[1]");
+	n = "report.pdf";
+	assert_int_equal(rules_scan_attachment(s, n, strlen(n), &w), 0);
+	/* len bounds the name. */
+	n = "x.exe";
+	assert_int_equal(rules_scan_attachment(s, n, 4, &w), 0);
+	memset(big, 'a', sizeof(big));
+	big[sizeof(big) - 1] = 'b';
+	assert_int_equal(rules_scan_attachment(s, big, sizeof(big), &w), 1);
+	assert_string_equal(w, "attachment_patterns[2] (match error)");
+	assert_true(rules_which_is_error(w));
+	rules_scan_free(s);
+	rules_free(r);
+	none = mk(DEFAULT_TAG, NULL, 0, NULL, 0, 0);
+	assert_false(rules_want_attachments(none));
+	s = rules_scan_new(none);
+	assert_int_equal(rules_scan_attachment(s, "x.exe", 5, &w), 0);
+	rules_scan_free(s);
+	rules_free(none);
+	{
+		const char *bad[] = {"ok", "(x"};
+		rules_config c2 = {.attachment_patterns = bad, .nattachment_patterns = 2};
+
+		assert_null(rules_new(&c2, why, sizeof(why)));
+		assert_non_null(strstr(why, "attachment_patterns[1]: (x: "));
+	}
+}
+
+static void collect(void *arg, const char *which, const char *source)
+{
+	char *out = arg;
+	size_t used = strlen(out);
+
+	snprintf(out + used, 1024 - used, "%s=%s;", which, source);
+}
+
+static void test_list(void **state)
+{
+	const char *h[] = {"X-Class: ^secret$", " Subject :  budget"};
+	const char *b[] = {"CONFIDENTIAL", "\\bSSN\\b", "^SECRET$"};
+	const char *a[] = {"\\.exe$", "\\.scr$"};
+	rules_config cfg = {DEFAULT_TAG, h, 2, b, 3, 1000, a, 2};
+	char why[256], out[1024] = "";
+	rules *r = rules_new(&cfg, why, sizeof(why));
+
+	(void)state;
+	assert_non_null(r);
+	rules_list(r, collect, out);
+	assert_string_equal(out, "subject_tag=" DEFAULT_TAG ";"
+	                         "header_patterns[0]=X-Class: ^secret$;"
+	                         "header_patterns[1]= Subject :  budget;"
+	                         "body_patterns[0]=CONFIDENTIAL;body_patterns[1]=\\bSSN\\b;"
+	                         "body_patterns[2]=^SECRET$;"
+	                         "attachment_patterns[0]=\\.exe$;attachment_patterns[1]=\\.scr$;");
+	rules_free(r);
+	/* Body scanning off: the body patterns are not in effect, not listed. */
+	cfg.body_scan_limit = 0;
+	cfg.subject_tag = NULL;
+	r = rules_new(&cfg, why, sizeof(why));
+	out[0] = '\0';
+	rules_list(r, collect, out);
+	assert_string_equal(out, "header_patterns[0]=X-Class: ^secret$;"
+	                         "header_patterns[1]= Subject :  budget;"
+	                         "attachment_patterns[0]=\\.exe$;attachment_patterns[1]=\\.scr$;");
+	rules_free(r);
+}
+
+static void test_which_is_error(void **state)
+{
+	(void)state;
+	assert_true(rules_which_is_error("body_patterns[0] (match error)"));
+	assert_true(rules_which_is_error("header_patterns[12] (match error)"));
+	assert_true(rules_which_is_error("body_patterns (out of memory)"));
+	assert_false(rules_which_is_error("body_patterns[0]"));
+	assert_false(rules_which_is_error("subject_tag"));
+	assert_false(rules_which_is_error(""));
+	assert_false(rules_which_is_error(NULL));
+}
+
 struct worker {
 	const rules *r;
 	unsigned seed;
@@ -825,6 +928,9 @@ int main(void)
 	        cmocka_unit_test(test_header_trimmed),
 	        cmocka_unit_test(test_subject_long_blanks),
 	        cmocka_unit_test(test_match_limits_fast),
+	        cmocka_unit_test(test_attachments),
+	        cmocka_unit_test(test_list),
+	        cmocka_unit_test(test_which_is_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
