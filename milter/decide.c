@@ -16,6 +16,15 @@
  *	- TLS-Required is removed on inbound mail, on mail whose X-TLSLevel
  *	  ends as Require, and on mail routed to the gateway (the gateway hop
  *	  must keep its mandatory TLS).
+ *	- Gateway status: every copy counts (msg_status keeps the distinct
+ *	  values with counts, not the copies). The verdict is failure when any
+ *	  copy is the failure value or any other value, success when every
+ *	  copy is the success value. The first unknown value is named in the
+ *	  summary, escaped (bytes outside printable ASCII, '"' and '\\' as
+ *	  \xNN) and cut to 64 bytes, since the summary is logged as it is. The
+ *	  decryption status gets the same verdict, logged only: the SPEC has
+ *	  no fallback for a failed decryption (the message is delivered as the
+ *	  gateway returned it).
  *	- The inbound check and the forced recipients are not decided here:
  *	  libtlsmaps's decision core answers them for both daemons.
  *	- tls_header and its two values are checked like the other header
@@ -123,6 +132,55 @@ hdr_kind decide_header_kind(const decide_config *c, const char *name)
 	return H_OTHER;
 }
 
+static int is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* value without surrounding blanks: *len bytes from the result. */
+static const char *trimmed(const char *value, size_t *len)
+{
+	size_t n;
+
+	while (is_blank(*value))
+		value++;
+	n = strlen(value);
+	while (n > 0 && is_blank(value[n - 1]))
+		n--;
+	*len = n;
+	return value;
+}
+
+static void note_status(msg_status *st, const char *name, const char *value)
+{
+	size_t len;
+	const char *v = trimmed(value != NULL ? value : "", &len);
+	int cut = len >= sizeof(st->v[0].value);
+	status_value *sv;
+
+	st->copies++;
+	if (cut)
+		len = sizeof(st->v[0].value) - 1;
+	for (size_t i = 0; i < st->n; i++) {
+		sv = &st->v[i];
+		if (sv->cut == cut && strcasecmp(sv->name, name) == 0 && strlen(sv->value) == len &&
+		    strncasecmp(sv->value, v, len) == 0) {
+			sv->count++;
+			return;
+		}
+	}
+	if (st->n == MSG_MAX_STATUS) {
+		st->overflow++;
+		return;
+	}
+	sv = &st->v[st->n++];
+	snprintf(sv->name, sizeof(sv->name), "%s", name);
+	memcpy(sv->value, v, len);
+	sv->value[len] = '\0';
+	sv->cut = cut;
+	sv->count = 1;
+}
+
 void msg_note_header(msg_state *m, hdr_kind kind, const char *name, unsigned index,
                      const char *value)
 {
@@ -143,6 +201,8 @@ void msg_note_header(msg_state *m, hdr_kind kind, const char *name, unsigned ind
 	}
 	if (g != NULL && index > g->count)
 		g->count = index;
+	if (kind == H_ENCRYPT_STATUS || kind == H_DECRYPT_STATUS)
+		note_status(&m->status[kind == H_DECRYPT_STATUS], name, value);
 	if (m->nseen[kind] >= MSG_MAX_SEEN)
 		return;
 	h = &m->seen[kind][m->nseen[kind]++];
@@ -227,13 +287,58 @@ static void delete_all(decision *d, const msg_state *m, hdr_kind kind, const cha
 	say(d, " removed=%s*%s", label, count);
 }
 
-static int seen_value(const msg_state *m, hdr_kind kind, const hdr_spec *spec)
+static int status_is(const status_value *sv, const hdr_spec *spec)
 {
-	for (size_t i = 0; i < m->nseen[kind]; i++)
-		if (strcasecmp(m->seen[kind][i].name, spec->name) == 0 &&
-		    value_is(m->seen[kind][i].value, spec->value))
-			return 1;
-	return 0;
+	return !sv->cut && strcasecmp(sv->name, spec->name) == 0 &&
+	       strcasecmp(sv->value, spec->value) == 0;
+}
+
+/* s as "...", escaped and cut to 64 bytes, into out (at least 300 bytes). */
+static void quoted(const char *s, int cut, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	out[o++] = '"';
+	for (size_t i = 0; s[i] != '\0' && i < 64 && o + 6 < outlen; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
+		else
+			out[o++] = (char)c;
+	}
+	snprintf(out + o, outlen - o, "%s\"", cut || strlen(s) > 64 ? "..." : "");
+}
+
+/*
+ * The verdict of every copy: 1 failure (a failure value, or any value that
+ * is neither), 0 success (every copy the success value), -1 no copy.
+ */
+static int status_verdict(const msg_status *st, const hdr_spec *ok, const hdr_spec *fail,
+                          decision *d, const char *label)
+{
+	const status_value *other = NULL;
+	int failed = 0;
+	char q[300];
+
+	if (st->copies == 0)
+		return -1;
+	for (size_t i = 0; i < st->n; i++) {
+		if (status_is(&st->v[i], fail))
+			failed = 1;
+		else if (!status_is(&st->v[i], ok) && other == NULL)
+			other = &st->v[i];
+	}
+	if (!failed && other == NULL) {
+		say(d, " %s=%s", label, "success");
+		return 0;
+	}
+	say(d, " %s=%s", label, "failure");
+	if (other != NULL) {
+		quoted(other->value, other->cut, q, sizeof(q));
+		say(d, " (unknown status %s)%s", q, "");
+	}
+	return 1;
 }
 
 static const char *dir_name(msg_dir dir)
@@ -330,11 +435,10 @@ void decide_message(const decide_config *c, const msg_state *m, decision *d)
 
 	/* The gateway's verdict, trusted only from the gateway. */
 	if (m->dir == DIR_GATEWAY) {
-		failed = seen_value(m, H_ENCRYPT_STATUS, &c->encrypt_failure);
-		if (failed)
-			say(d, " gateway=%s%s", "failure", "");
-		else if (seen_value(m, H_ENCRYPT_STATUS, &c->encrypt_success))
-			say(d, " gateway=%s%s", "success", "");
+		failed = status_verdict(&m->status[0], &c->encrypt_success, &c->encrypt_failure, d,
+		                        "gateway") == 1;
+		(void)status_verdict(&m->status[1], &c->decrypt_success, &c->decrypt_failure, d,
+		                     "decrypt_gateway");
 	}
 
 	/* X-TLSLevel: exactly one, first; never downgraded; none inbound. */

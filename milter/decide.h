@@ -23,7 +23,12 @@
  *	- delete TLS-Required (RFC 8689) headers on forced mail and on mail
  *	  from untrusted clients;
  *	- on the gateway's failure header: on_encrypt_failure (tls, hold,
- *	  reject, pass).
+ *	  reject, pass). Every copy of the status header counts, a failure
+ *	  anywhere beats a success, and a value that is neither the success nor
+ *	  the failure value is a failure too (the summary names it:
+ *	  gateway=failure (unknown status "pending")). Values compare without
+ *	  surrounding blanks, ignoring case. The decryption status is judged
+ *	  the same way and logged (decrypt_gateway=...); no setting acts on it.
  */
 #ifndef MILTER_DECIDE_H
 #define MILTER_DECIDE_H
@@ -92,9 +97,9 @@ typedef struct {
 
 /*
  * Every name of interest, however many copies it has: the copies past the
- * MSG_MAX_SEEN kept per kind are deleted too (their values are not kept,
- * so only the first MSG_MAX_SEEN copies of a kind count for a verdict;
- * copies of X-TLSLevel past them count as a trusted Require).
+ * MSG_MAX_SEEN kept per kind are deleted too (their values are not kept in
+ * seen[]; copies of X-TLSLevel past them count as a trusted Require; the
+ * gateway status copies all count, through msg_status below).
  */
 typedef struct {
 	char name[128]; /* as the message first spelled it */
@@ -103,6 +108,30 @@ typedef struct {
 	unsigned seen_max; /* highest index kept in seen[] */
 } hdr_name;
 
+#define MSG_MAX_STATUS 4 /* distinct status values kept per status kind */
+
+/* One distinct gateway status (name and value, compared ignoring case). */
+typedef struct {
+	char name[128];
+	char value[256]; /* without surrounding blanks; cut: longer than this */
+	int cut;
+	unsigned count; /* copies with this name and value */
+} status_value;
+
+/*
+ * Every copy of a status header (encryption or decryption), as noted: the
+ * first MSG_MAX_STATUS distinct name/value pairs with their counts, and the
+ * copies of any further pair. The verdict needs no more: a configured
+ * success and failure are two pairs, so with more than MSG_MAX_STATUS
+ * distinct pairs at least one kept pair is neither (a failure).
+ */
+typedef struct {
+	status_value v[MSG_MAX_STATUS];
+	size_t n;
+	unsigned copies;   /* every copy */
+	unsigned overflow; /* copies of pairs past the first MSG_MAX_STATUS */
+} msg_status;
+
 /* What one message showed. Filled by mlfi.c, read by decide_message(). */
 typedef struct {
 	msg_dir dir;
@@ -110,6 +139,7 @@ typedef struct {
 	size_t nseen[H_KIND_COUNT];
 	hdr_name names[MSG_MAX_NAMES];
 	size_t nnames;
+	msg_status status[2]; /* [0] H_ENCRYPT_STATUS, [1] H_DECRYPT_STATUS: every copy */
 	int flagged;          /* an encryption rule matched */
 	char flagged_by[128]; /* which: "subject_tag", "header_patterns[1]", ... */
 	int decrypt;          /* an inbound message to decrypt */
@@ -151,7 +181,8 @@ hdr_kind decide_header_kind(const decide_config *c, const char *name);
 
 /*
  * Record a header of interest in the state. index counts same-named headers
- * (names compared case-insensitively), from 1.
+ * (names compared case-insensitively), from 1. Status headers are also
+ * counted in m->status, however many copies come.
  */
 void msg_note_header(msg_state *m, hdr_kind kind, const char *name, unsigned index,
                      const char *value);

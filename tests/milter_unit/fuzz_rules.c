@@ -95,7 +95,7 @@ static void init(void)
 		guard_end = m + GUARD_SPAN;
 	}
 	for (size_t i = 0; i < NPAT; i++) {
-		rules_config cfg = {NULL, NULL, 0, &patterns[i], 1, LIMIT_SMALL};
+		rules_config cfg = {.body_patterns = &patterns[i], .nbody_patterns = 1, .body_scan_limit = LIMIT_SMALL};
 		int err;
 		PCRE2_SIZE off;
 

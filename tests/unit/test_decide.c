@@ -5,7 +5,8 @@
  *	decide_message() on message states as mlfi.c fills them: X-TLSLevel
  *	(exactly one, first, never downgraded, none inbound), spoofed trigger
  *	and status headers removed, the trigger added after X-TLSLevel, the
- *	gateway return path (success kept, failure: tls, hold, reject, pass),
+ *	gateway return path (success kept, failure: tls, hold, reject, pass;
+ *	every status copy counts, unknown values fail),
  *	TLS-Required removal, subject tag stripping. Also the tls_header
  *	settings and decide_encrypted_content(). (The inbound check is
  *	libtlsmaps's: tests/unit/test_core.c.)
@@ -14,6 +15,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -224,6 +226,96 @@ static void test_gateway_return(void **state)
 	expect(&d, success, 2);
 }
 
+/* Every status copy counts: a failure at copy 1,001 beats 1,000 successes. */
+static void test_gateway_status_flood(void **state)
+{
+	decide_config c = conf();
+	msg_state *m = calloc(1, sizeof(*m));
+	decision d;
+	unsigned i;
+
+	(void)state;
+	assert_non_null(m);
+	m->dir = DIR_GATEWAY;
+	for (i = 1; i <= 1000; i++)
+		note(&c, m, "X-Encrypt-Status", i, "success");
+	decide_message(&c, m, &d);
+	assert_non_null(strstr(d.summary, "gateway=success"));
+	assert_null(strstr(d.summary, "failure"));
+	note(&c, m, "x-encrypt-status", i, " FAILURE\t");
+	decide_message(&c, m, &d);
+	assert_non_null(strstr(d.summary, "gateway=failure"));
+	assert_non_null(strstr(d.summary, "tls=Require (on_encrypt_failure=tls)"));
+	c.on_encrypt_failure = ON_FAIL_REJECT;
+	decide_message(&c, m, &d);
+	assert_int_equal(d.a[d.n - 1].kind, ACT_REJECT);
+
+	/* The same with the failure first and successes after it. */
+	memset(m, 0, sizeof(*m));
+	m->dir = DIR_GATEWAY;
+	note(&c, m, "X-Encrypt-Status", 1, "failure");
+	for (i = 2; i <= 1000; i++)
+		note(&c, m, "X-Encrypt-Status", i, "success");
+	decide_message(&c, m, &d);
+	assert_non_null(strstr(d.summary, "gateway=failure"));
+	free(m);
+}
+
+/* A value that is neither success nor failure is a failure, and named. */
+static void test_gateway_status_unknown(void **state)
+{
+	decide_config c = conf();
+	msg_state m;
+	decision d;
+	const char *fail_tls[] = {"I:X-TLSLevel:Require"};
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.dir = DIR_GATEWAY;
+	note(&c, &m, "X-Encrypt-Status", 1, "success");
+	note(&c, &m, "X-Encrypt-Status", 2, " pending ");
+	decide_message(&c, &m, &d);
+	expect(&d, fail_tls, 1);
+	assert_non_null(strstr(d.summary, "gateway=failure (unknown status \"pending\")"));
+
+	/* Hostile bytes are escaped in the summary; many distinct values still fail. */
+	memset(&m, 0, sizeof(m));
+	m.dir = DIR_GATEWAY;
+	for (unsigned i = 1; i <= 20; i++)
+		note(&c, &m, "X-Encrypt-Status", i, i == 1 ? "a\"b\\\x01" : "success");
+	for (unsigned i = 21; i <= 40; i++) {
+		char v[16];
+
+		snprintf(v, sizeof(v), "v%u", i);
+		note(&c, &m, "X-Encrypt-Status", i, v);
+	}
+	decide_message(&c, &m, &d);
+	assert_non_null(
+	        strstr(d.summary, "gateway=failure (unknown status \"a\\x22b\\x5c\\x01\")"));
+
+	/* All success: success; the decryption status is judged alike (logged). */
+	memset(&m, 0, sizeof(m));
+	m.dir = DIR_GATEWAY;
+	note(&c, &m, "X-Encrypt-Status", 1, "Success");
+	note(&c, &m, "X-Encrypt-Status", 2, "success ");
+	note(&c, &m, "X-Decrypt-Status", 1, "success");
+	note(&c, &m, "X-Decrypt-Status", 2, "half-done");
+	decide_message(&c, &m, &d);
+	assert_non_null(strstr(d.summary, "gateway=success"));
+	assert_non_null(
+	        strstr(d.summary, "decrypt_gateway=failure (unknown status \"half-done\")"));
+	assert_null(strstr(d.summary, "tls=Require"));
+
+	/* From anyone but the gateway: not judged, every copy deleted (past 64 too). */
+	memset(&m, 0, sizeof(m));
+	m.dir = DIR_OUTBOUND;
+	for (unsigned i = 1; i <= 100; i++)
+		note(&c, &m, "X-Encrypt-Status", i, "failure");
+	decide_message(&c, &m, &d);
+	assert_null(strstr(d.summary, "gateway="));
+	assert_non_null(strstr(d.summary, "removed=X-Encrypt-Status*100"));
+}
+
 static void test_inbound_decrypt(void **state)
 {
 	decide_config c = conf();
@@ -312,6 +404,8 @@ int main(void)
 	        cmocka_unit_test(test_flagged_trigger_after_tlslevel),
 	        cmocka_unit_test(test_subject_strip),
 	        cmocka_unit_test(test_gateway_return),
+	        cmocka_unit_test(test_gateway_status_flood),
+	        cmocka_unit_test(test_gateway_status_unknown),
 	        cmocka_unit_test(test_inbound_decrypt),
 	        cmocka_unit_test(test_hdr_spec),
 	        cmocka_unit_test(test_tls_header_setting),
