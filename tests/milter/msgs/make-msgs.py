@@ -15,8 +15,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def b64(data, width=76):
-    if isinstance(data, str):
-        data = data.encode("utf-8")
+    if isinstance(data, str):  # text: canonical CRLF line ends inside (RFC 2045)
+        data = data.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
     s = base64.b64encode(data).decode()
     return "\n".join(s[i:i + width] for i in range(0, len(s), width)) + "\n"
 
