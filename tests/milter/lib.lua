@@ -279,8 +279,9 @@ end
 
 -- The decision line logged for a queue ID ("" when none).
 function M.decision(qid)
+	local q = string.gsub(qid, "%p", "%%%0")	-- a test name may hold "-"
 	for line in string.gmatch(M.log(), "[^\n]+") do
-		local s = string.match(line, " " .. qid .. ": (direction=.*)$")
+		local s = string.match(line, " " .. q .. ": (direction=.*)$")
 		if s then
 			return s
 		end
