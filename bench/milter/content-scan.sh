@@ -61,6 +61,7 @@ measure() {
 	}
 	sed -n 's/^content-scan: \([0-9]*\) bytes in \([0-9.]*\) s.*/\1 \2/p' <<<"$out" |
 		awk '{ printf "%.1f\n", $1 / $2 / 1e6 }'
+	sed -n 's/^content-scan: \([0-9]*\) bytes in .*/\1/p' <<<"$out" >"$tmp/bytes"
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -74,7 +75,7 @@ for round in $(seq "$REPEAT"); do
 	done
 done
 echo
-echo "forcetls-milter body scan, 10 patterns, mixed corpus (~1.05 MB a pass, $ROUNDS passes), $REPEAT rounds, median"
+echo "forcetls-milter body scan, 10 patterns, mixed corpus ($(($(cat "$tmp/bytes") / ROUNDS)) body bytes a pass, $ROUNDS passes), $REPEAT rounds, median"
 printf '%-8s %8s   %s\n' mode MB/s "(each round)"
 for m in raw decoded; do
 	if [ -n "${R[$m]:-}" ]; then
