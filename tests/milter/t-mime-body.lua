@@ -123,6 +123,16 @@ T.run("mimebody", function()
 		mt.disconnect(c)
 	end
 
+	-- Quoted-printable cut by the chunk boundary: between "=" and its CRLF
+	-- (a soft break inside the keyword), and inside a "=C3" escape.
+	local qph = headers("text/plain; charset=UTF-8", "quoted-printable")
+	c, d = T.send{ headers = qph, body = {filler(2000) .. "streng CONFI=", "\r\nDENTIAL und intern\r\n"} }
+	flagged(c, d, "body_patterns[0]", "QP soft break inside the keyword, cut between = and CRLF")
+	mt.disconnect(c)
+	c, d = T.send{ headers = qph, body = {filler(2000) .. "Gr=C", "3=BC=C3=9Fe, CONFIDENTIAL\r\n"} }
+	flagged(c, d, "body_patterns[0]", "QP escape =C3 cut by the chunk boundary before the keyword")
+	mt.disconnect(c)
+
 	-- Decided: SMFIR_SKIP at the first chunk, the 200 KB attachment unread.
 	local B = "------------mX7cQ2nLk9fWb3Rt0sYpV1aE"
 	local big = multipart(B, {
