@@ -65,7 +65,7 @@ def b64(data):
 HEAD = ("From: Alice <bench@client.test>\nTo: <rcpt@insurer.example>\nSubject: bench\n"
         "Message-ID: <bench@client.test>\nMIME-Version: 1.0\nUser-Agent: Mozilla Thunderbird\n")
 B = "------------mX7cQ2nLk9fWb3Rt0sYpV1aE"
-t = text(450)
+t = text(560)
 html = "<html><body><p>" + t.replace("\r\n", "<br>\r\n") + "</p></body></html>\r\n"
 small = (HEAD + "Content-Type: multipart/alternative;\n boundary=\"" + B + "\"\n\n"
          "This is a multi-part message in MIME format.\n--" + B + "\n"
