@@ -52,8 +52,10 @@ fi
 measure() {
 	local lines out
 	[ "$1" = raw ] && lines=$RAW || lines=$DEC
-	out=$(FTLS_MILTER=$FTLS_MILTER FTLS_MILTER_TESTS=$SRC/tests/milter BENCH_LINES=$lines \
-		BENCH_ROUNDS=$ROUNDS FTLS_MILTER_KEEP=${KEEP:-} \
+	local keep=()
+	[ -n "${KEEP:-}" ] && keep=(FTLS_MILTER_KEEP=1)
+	out=$(env FTLS_MILTER="$FTLS_MILTER" FTLS_MILTER_TESTS="$SRC/tests/milter" BENCH_LINES="$lines" \
+		BENCH_ROUNDS="$ROUNDS" "${keep[@]}" \
 		timeout 600 miltertest -s "$SRC/bench/milter/content-scan.lua" 2>&1) || {
 		echo "content-scan: $1: miltertest failed:" >&2
 		echo "$out" >&2
