@@ -54,6 +54,24 @@ function M.ok(cond, what)
 	end
 end
 
+-- Assert like M.ok, for the checks of a behaviour (not of the protocol):
+-- with FTLS_MILTER_SOFT set in the environment a failed check is counted
+-- and the script goes on, and M.run fails at the end with the list, so one
+-- run shows every check that fails (on code without the behaviour yet).
+M.soft = os.getenv("FTLS_MILTER_SOFT") ~= nil
+M.soft_failed = {}
+function M.check(cond, what)
+	if not cond then
+		if M.soft then
+			table.insert(M.soft_failed, what)
+			mt.echo("SOFT FAILED: " .. what)
+			return false
+		end
+		error("FAILED: " .. what, 2)
+	end
+	return true
+end
+
 -- Write a file under the test directory, mode 0644; returns its path.
 function M.write(name, text)
 	local path = M.dir .. "/" .. name
@@ -209,6 +227,7 @@ line of the decision. m is a table:
 	rcpt			list of recipients (default {"<rcpt@other.test>"})
 	headers			list of {name, value}
 	body			list of body chunks (only with a body-enabled conf)
+	body_optional		send the body only when the filter asks for it
 	expect			eom reply (default SMFIR_ACCEPT)
 	conn			reuse this connection (a second message)
 --]]
@@ -232,7 +251,10 @@ function M.send(m)
 		M.ok(e == nil, "mt.eoh: " .. tostring(e))
 	end
 	M.skipped_at = nil
-	if m.body ~= nil then
+	if m.body ~= nil and m.body_optional and mt.test_option(c, SMFIP_NOBODY) then
+		M.body_sent = false	-- the filter asks for no body: the MTA sends none
+	elseif m.body ~= nil then
+		M.body_sent = true
 		M.ok(not mt.test_option(c, SMFIP_NOBODY), qid .. ": the filter asks for the body")
 		for i, chunk in ipairs(m.body) do
 			e = mt.bodystring(c, chunk)
@@ -257,8 +279,9 @@ end
 
 -- The decision line logged for a queue ID ("" when none).
 function M.decision(qid)
+	local q = string.gsub(qid, "%p", "%%%0")	-- a test name may hold "-"
 	for line in string.gmatch(M.log(), "[^\n]+") do
-		local s = string.match(line, " " .. qid .. ": (direction=.*)$")
+		local s = string.match(line, " " .. q .. ": (direction=.*)$")
 		if s then
 			return s
 		end
@@ -382,6 +405,105 @@ function M.expect_no_quarantine(c, why)
 	M.ok(not mt.eom_check(c, MT_QUARANTINE), why .. ": not quarantined")
 end
 
+-- Whole messages from files (tests/milter/msgs) ---------------------------------
+
+-- The message file msgs/NAME (CRLF line ends, as a client wrote it) split
+-- as the MTA hands it to a milter: a list of {name, value} headers, and the
+-- body (CRLF kept). A value is what follows "Name:" without the one blank
+-- after the colon, folding kept with each CRLF turned into LF (Postfix's
+-- form: "\n" then the blank), so a header folded right after the colon
+-- starts with "\n".
+function M.eml(name)
+	local dir = os.getenv("FTLS_MILTER_TESTS") or "."
+	local text = readall(dir .. "/msgs/" .. name)
+	M.ok(text ~= "", "msgs/" .. name .. " exists and is not empty")
+	local hend = string.find(text, "\r\n\r\n", 1, true)
+	M.ok(hend ~= nil, "msgs/" .. name .. ": a header section ending in CRLF CRLF")
+	local head = string.sub(text, 1, hend + 1)
+	local body = string.sub(text, hend + 4)
+	local headers = {}
+	for line in string.gmatch(head, "(.-)\r\n") do
+		if string.match(line, "^[ \t]") and #headers > 0 then
+			local h = headers[#headers]
+			h[2] = h[2] .. "\n" .. line
+		else
+			local n, v = string.match(line, "^([^:]+):(.*)$")
+			M.ok(n ~= nil, "msgs/" .. name .. ": header line \"" .. line .. "\"")
+			table.insert(headers, {n, (string.gsub(v, "^ ", "", 1))})
+		end
+	end
+	return headers, body
+end
+
+-- body split in chunks of size bytes (default 65535, Postfix's chunk size).
+function M.chunks(body, size)
+	size = size or 65535
+	local out = {}
+	for i = 1, #body, size do
+		table.insert(out, string.sub(body, i, i + size - 1))
+	end
+	if #out == 0 then
+		table.insert(out, "")
+	end
+	return out
+end
+
+-- T.send with a message file: m.file names msgs/FILE; its headers come
+-- after m.headers (when given), its body goes in m.chunk-byte chunks
+-- (default 65535) unless m.nobody is set, and only when the filter asks
+-- for it (body_optional, unless given as false). Other fields as in T.send.
+function M.send_eml(m)
+	local headers, body = M.eml(m.file)
+	local all = {}
+	for _, h in ipairs(m.headers or {}) do
+		table.insert(all, h)
+	end
+	for _, h in ipairs(headers) do
+		table.insert(all, h)
+	end
+	local s = {}
+	for k, v in pairs(m) do
+		s[k] = v
+	end
+	s.headers = all
+	s.body = (not m.nobody) and M.chunks(body, m.chunk) or nil
+	if m.body_optional == nil then
+		s.body_optional = true
+	end
+	return M.send(s)
+end
+
+-- base64 (RFC 2045: lines of 76 characters, CRLF) of a string, for bodies
+-- a test builds itself.
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+function M.base64(s, nowrap)
+	local out = {}
+	for i = 1, #s, 3 do
+		local a, b, c = string.byte(s, i, i + 2)
+		local n = a * 65536 + (b or 0) * 256 + (c or 0)
+		local q = {}
+		for k = 3, 0, -1 do
+			local x = math.floor(n / 64 ^ k) % 64
+			table.insert(q, string.sub(B64, x + 1, x + 1))
+		end
+		if b == nil then
+			q[3], q[4] = "=", "="
+		elseif c == nil then
+			q[4] = "="
+		end
+		table.insert(out, table.concat(q))
+	end
+	local flat = table.concat(out)
+	if nowrap then
+		return flat
+	end
+	local lines = {}
+	for i = 1, #flat, 76 do
+		table.insert(lines, string.sub(flat, i, i + 75))
+	end
+	return table.concat(lines, "\r\n") .. "\r\n"
+end
+
 -- Run a test body with a fresh directory; errors carry the filter log.
 function M.run(name, body)
 	M.ok(M.bin ~= nil and M.bin ~= "",
@@ -393,6 +515,9 @@ function M.run(name, body)
 	M.ok(M.dir ~= nil and M.dir ~= "", "mktemp -d")
 	os.execute("chmod 0755 " .. shq(M.dir))
 	local ok, err = pcall(body)
+	if ok and #M.soft_failed > 0 then
+		ok, err = false, #M.soft_failed .. " check(s) failed:\n  " .. table.concat(M.soft_failed, "\n  ")
+	end
 	if not ok then
 		local msg = tostring(err) .. "\n--- forcetls-milter log (" .. M.dir .. ") ---\n" ..
 			M.log() .. "--- end of log ---"
