@@ -188,20 +188,18 @@ sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 		mlfi_message_reset(c);
 		return rc;
 	}
-	if (c->m->dir == DIR_OUTBOUND) {
-		if ((c->scan = rules_scan_new(c->snap->rules)) == NULL) {
+	if (c->m->dir == DIR_OUTBOUND || c->m->dir == DIR_INBOUND) {
+		const rules *enc = c->m->dir == DIR_OUTBOUND ? c->snap->rules : NULL;
+		const rules *dec = c->m->dir == DIR_INBOUND ? c->snap->decrypt_rules : NULL;
+
+		if ((c->content = content_new(&c->snap->content, enc, dec)) == NULL) {
 			c->failed = 1;
 			return SMFIS_TEMPFAIL;
 		}
-		if (sender_listed(c)) {
-			c->m->flagged = 1;
-			snprintf(c->m->flagged_by, sizeof(c->m->flagged_by), "encrypt_senders");
-		}
-	} else if (c->m->dir == DIR_INBOUND && c->snap->decrypt_rules != NULL) {
-		if ((c->dscan = rules_scan_new(c->snap->decrypt_rules)) == NULL) {
-			c->failed = 1;
-			return SMFIS_TEMPFAIL;
-		}
+	}
+	if (c->m->dir == DIR_OUTBOUND && sender_listed(c)) {
+		c->m->flagged = 1;
+		snprintf(c->m->flagged_by, sizeof(c->m->flagged_by), "encrypt_senders");
 	}
 	return go_on(c, SMFIP_NR_MAIL);
 }

@@ -37,6 +37,7 @@
 #include "listen.h"
 #include "log.h"
 #include "privs.h"
+#include "mimehdr.h"
 #include "mlfi.h"
 #include "signals.h"
 #include "snapshot.h"
@@ -238,6 +239,10 @@ int main(int argc, char **argv)
 	if (parse_options(argc, argv, &o) < 0)
 		return 2;
 	log_init("forcetls-milter", o.foreground || o.check, 0);
+	if (mimehdr_init() < 0) { /* before any thread: GMime's tables */
+		log_errx("cannot start GMime (MIME header decoding)");
+		return 1;
+	}
 	if (o.check)
 		return check(&o);
 	if ((boot = msnapshot_config(&o.so)) == NULL)

@@ -53,7 +53,9 @@
 #include "decide.h"
 #include "log.h"
 #include "mlfi.h"
+#include "mimehdr.h"
 #include "mlfi_int.h"
+#include "stats.h"
 
 static int answer_data; /* DATA with a reply: set once, before smfi_main() */
 
@@ -66,9 +68,8 @@ void mlfi_message_reset(cctx *c)
 {
 	free(c->m);
 	c->m = NULL;
-	rules_scan_free(c->scan);
-	rules_scan_free(c->dscan);
-	c->scan = c->dscan = NULL;
+	content_free(c->content);
+	c->content = NULL;
 	free(c->sender);
 	c->sender = NULL;
 	c->nnames = 0;
@@ -90,39 +91,94 @@ static unsigned name_index(cctx *c, const char *name)
 	return 1;
 }
 
+/* What the content rules found so far goes into the message state (once). */
+static void note_content(cctx *c)
+{
+	const char *which;
+
+	if (c->content == NULL)
+		return;
+	if (!c->m->flagged && (which = content_flagged(c->content)) != NULL) {
+		c->m->flagged = 1;
+		snprintf(c->m->flagged_by, sizeof(c->m->flagged_by), "%s", which);
+		stats_add(STAT_FLAGGED);
+		if (rules_which_is_error(which))
+			stats_add(STAT_MATCH_ERRORS);
+		if (strcmp(which, "mime limit") == 0)
+			stats_add(STAT_MIME_LIMITS);
+	}
+	if (!c->m->decrypt && (which = content_decrypt(c->content)) != NULL) {
+		c->m->decrypt = 1;
+		snprintf(c->m->decrypt_by, sizeof(c->m->decrypt_by), "%s%s",
+		         strcmp(which, "mime limit") == 0 ? "" : "decrypt_", which);
+		stats_add(STAT_DECRYPT);
+		if (rules_which_is_error(which))
+			stats_add(STAT_MATCH_ERRORS);
+		if (strcmp(which, "mime limit") == 0)
+			stats_add(STAT_MIME_LIMITS);
+	}
+}
+
+/* The first Subject of outbound mail, decoded: the tag is matched and stripped there. */
+static void subject_tag(cctx *c, const char *decoded, size_t len)
+{
+	size_t start, end;
+
+	if (c->subject == NULL && (c->subject = strdup(decoded)) == NULL)
+		c->failed = 1;
+	if (rules_subject_tag(c->snap->rules, decoded, len, &start, &end)) {
+		c->m->flagged = c->m->subject_tagged = 1;
+		c->m->subject_tag_start = start;
+		c->m->subject_tag_end = end;
+		snprintf(c->m->flagged_by, sizeof(c->m->flagged_by), "subject_tag");
+		stats_add(STAT_FLAGGED);
+		if (start == end)
+			stats_add(STAT_MATCH_ERRORS);
+	}
+}
+
+/* Inbound: does the message's Content-Type announce encrypted content? */
+static void content_type_decrypt(cctx *c, const char *value)
+{
+	mimehdr_ctype ct;
+
+	if (mimehdr_content_type(value, &ct) < 0) {
+		c->failed = 1;
+		return;
+	}
+	if (mimehdr_encrypted(&ct)) {
+		c->m->decrypt = 1;
+		snprintf(c->m->decrypt_by, sizeof(c->m->decrypt_by), "Content-Type");
+	}
+	mimehdr_ctype_free(&ct);
+}
+
 static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
 {
 	cctx *c = get(ctx);
 	hdr_kind kind;
-	const char *which;
+	char *decoded = NULL;
+	size_t len = 0;
 
 	if (c == NULL || c->m == NULL)
 		return SMFIS_TEMPFAIL;
 	kind = decide_header_kind(&c->snap->dc, name);
 	if (kind != H_OTHER)
 		msg_note_header(c->m, kind, name, name_index(c, name), value);
-	if (c->m->dir == DIR_OUTBOUND && !c->m->flagged) {
-		size_t start, end;
-
-		if (kind == H_SUBJECT && c->m->nseen[H_SUBJECT] == 1 && c->subject == NULL &&
-		    (c->subject = strdup(value)) == NULL)
+	if (c->m->dir == DIR_OUTBOUND && !c->m->flagged && rules_want_headers(c->snap->rules)) {
+		if ((decoded = mimehdr_decode(value, &len)) == NULL)
 			c->failed = 1;
-		if (kind == H_SUBJECT && c->m->nseen[H_SUBJECT] == 1 &&
-		    rules_subject_tag(c->snap->rules, value, strlen(value), &start, &end)) {
-			c->m->flagged = c->m->subject_tagged = 1;
-			c->m->subject_tag_start = start;
-			c->m->subject_tag_end = end;
-			snprintf(c->m->flagged_by, sizeof(c->m->flagged_by), "subject_tag");
-		} else if (c->scan != NULL && rules_scan_header(c->scan, name, value, &which)) {
-			c->m->flagged = 1;
-			snprintf(c->m->flagged_by, sizeof(c->m->flagged_by), "%s", which);
-		}
+		else if (kind == H_SUBJECT && c->m->nseen[H_SUBJECT] == 1)
+			subject_tag(c, decoded, len);
 	}
+	if (c->content != NULL && !c->failed &&
+	    content_header(c->content, name, value, decoded) == CONTENT_NOMEM)
+		c->failed = 1;
+	free(decoded);
+	note_content(c);
 	if (c->m->dir == DIR_INBOUND && !c->m->decrypt && kind == H_CONTENT_TYPE &&
-	    decide_encrypted_content(value)) {
-		c->m->decrypt = 1;
-		snprintf(c->m->decrypt_by, sizeof(c->m->decrypt_by), "Content-Type");
-	}
+	    c->m->nseen[H_CONTENT_TYPE] == 1)
+		content_type_decrypt(c, value);
 	return go_on(c, SMFIP_NR_HDR);
 }
 
@@ -136,43 +192,26 @@ static sfsistat mlfi_data(SMFICTX *ctx)
 static sfsistat mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
 	cctx *c = get(ctx);
-	const char *which;
+	content_rc rc;
 
 	if (c == NULL || c->m == NULL)
 		return SMFIS_TEMPFAIL;
-	if (c->m->dir == DIR_OUTBOUND && !c->m->flagged && c->scan != NULL &&
-	    rules_want_body(c->snap->rules)) {
-		if (rules_scan_body(c->scan, chunk, len, &which)) {
-			c->m->flagged = 1;
-			snprintf(c->m->flagged_by, sizeof(c->m->flagged_by), "%s", which);
-		}
-		return c->m->flagged ? SMFIS_SKIP : SMFIS_CONTINUE;
-	}
-	if (c->m->dir == DIR_INBOUND && !c->m->decrypt && c->dscan != NULL) {
-		if (rules_scan_body(c->dscan, chunk, len, &which)) {
-			c->m->decrypt = 1;
-			snprintf(c->m->decrypt_by, sizeof(c->m->decrypt_by), "decrypt_%s", which);
-		}
-		return c->m->decrypt ? SMFIS_SKIP : SMFIS_CONTINUE;
-	}
-	return SMFIS_SKIP;
+	if (c->failed || c->content == NULL || !content_wants_body(c->content) ||
+	    (c->m->dir == DIR_OUTBOUND ? c->m->flagged : c->m->decrypt))
+		return SMFIS_SKIP;
+	rc = content_body(c->content, chunk, len);
+	note_content(c);
+	if (rc == CONTENT_NOMEM)
+		c->failed = 1; /* end of message defers */
+	return rc == CONTENT_MORE ? SMFIS_CONTINUE : SMFIS_SKIP;
 }
 
 /* The body has ended: a body pattern that needed to see its end may match now. */
 static void body_end(cctx *c)
 {
-	const char *which;
-
-	if (c->m->dir == DIR_OUTBOUND && !c->m->flagged && c->scan != NULL &&
-	    rules_want_body(c->snap->rules) && rules_scan_body(c->scan, NULL, 0, &which)) {
-		c->m->flagged = 1;
-		snprintf(c->m->flagged_by, sizeof(c->m->flagged_by), "%s", which);
-	}
-	if (c->m->dir == DIR_INBOUND && !c->m->decrypt && c->dscan != NULL &&
-	    rules_scan_body(c->dscan, NULL, 0, &which)) {
-		c->m->decrypt = 1;
-		snprintf(c->m->decrypt_by, sizeof(c->m->decrypt_by), "decrypt_%s", which);
-	}
+	if (c->content != NULL && content_end(c->content) == CONTENT_NOMEM)
+		c->failed = 1;
+	note_content(c);
 }
 
 /*
@@ -183,17 +222,19 @@ static char *subject_stripped(const cctx *c)
 {
 	const char *s = c->subject, *tail;
 	size_t len = strlen(s), head = c->m->subject_tag_start;
-	char *v;
+	char *v, *enc;
 
 	if (c->m->subject_tag_end > len || head > c->m->subject_tag_end)
-		return strdup(s);
+		return mimehdr_encode(s);
 	for (tail = s + c->m->subject_tag_end; *tail == ' ' || *tail == '\t'; tail++)
 		;
 	if ((v = malloc(head + strlen(tail) + 1)) == NULL)
 		return NULL;
 	memcpy(v, s, head);
 	strcpy(v + head, tail);
-	return v;
+	enc = mimehdr_encode(v); /* the decoded text, written back valid */
+	free(v);
+	return enc;
 }
 
 static sfsistat mlfi_eom(SMFICTX *ctx)
@@ -205,6 +246,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 
 	if (c == NULL || c->m == NULL || c->failed) {
 		log_warnx("%s: out of memory earlier in this message; deferring", qid);
+		stats_add(STAT_DEFERRED);
 		if (c != NULL)
 			mlfi_message_reset(c);
 		return SMFIS_TEMPFAIL;
@@ -265,6 +307,9 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 			rc = SMFIS_TEMPFAIL;
 		}
 	}
+	stats_add(STAT_MESSAGES);
+	if (rc == SMFIS_TEMPFAIL)
+		stats_add(STAT_DEFERRED);
 	if (c->snap->log_decisions || rc == SMFIS_TEMPFAIL)
 		log_info("%s: %s%s", qid, d->summary, rc == SMFIS_TEMPFAIL ? " result=defer" : "");
 	free(d);
@@ -314,7 +359,8 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	}
 	c->snap = s; /* held until close: the connection keeps this snapshot */
 	smfi_setpriv(ctx, c);
-	body = rules_want_body(s->rules) || s->decrypt_rules != NULL;
+	body = rules_want_body(s->rules) || rules_want_attachments(s->rules) ||
+	       (s->decrypt_rules != NULL && rules_want_body(s->decrypt_rules));
 	if (!body)
 		steps |= SMFIP_NOBODY;
 	if (answer_data)

@@ -11,6 +11,7 @@
 
 #include <libmilter/mfapi.h>
 
+#include "content.h"
 #include "decide.h"
 #include "rules.h"
 #include "snapshot.h"
@@ -28,11 +29,10 @@ typedef struct {
 	msg_dir conn_dir; /* by network; auth may make a message outbound */
 	/* per message */
 	msg_state *m;
-	rules_scan *scan;  /* encryption rules (outbound) */
-	rules_scan *dscan; /* decrypt rules (inbound) */
-	char *sender;      /* MAIL FROM as the MTA gave it, whole; NULL: none */
-	char *subject;     /* the first Subject, whole (for stripping its tag) */
-	int failed;        /* out of memory: defer at end of message */
+	content *content; /* content rules: encryption (outbound) or decrypt (inbound) */
+	char *sender;     /* MAIL FROM as the MTA gave it, whole; NULL: none */
+	char *subject;    /* the first Subject, whole and decoded (for stripping its tag) */
+	int failed;       /* out of memory: defer at end of message */
 	struct {
 		char name[128];
 		unsigned count;

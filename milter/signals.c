@@ -25,7 +25,8 @@
  *	              wait again at once: a reload never runs here, so back-
  *	              to-back signals are coalesced, never lost, and never
  *	              leave the main thread busy;
- *	    SIGUSR2   log the snapshot in use and the reload counts;
+ *	    SIGUSR2   log the snapshot in use, the reload counts, the counters
+ *	              (stats.h), every compiled rule and the content limits;
  *	    SIGTERM, SIGINT
  *	              a chosen stop: smfi_stop(), exit 0.
  *	Linux gives a signal sent to the process to the main thread first
@@ -55,6 +56,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -65,6 +67,7 @@
 #include "log.h"
 #include "signals.h"
 #include "snapshot.h"
+#include "stats.h"
 
 static atomic_int milter_done;
 static pthread_t main_tid;
@@ -137,6 +140,26 @@ static void *milter_thread(void *arg)
 	return NULL;
 }
 
+/* One line per compiled rule of the snapshot in use: a reload shows here. */
+static void log_rule(void *arg, const char *which, const char *source)
+{
+	char safe[1024];
+
+	log_info("rule %s%s: %s", (const char *)arg, which,
+	         log_safe(source, strlen(source), safe, sizeof(safe)));
+}
+
+static void log_counters(void)
+{
+	char line[512];
+	size_t n = 0;
+
+	for (int i = 0; i < STAT_COUNT && n < sizeof(line); i++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s=%lu", i ? " " : "",
+		                      stats_name((stat_id)i), stats_get((stat_id)i));
+	log_info("counters: %s", line);
+}
+
 static void log_running(void)
 {
 	msnapshot *cur = msnapshot_current();
@@ -145,6 +168,14 @@ static void log_running(void)
 	msnapshot_counts(&ok, &refused);
 	log_info("running: table %s, %zu entries; reloads ok=%lu refused=%lu", cur->table_path,
 	         cur->rs.entries, ok, refused);
+	log_counters();
+	rules_list(cur->rules, log_rule, "");
+	if (cur->decrypt_rules != NULL)
+		rules_list(cur->decrypt_rules, log_rule, "decrypt_");
+	log_info("content: mime_decode=%s body_scan_limit=%zu body_read_limit=%zu "
+	         "mime_max_depth=%u mime_max_parts=%u",
+	         cur->content.decode ? "true" : "false", cur->content.scan_limit,
+	         cur->content.read_limit, cur->content.max_depth, cur->content.max_parts);
 	msnapshot_release(cur);
 }
 

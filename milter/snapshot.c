@@ -58,7 +58,12 @@ static const cfg_def settings[] = {
         {"milter.header_patterns", CFG_LIST, "", 0, 0, 0, NULL},
         {"milter.body_patterns", CFG_LIST, "", 0, 0, 0, NULL},
         {"milter.body_scan_limit", CFG_INT, NULL, 1048576, 0, 1073741824, NULL},
-        {"milter.decrypt_patterns", CFG_LIST, "", 0, 0, 0, NULL},
+        {"milter.attachment_patterns", CFG_LIST, "", 0, 0, 0, NULL},
+        {"milter.mime_decode", CFG_BOOL, NULL, 1, 0, 0, NULL},
+        {"milter.body_read_limit", CFG_INT, NULL, 10485760, 0, 1073741824, NULL},
+        {"milter.mime_max_depth", CFG_INT, NULL, 16, 1, 100, NULL},
+        {"milter.mime_max_parts", CFG_INT, NULL, 200, 1, 100000, NULL},
+        {"milter.decrypt_patterns", CFG_LIST, "^-----BEGIN PGP MESSAGE-----", 0, 0, 0, NULL},
         {"milter.encrypt_table", CFG_STRING, "", 0, 0, 0, NULL},
         {"milter.encrypt_senders", CFG_LIST, "", 0, 0, 0, NULL},
         {"milter.on_encrypt_failure", CFG_STRING, "tls", 0, 0, 0, failure_choices},
@@ -208,13 +213,45 @@ static void free_rsnap(rsnap *r)
 	snapshot_free((msnapshot *)r);
 }
 
+/* The content rules (rules.h) and their limits (content.h); every error logged. */
+static int content_settings(const cfg *c, msnapshot *s)
+{
+	rules_config rc;
+	char why[512];
+	int bad = 0;
+
+	memset(&rc, 0, sizeof(rc));
+	rc.subject_tag = cfg_str(c, "milter.subject_tag");
+	rc.nheader_patterns = cfg_list(c, "milter.header_patterns", &rc.header_patterns);
+	rc.nbody_patterns = cfg_list(c, "milter.body_patterns", &rc.body_patterns);
+	rc.nattachment_patterns =
+	        cfg_list(c, "milter.attachment_patterns", &rc.attachment_patterns);
+	rc.body_scan_limit = (size_t)cfg_int(c, "milter.body_scan_limit");
+	if ((s->rules = rules_new(&rc, why, sizeof(why))) == NULL) {
+		log_errx("milter.%s", why);
+		bad = 1;
+	}
+	memset(&rc, 0, sizeof(rc));
+	rc.nbody_patterns = cfg_list(c, "milter.decrypt_patterns", &rc.body_patterns);
+	rc.body_scan_limit = (size_t)cfg_int(c, "milter.body_scan_limit");
+	if (rc.nbody_patterns > 0 &&
+	    (s->decrypt_rules = rules_new(&rc, why, sizeof(why))) == NULL) {
+		log_errx("milter.decrypt_%s", why);
+		bad = 1;
+	}
+	s->content.decode = cfg_bool(c, "milter.mime_decode");
+	s->content.scan_limit = (size_t)cfg_int(c, "milter.body_scan_limit");
+	s->content.read_limit = (size_t)cfg_int(c, "milter.body_read_limit");
+	s->content.max_depth = (unsigned)cfg_int(c, "milter.mime_max_depth");
+	s->content.max_parts = (unsigned)cfg_int(c, "milter.mime_max_parts");
+	return bad ? -1 : 0;
+}
+
 msnapshot *msnapshot_load(const msnapshot_options *o)
 {
 	msnapshot *s = calloc(1, sizeof(*s));
 	const cfg *c;
 	const char *fail, *level;
-	rules_config rc;
-	char why[512];
 	int bad = 0;
 
 	if (s == NULL)
@@ -264,23 +301,8 @@ msnapshot *msnapshot_load(const msnapshot_options *o)
 		bad = 1;
 	s->nsenders = cfg_list(c, "milter.encrypt_senders", &s->senders);
 
-	memset(&rc, 0, sizeof(rc));
-	rc.subject_tag = cfg_str(c, "milter.subject_tag");
-	rc.nheader_patterns = cfg_list(c, "milter.header_patterns", &rc.header_patterns);
-	rc.nbody_patterns = cfg_list(c, "milter.body_patterns", &rc.body_patterns);
-	rc.body_scan_limit = (size_t)cfg_int(c, "milter.body_scan_limit");
-	if ((s->rules = rules_new(&rc, why, sizeof(why))) == NULL) {
-		log_errx("milter.%s", why);
+	if (content_settings(c, s) < 0)
 		bad = 1;
-	}
-	memset(&rc, 0, sizeof(rc));
-	rc.nbody_patterns = cfg_list(c, "milter.decrypt_patterns", &rc.body_patterns);
-	rc.body_scan_limit = (size_t)cfg_int(c, "milter.body_scan_limit");
-	if (rc.nbody_patterns > 0 &&
-	    (s->decrypt_rules = rules_new(&rc, why, sizeof(why))) == NULL) {
-		log_errx("milter.decrypt_%s", why);
-		bad = 1;
-	}
 	if (bad) {
 		snapshot_free(s);
 		return NULL;

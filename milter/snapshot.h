@@ -15,6 +15,7 @@
 #define MILTER_SNAPSHOT_H
 
 #include "config.h"
+#include "content.h"
 #include "reload.h"
 #include "decide.h"
 #include "rules.h"
@@ -30,6 +31,7 @@ typedef struct msnapshot {
 	tlsmaps_table *gateway;       /* milter.gateway_networks, or NULL */
 	rules *rules;                 /* encryption flagging */
 	rules *decrypt_rules;         /* milter.decrypt_patterns, or NULL */
+	content_config content;       /* mime_decode and the body limits (content.h) */
 	const char *const *senders;   /* milter.encrypt_senders (addresses or @domains) */
 	size_t nsenders;
 	int inbound_enforce;

@@ -9,6 +9,7 @@ local T = dofile(here .. "/lib.lua")
 
 local BASE = [[
   internal_networks = [ "127.0.0.0/8" ];
+  decrypt_patterns = [ ];
   body_patterns = [ "\\bCONFIDENTIAL\\b", "account number: \\d{4}" ];
 ]]
 

@@ -37,12 +37,14 @@ end
 local BASE = [[
   internal_networks = [ "127.0.0.0/8" ];
 ]]
+-- The default decrypt_patterns (inline PGP) need the body of inbound mail.
+local NODEC = "  decrypt_patterns = [ ];\n"
 
 T.run("negotiate", function()
-	T.start(BASE, "forced.test\n")
+	T.start(BASE .. NODEC, "forced.test\n")
 	local c
 
-	-- Defaults: no body rules, inbound enforcement on, fallback tls.
+	-- Defaults but no decrypt patterns: no body rules, inbound enforcement on, fallback tls.
 	c = T.connect("127.0.0.1")
 	always(c, "defaults")
 	has(c, SMFIP_NOBODY, "SMFIP_NOBODY", "no body or decrypt patterns")
@@ -54,7 +56,7 @@ T.run("negotiate", function()
 	mt.disconnect(c)
 
 	-- Body patterns: the body is needed (and skipped once decided).
-	T.reconfigure(BASE .. [[  body_patterns = [ "secret" ];]])
+	T.reconfigure(BASE .. NODEC .. [[  body_patterns = [ "secret" ];]])
 	c = T.connect("127.0.0.1")
 	always(c, "body_patterns")
 	hasnt(c, SMFIP_NOBODY, "SMFIP_NOBODY", "body_patterns")
@@ -64,7 +66,19 @@ T.run("negotiate", function()
 	-- Body patterns with body_scan_limit = 0: no body after all.
 	T.reconfigure(BASE .. [[  body_patterns = [ "secret" ]; body_scan_limit = 0;]])
 	c = T.connect("127.0.0.1")
-	has(c, SMFIP_NOBODY, "SMFIP_NOBODY", "body_scan_limit = 0")
+	has(c, SMFIP_NOBODY, "SMFIP_NOBODY", "body_scan_limit = 0 (decrypt patterns too)")
+	mt.disconnect(c)
+
+	-- The defaults: the inline PGP decrypt pattern needs the body.
+	T.reconfigure(BASE)
+	c = T.connect("127.0.0.1")
+	hasnt(c, SMFIP_NOBODY, "SMFIP_NOBODY", "default decrypt_patterns")
+	mt.disconnect(c)
+
+	-- Attachment name patterns need the body (its part headers).
+	T.reconfigure(BASE .. NODEC .. [[  attachment_patterns = [ "\\.kdbx$" ];]])
+	c = T.connect("127.0.0.1")
+	hasnt(c, SMFIP_NOBODY, "SMFIP_NOBODY", "attachment_patterns")
 	mt.disconnect(c)
 
 	-- Decrypt patterns need the body too.
