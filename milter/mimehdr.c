@@ -520,8 +520,9 @@ mimehdr_cte mimehdr_transfer_encoding(const char *value)
 
 int mimehdr_encrypted(const mimehdr_ctype *ct)
 {
+	/* Any protocol, or none: the gateway knows better than a missing parameter. */
 	if (strcmp(ct->type, "multipart") == 0 && strcmp(ct->subtype, "encrypted") == 0)
-		return ct->protocol && strcmp(ct->protocol, "application/pgp-encrypted") == 0;
+		return 1;
 	if (strcmp(ct->type, "application") != 0 ||
 	    (strcmp(ct->subtype, "pkcs7-mime") && strcmp(ct->subtype, "x-pkcs7-mime")))
 		return 0;

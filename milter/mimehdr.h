@@ -85,7 +85,8 @@ mimehdr_cte mimehdr_transfer_encoding(const char *value);
 
 /*
  * Does a Content-Type announce encrypted content to decrypt: PGP/MIME
- * (multipart/encrypted, protocol application/pgp-encrypted), or S/MIME
+ * (multipart/encrypted, with protocol application/pgp-encrypted, another or
+ * none: RFC 1847 requires one, and the gateway judges it), or S/MIME
  * application/pkcs7-mime or x-pkcs7-mime with smime-type enveloped-data or
  * authEnveloped-data, or with no smime-type at all (RFC 8551: a .p7m is
  * enveloped data unless it says otherwise). signed-data and certs-only are

@@ -168,8 +168,8 @@ static void t_ctype(void **st)
 	        {"application/x-pkcs7-mime; smime-type=enveloped-data; name=smime.p7m", 1},
 	        {"APPLICATION/PKCS7-MIME; SMIME-TYPE=authEnveloped-data", 1},
 	        {"application/pkcs7-mime; smime-type=\"enveloped-data\"", 1},
-	        {"multipart/encrypted; protocol=\"application/pkcs7-mime\"", 0},
-	        {"multipart/encrypted", 0},
+	        {"multipart/encrypted; protocol=\"application/pkcs7-mime\"", 1},
+	        {"multipart/encrypted", 1}, /* the gateway judges */
 	        {"multipart/signed; protocol=\"application/pgp-signature\"", 0},
 	        {"text/plain; name=\"application/pkcs7-mime\"", 0},
 	};
