@@ -108,8 +108,9 @@ T.run("gateway", function()
 	c, d = T.send{ ip = GW, headers = {{"X-GW-Error", "encryption"}} }
 	T.expect_insert(c, "X-TLSLevel", "Require", 0, "custom failure header -> tls")
 	mt.disconnect(c)
+	-- Issue 8: a status value that is neither success nor failure is a failure.
 	c = T.send{ ip = GW, headers = {{"X-GW-Error", "something else"}} }
-	T.expect_insert(c, "X-TLSLevel", "Try", 0, "custom failure header, other value")
+	T.expect_insert(c, "X-TLSLevel", "Require", 0, "custom failure header, other value")
 	mt.disconnect(c)
 	c = T.send{ ip = "10.1.2.3", headers = {{"X-GW-Encrypted", "ok"}, {"X-GW-Error", "encryption"}} }
 	T.expect_deleted(c, "X-GW-Encrypted", 1, "custom success header from a client")
