@@ -287,6 +287,7 @@ static int boundary(mimewalk *w, const unsigned char *l, size_t n)
 			headers_end(w); /* a part that is all headers is still a part */
 		if (w->rc != MIMEWALK_MORE)
 			return 1;
+		b = &w->st[k]; /* headers_end() may have pushed, and moved the stack */
 		part_end(w);
 		for (unsigned j = k + 1; j < w->nst; j++)
 			free(w->st[j].boundary);

@@ -435,6 +435,17 @@ static void t_walk_plain(void **st)
 	             "SGVsbG8=\r\nIHdvcmxk\r\nIQ\r\n--b--\r\n");
 	assert_string_equal(o, "{0 d0 multipart/mixed -}{1 d1 text/plain - text}Hello world!\r\n");
 	free(o);
+	/* a multipart that is all headers, 4 levels deep: the stack grows under boundary() */
+	o = walk_all("multipart/mixed; boundary=a",
+	             "--a\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+	             "--b\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n"
+	             "--c\r\nContent-Type: multipart/mixed; boundary=d\r\n\r\n"
+	             "--d\r\nContent-Type: multipart/mixed; boundary=e\r\n"
+	             "--d\r\n\r\nafter\r\n--a--\r\n");
+	assert_string_equal(o, "{0 d0 multipart/mixed -}{1 d1 multipart/mixed -}"
+	                       "{2 d2 multipart/mixed -}{3 d3 multipart/mixed -}"
+	                       "{4 d4 multipart/mixed -}{5 d4 text/plain - text}after\r\n");
+	free(o);
 	/* digest: parts without Content-Type are messages */
 	o = walk_all("multipart/digest; boundary=d",
 	             "--d\r\n\r\nSubject: a\r\n\r\ninner\r\n--d--\r\n");
