@@ -108,12 +108,28 @@ T.run("gateway", function()
 	c, d = T.send{ ip = GW, headers = {{"X-GW-Error", "encryption"}} }
 	T.expect_insert(c, "X-TLSLevel", "Require", 0, "custom failure header -> tls")
 	mt.disconnect(c)
-	-- Issue 8: a status value that is neither success nor failure is a failure.
-	c = T.send{ ip = GW, headers = {{"X-GW-Error", "something else"}} }
+	-- A value that is neither the success nor the failure value is a
+	-- failure (issue 8), and the log names it.
+	c, d = T.send{ ip = GW, headers = {{"X-GW-Error", "something else"}} }
 	T.expect_insert(c, "X-TLSLevel", "Require", 0, "custom failure header, other value")
+	T.expect_log(d, 'gateway=failure (unknown status "something else")',
+		"custom failure header, other value")
 	mt.disconnect(c)
 	c = T.send{ ip = "10.1.2.3", headers = {{"X-GW-Encrypted", "ok"}, {"X-GW-Error", "encryption"}} }
 	T.expect_deleted(c, "X-GW-Encrypted", 1, "custom success header from a client")
 	T.expect_deleted(c, "X-GW-Error", 1, "custom failure header from a client")
+	mt.disconnect(c)
+
+	-- A status flood (issue 8): 100 success copies, then one failure past
+	-- the 64 copies the state keeps values of: every copy counts.
+	T.reconfigure(BASE)
+	local flood = {}
+	for i = 1, 100 do
+		flood[i] = {"X-Encrypt-Status", "success"}
+	end
+	flood[101] = {"X-Encrypt-Status", "failure"}
+	c, d = T.send{ ip = GW, headers = flood }
+	T.expect_insert(c, "X-TLSLevel", "Require", 0, "failure after 100 successes")
+	T.expect_log(d, "gateway=failure", "failure after 100 successes")
 	mt.disconnect(c)
 end)

@@ -1,6 +1,6 @@
 /*
  * NAME
- *	bench_rules - body-scan throughput of milter/rules.c with 10 patterns
+ *	bench_rules - body-scan throughput of milter/rules_body.c with 10 patterns
  * SUMMARY
  *	bench_rules [megabytes]
  * DESCRIPTION
@@ -59,7 +59,8 @@ static double now(void)
 int main(int argc, char **argv)
 {
 	size_t mb = argc > 1 ? strtoul(argv[1], NULL, 10) : 10, size = mb << 20, n = 0, k = 0;
-	rules_config cfg = {.body_patterns = patterns, .nbody_patterns = NPAT, .body_scan_limit = (size_t)-1};
+	rules_config cfg = {
+	        .body_patterns = patterns, .nbody_patterns = NPAT, .body_scan_limit = (size_t)-1};
 	char why[256];
 	rules *r = rules_new(&cfg, why, sizeof(why));
 	char *body = malloc(size);

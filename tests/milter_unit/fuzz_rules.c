@@ -1,6 +1,6 @@
 /*
  * NAME
- *	fuzz_rules - libFuzzer target for the chunked body scan of milter/rules.c
+ *	fuzz_rules - libFuzzer target for the chunked body scan of milter/rules_body.c
  * DESCRIPTION
  *	Input: byte 0 gives the number of chunk boundaries (0 to 15) and, in
  *	its high bit, a small body_scan_limit (48 bytes) instead of a large
@@ -8,6 +8,9 @@
  *	+ 1); the rest is the body. Each fixed pattern below has its own
  *	rules object, and the body is fed chunk by chunk, then the end marker
  *	(rules_scan_body(s, NULL, 0, ...)).
+ *
+ *	The reference is compiled as rules.c compiles body patterns
+ *	(multiline, newline ANYCRLF).
  *
  *	Properties, for every pattern, besides the sanitizers:
  *	- the result equals one pcre2_match() of the pattern over the whole
@@ -20,8 +23,9 @@
  *	PCRE2's JIT code is not seen by ASan, so the body is copied to end
  *	right before an inaccessible page: a read past the end of the whole
  *	body (the reference match, a single chunk) faults at once. The
- *	partial-mode subjects that rules.c hands PCRE2 (a prefix of the body
- *	without its trailing non-ASCII bytes) are matched there too: PCRE2
+ *	partial-mode subjects that rules_body.c hands PCRE2 (a prefix of the
+ *	body without its trailing non-ASCII bytes, CRs and LFs) are matched
+ *	there too: PCRE2
  *	10.42's JIT reads past the end of a partial-mode subject that ends in
  *	invalid UTF-8, which is why rules.c never passes one.
  *	A reference match that hits a PCRE2 resource limit is not compared.
@@ -69,6 +73,11 @@ static const char *const patterns[] = {
         "\\Bq\\B",
         "end\\z",
         "a.{3,10}b",
+        "^SECRET-LINE$",
+        "^$",
+        "a$",
+        "(?-m)^x",
+        "\\r\\n^b",
 };
 #define NPAT (sizeof(patterns) / sizeof(patterns[0]))
 #define LIMIT_SMALL 48
@@ -84,8 +93,11 @@ static unsigned char *guard_end; /* an inaccessible page starts here */
 static void init(void)
 {
 	char why[256];
+	pcre2_compile_context *cc;
 
 	md = pcre2_match_data_create(1, NULL);
+	cc = pcre2_compile_context_create(NULL);
+	pcre2_set_newline(cc, PCRE2_NEWLINE_ANYCRLF);
 	{
 		unsigned char *m = mmap(NULL, GUARD_SPAN + 65536, PROT_READ | PROT_WRITE,
 		                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -95,7 +107,9 @@ static void init(void)
 		guard_end = m + GUARD_SPAN;
 	}
 	for (size_t i = 0; i < NPAT; i++) {
-		rules_config cfg = {.body_patterns = &patterns[i], .nbody_patterns = 1, .body_scan_limit = LIMIT_SMALL};
+		rules_config cfg = {.body_patterns = &patterns[i],
+		                    .nbody_patterns = 1,
+		                    .body_scan_limit = LIMIT_SMALL};
 		int err;
 		PCRE2_SIZE off;
 
@@ -103,8 +117,9 @@ static void init(void)
 		cfg.body_scan_limit = LIMIT_LARGE;
 		r_large[i] = rules_new(&cfg, why, sizeof(why));
 		ref[i] = pcre2_compile((PCRE2_SPTR)patterns[i], PCRE2_ZERO_TERMINATED,
-		                       PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_CASELESS, &err,
-		                       &off, NULL);
+		                       PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_CASELESS |
+		                               PCRE2_MULTILINE,
+		                       &err, &off, cc);
 		if (ref[i] != NULL)
 			(void)pcre2_jit_compile(ref[i],
 			                        PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD);
@@ -113,6 +128,7 @@ static void init(void)
 			abort();
 		}
 	}
+	pcre2_compile_context_free(cc);
 }
 
 static int cmp_size(const void *a, const void *b)
@@ -151,7 +167,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t c = 0; c < ncut; c++) {
 		size_t m = cuts[c];
 
-		while (m > 0 && body[m - 1] >= 0x80)
+		while (m > 0 && (body[m - 1] >= 0x80 || body[m - 1] == '\r' || body[m - 1] == '\n'))
 			m--;
 		memmove(guard_end - m, body, m); /* body ends at the guard too */
 		for (size_t i = 0; i < NPAT; i++)
