@@ -116,6 +116,9 @@ content_rc content_header(content *ct, const char *name, const char *raw, const 
 	char *own = NULL;
 	const char *which;
 
+	if (ct->enc != NULL && ct->flagged == NULL && strlen(raw) >= CONTENT_HEADER_CUT &&
+	    rules_header_unjudged(ct->enc, name, &which))
+		ct->flagged = which;
 	if (ct->enc != NULL && ct->flagged == NULL) {
 		if (decoded == NULL && (decoded = own = mimehdr_decode(raw, NULL)) == NULL)
 			return CONTENT_NOMEM;

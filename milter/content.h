@@ -30,6 +30,16 @@
 
 #include "rules.h"
 
+/*
+ * A header value this long may have been cut by the MTA: Postfix keeps
+ * at most 60,000 bytes of a header line when milters are in use (cleanup's
+ * KLUDGE_HEADER_LIMIT, for libmilter's 65,535-byte packets) and drops the
+ * rest without a word, so a tag behind 90,000 blanks is gone before any
+ * milter sees it. A header pattern (or the subject tag) whose header is
+ * this long counts as matched: a match error.
+ */
+#define CONTENT_HEADER_CUT 59000
+
 typedef struct {
 	int decode;         /* milter.mime_decode */
 	size_t scan_limit;  /* milter.body_scan_limit: decoded bytes */

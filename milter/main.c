@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include <libmilter/mfapi.h>
+#include <libmilter/mfdef.h>
 
 #include "listen.h"
 #include "log.h"
@@ -210,6 +211,13 @@ static int check(const options *o)
 /* Register with libmilter, open its socket, set its owner and mode, drop privileges. */
 static int open_milter(const cfg *boot, const char *listen)
 {
+	/*
+	 * libmilter drops a packet over 65,535 bytes and the connection with
+	 * it: a Subject of 90,000 blanks and "[encrypt]" (Postfix passes headers
+	 * up to header_size_limit, 102,400) never reached the header callback
+	 * (Postfix then defers: nothing lost, but nothing delivered either).
+	 */
+	(void)smfi_setmaxdatasize(1024 * 1024 - 1); /* MILTER_MDS_1M, behind an FFR */
 	if (smfi_register(*mlfi_descriptor()) == MI_FAILURE ||
 	    smfi_setconn((char *)listen) == MI_FAILURE) {
 		log_errx("libmilter: cannot register on %s", listen);

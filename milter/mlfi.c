@@ -120,12 +120,20 @@ static void note_content(cctx *c)
 }
 
 /* The first Subject of outbound mail, decoded: the tag is matched and stripped there. */
-static void subject_tag(cctx *c, const char *decoded, size_t len)
+static void subject_tag(cctx *c, const char *decoded, size_t len, size_t raw_len)
 {
 	size_t start, end;
 
 	if (c->subject == NULL && (c->subject = strdup(decoded)) == NULL)
 		c->failed = 1;
+	if (raw_len >= CONTENT_HEADER_CUT && rules_want_subject(c->snap->rules)) {
+		c->m->flagged = 1; /* the tag may be in what the MTA cut off (content.h) */
+		snprintf(c->m->flagged_by, sizeof(c->m->flagged_by),
+		         "subject_tag (match error: the MTA may have cut the header)");
+		stats_add(STAT_FLAGGED);
+		stats_add(STAT_MATCH_ERRORS);
+		return;
+	}
 	if (rules_subject_tag(c->snap->rules, decoded, len, &start, &end)) {
 		c->m->flagged = c->m->subject_tagged = 1;
 		c->m->subject_tag_start = start;
@@ -169,7 +177,7 @@ static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
 		if ((decoded = mimehdr_decode(value, &len)) == NULL)
 			c->failed = 1;
 		else if (kind == H_SUBJECT && c->m->nseen[H_SUBJECT] == 1)
-			subject_tag(c, decoded, len);
+			subject_tag(c, decoded, len, strlen(value));
 	}
 	if (c->content != NULL && !c->failed &&
 	    content_header(c->content, name, value, decoded) == CONTENT_NOMEM)

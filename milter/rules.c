@@ -393,6 +393,22 @@ static const char *header_value(rules_scan *s, const char *value, size_t *len)
 	return s->hbuf;
 }
 
+int rules_want_subject(const rules *r)
+{
+	return r->subject != NULL;
+}
+
+int rules_header_unjudged(const rules_scan *s, const char *name, const char **which)
+{
+	for (size_t i = 0; i < s->r->nhdr; i++)
+		if (strcasecmp(s->r->hdr[i].name, name) == 0) {
+			if (which)
+				*which = s->r->hdr[i].which_err;
+			return 1;
+		}
+	return 0;
+}
+
 int rules_scan_header(rules_scan *s, const char *name, const char *value, const char **which)
 {
 	const rules *r = s->r;

@@ -90,6 +90,8 @@ int rules_want_attachments(const rules *r);
  * when no tag is configured.
  */
 int rules_subject_tag(const rules *r, const char *value, size_t len, size_t *start, size_t *end);
+/* Is a subject tag configured? */
+int rules_want_subject(const rules *r);
 
 /* Per message. NULL when out of memory. */
 rules_scan *rules_scan_new(const rules *r);
@@ -101,6 +103,14 @@ void rules_scan_free(rules_scan *s);
  * "header_patterns[1] (match error)"), else 0.
  */
 int rules_scan_header(rules_scan *s, const char *name, const char *value, const char **which);
+
+/*
+ * A header of this name could not be judged (the MTA cut it: content.h):
+ * 1 when a header pattern names it, with *which its match error
+ * ("header_patterns[1] (match error)"), as for any match that cannot
+ * complete; else 0.
+ */
+int rules_header_unjudged(const rules_scan *s, const char *name, const char **which);
 
 /*
  * Feed one attachment file name of len bytes. Returns 1 on a match or a

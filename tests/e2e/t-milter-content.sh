@@ -16,6 +16,8 @@
 #     keyword (msgs/e2e-dlp-b64.eml) reaches the gateway and only the gateway;
 #   - a base64 message with an encoded Subject and no keyword (msgs/e2e-plain.eml) goes to
 #     the recipient's MX, not to the gateway, with its Subject unchanged;
+#   - a Subject of 90,000 blanks and "[encrypt]" (a header packet over libmilter's
+#     default 65,535 bytes) reaches the gateway only;
 #   - the milter logged which rule decided: subject_tag, body_patterns[0].
 set -u
 MILTER_WORLD_ONLY=1 . "$(dirname "$0")/t-milter-outbound.sh"
@@ -56,10 +58,16 @@ EOF
 send_eml e2e-subject-b.eml tagged@open-plain.test || e2e_fail "the encoded [encrypt] subject was not accepted"
 send_eml e2e-dlp-b64.eml dlp@open-plain.test || e2e_fail "the base64 DLP message was not accepted"
 send_eml e2e-plain.eml plain@open-plain.test || e2e_fail "the plain base64 message was not accepted"
+# A Subject of 90,000 blanks before the tag: its header packet passes libmilter's
+# default 65,535-byte limit, which reset the milter connection (Postfix deferred it).
+printf 'Subject: %90000s[encrypt] long\nFrom: alice@corp.e2e.test\n\nbody\n' '' >"$W/sent-long"
+mw_send_internal alice@corp.e2e.test long@open-plain.test --data "@$W/sent-long" \
+	--header "Subject: $(sed -n 's/^Subject: //p' "$W/sent-long")" ||
+	e2e_fail "the message with a 90,000-blank Subject was not accepted"
 
 e2e_wait_delivered $MW_RX_PLAIN 1 30 || e2e_fail "the message without a rule hit was not delivered"
-e2e_wait_delivered $MW_GW 2 30 ||
-	e2e_fail "the gateway got $(e2e_rx_count $MW_GW) of 2 messages (encoded subject tag, base64 keyword)"
+e2e_wait_delivered $MW_GW 3 30 ||
+	e2e_fail "the gateway got $(e2e_rx_count $MW_GW) of 3 messages (encoded subject tag, base64 keyword, long subject)"
 
 # 1. The encoded subject: gateway only, tag stripped, still a valid header, decoded right.
 f=$(mw_rx_one $MW_GW tagged@open-plain.test) || e2e_fail "gateway: not one message for tagged@"
@@ -82,11 +90,13 @@ f=$(mw_rx_one $MW_RX_PLAIN plain@open-plain.test) || e2e_fail "mx.plain.test: no
 [ "$(subject_text "$f")" = "Grüße aus Berlin" ] || e2e_fail "plain@: the Subject changed: $(subject_text "$f")"
 
 # Only there: nothing of the flagged two at the MXes, nothing else at the gateway.
-for r in tagged@open-plain.test dlp@open-plain.test; do
+f=$(mw_rx_one $MW_GW long@open-plain.test) || e2e_fail "gateway: not one message for long@"
+mw_headers "$f" | grep -qix 'X-Encrypt: yes' || e2e_fail "gateway: long@ came without X-Encrypt: yes"
+for r in tagged@open-plain.test dlp@open-plain.test long@open-plain.test; do
 	[ -z "$(e2e_rx_file $MW_RX_PLAIN $r)$(e2e_rx_file $MW_RX_TLS $r)" ] || e2e_fail "$r reached a recipient's MX"
 done
 [ -z "$(e2e_rx_file $MW_GW plain@open-plain.test)" ] || e2e_fail "plain@ reached the gateway"
-[ "$(e2e_rx_count $MW_GW)" -eq 2 ] || e2e_fail "gateway got $(e2e_rx_count $MW_GW) messages, expected 2"
+[ "$(e2e_rx_count $MW_GW)" -eq 3 ] || e2e_fail "gateway got $(e2e_rx_count $MW_GW) messages, expected 3"
 [ "$(e2e_rx_count $MW_RX_PLAIN)" -eq 1 ] || e2e_fail "mx.plain.test got $(e2e_rx_count $MW_RX_PLAIN) messages, expected 1"
 mw_milter_said 'encrypt=yes \(subject_tag' || e2e_fail "milter.log: no subject_tag decision"
 mw_milter_said 'encrypt=yes \(body_patterns\[0\]' || e2e_fail "milter.log: no body_patterns[0] decision"
