@@ -92,7 +92,8 @@ class Daemon:
     conf_extra goes into the policyd section; sections (whole sections, such
     as "tables = { ... };") after it."""
 
-    def __init__(self, binary, table_text, conf_extra="", sections="", preexec_fn=None):
+    def __init__(self, binary, table_text, conf_extra="", sections="", preexec_fn=None,
+                 wait_ready=True):
         self.dir = tempfile.mkdtemp(prefix="ftls-policyd-")
         os.chmod(self.dir, 0o755)
         self.table = os.path.join(self.dir, "forced-tls.table")
@@ -117,12 +118,23 @@ class Daemon:
             try:
                 socket.create_connection(self.sm, timeout=1).close()
                 socket.create_connection(self.pol, timeout=1).close()
-                return
+                break
             except OSError:
                 if self.proc.poll() is not None:
                     raise RuntimeError("daemon exited:\n" + self.logtext())
                 time.sleep(0.05)
-        raise RuntimeError("daemon did not listen:\n" + self.logtext())
+        else:
+            raise RuntimeError("daemon did not listen:\n" + self.logtext())
+        # The listeners open before the table is read: a test that changes the
+        # table at once would race the start's read (CI saw it). wait_ready=False
+        # for the tests that want that race.
+        deadline = time.time() + 60
+        while wait_ready and "ready:" not in self.logtext():
+            if self.proc.poll() is not None:
+                raise RuntimeError("daemon exited:\n" + self.logtext())
+            if time.time() > deadline:
+                raise RuntimeError("daemon not ready:\n" + self.logtext())
+            time.sleep(0.02)
 
     def write_table(self, text):
         tmp = self.table + ".new"

@@ -121,7 +121,7 @@ class ReloadTest(unittest.TestCase):
         # in place. (The listeners open before the build, so the test knows
         # the daemon has started reading; 1,000,000 lines take ~0.5 s.)
         big = "".join("d%d.big.test\n" % i for i in range(1000000))
-        d = Daemon(BINARY, big, "watch_table = true;")
+        d = Daemon(BINARY, big, "watch_table = true;", wait_ready=False)
         try:
             time.sleep(0.05)
             d.write_table(big + SMALL)
