@@ -144,9 +144,15 @@ static void *milter_thread(void *arg)
 static void log_rule(void *arg, const char *which, const char *source)
 {
 	char safe[1024];
+	size_t n = 0;
 
-	log_info("rule %s%s: %s", (const char *)arg, which,
-	         log_safe(source, strlen(source), safe, sizeof(safe)));
+	/* As configured, backslashes and all; only control bytes are escaped (\xNN). */
+	for (const unsigned char *p = (const unsigned char *)source; *p && n + 5 < sizeof(safe);
+	     p++)
+		n += (size_t)snprintf(safe + n, sizeof(safe) - n,
+		                      *p < 0x20 || *p == 0x7f ? "\\x%02x" : "%c", *p);
+	log_info("rule %s%s: %s%s", (const char *)arg, which, safe,
+	         n + 5 >= sizeof(safe) ? "..." : "");
 }
 
 static void log_counters(void)
