@@ -1,0 +1,135 @@
+-- t-attack8.lua: hostile and evasive messages against the issue 8 content
+-- rules, found by the attack8 review. Every case here FAILS on the code as
+-- reviewed (branch attack8 = main + issue 8); the comment above each says
+-- what should happen and why. Fail safe throughout: what the walker cannot
+-- see must count as a match, never as "nothing found", and no input may
+-- cost the milter seconds of CPU.
+local here = os.getenv("FTLS_MILTER_TESTS") or
+	(debug.getinfo(1, "S").source:gsub("^@", ""):match("^(.*)/[^/]*$") or ".")
+local T = dofile(here .. "/lib.lua")
+
+local BASE = [[
+  internal_networks = [ "127.0.0.0/8" ];
+  body_patterns = [ "\\bCONFIDENTIAL\\b", "機密" ];
+  header_patterns = [ "X-Classification: confidential" ];
+  attachment_patterns = [ "secret" ];
+]]
+local OUT = "203.0.113.40"	-- an outside sender: inbound mail
+
+local function flagged(c, d, why)
+	T.check(T.added(c, "X-Encrypt", "yes"), why .. ": X-Encrypt: yes added (log: " .. d .. ")")
+end
+
+local HEAD = {
+	{"From", "Alice <alice@corp.test>"}, {"To", "Bob <bob@other.test>"},
+	{"Subject", "Zahlen"}, {"MIME-Version", "1.0"} }
+local function headers(ctype, extra)
+	local h = {}
+	for _, x in ipairs(HEAD) do
+		table.insert(h, x)
+	end
+	for _, x in ipairs(extra or {}) do
+		table.insert(h, x)
+	end
+	table.insert(h, {"Content-Type", ctype})
+	return h
+end
+local function send(ctype, body, extra, ip)
+	return T.send{ ip = ip, headers = headers(ctype, extra), body = T.chunks(body) }
+end
+local KEY64 = T.base64("the CONFIDENTIAL figures\r\n")
+
+T.run("attack8", function()
+	T.start(BASE, "forced.test\n")
+	local c, d, t0
+
+	-- 1. A keyword followed by 80 KB of empty lines. rules_body.c holds a
+	-- trailing run of CR/LF (held_tail) out of every window and carries it;
+	-- with "\b" at the end of the pattern the match stays partial, the carry
+	-- passes RULES_CARRY_MAX and its start (the keyword) is dropped. The
+	-- walker hands over one line at a time, so the run never ends. Should:
+	-- flagged (the held tail must be bounded, or matched when it grows).
+	c, d = send("text/plain", "hello CONFIDENTIAL" .. string.rep("\r\n", 40000) .. "bye\r\n")
+	flagged(c, d, "keyword followed by 80 KB of empty lines")
+	mt.disconnect(c)
+
+	-- 2. The same with text that has no ASCII at all (Japanese without
+	-- blanks): every byte is held, the first 64 KB are dropped unmatched.
+	-- Should: flagged by body_patterns[1].
+	c, d = send("text/plain; charset=utf-8",
+		"機密" .. string.rep("漢字", 12000) .. "\r\n")
+	flagged(c, d, "CJK keyword at the start of 72 KB of CJK text")
+	mt.disconnect(c)
+
+	-- 3. A multipart whose boundary is longer than BOUNDARY_MAX (200) is
+	-- read as one text part (mimewalk.c part_begin), so its base64 text
+	-- part is never decoded. GMime and mail clients accept such boundaries
+	-- and show the part. Should: walked, or counted as a mime limit.
+	local B = string.rep("x", 201)
+	c, d = send("multipart/mixed; boundary=\"" .. B .. "\"",
+		"--" .. B .. "\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n" ..
+		KEY64 .. "--" .. B .. "--\r\n")
+	flagged(c, d, "base64 text part under a 201-character boundary")
+	mt.disconnect(c)
+
+	-- 4. message/rfc822 with Content-Transfer-Encoding base64 (RFC 2046
+	-- forbids it, Outlook and Thunderbird still open it) is neither walked
+	-- nor text: skipped as an attachment (part_begin: msg needs identity).
+	-- Should: decoded and walked into, or counted as a mime limit.
+	local inner = "From: x@corp.test\r\nSubject: fwd\r\nContent-Type: text/plain\r\n\r\n" ..
+		"the CONFIDENTIAL figures\r\n"
+	c, d = send("multipart/mixed; boundary=\"BB\"",
+		"--BB\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n" ..
+		"--BB\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n" ..
+		T.base64(inner) .. "--BB--\r\n")
+	flagged(c, d, "keyword inside a base64-encoded message/rfc822")
+	mt.disconnect(c)
+
+	-- 5. A boundary line with 9,000 blanks of transport padding (RFC 2046
+	-- allows any) is longer than MIMEWALK_LINE_MAX, so its pieces are never
+	-- taken for a boundary (mimewalk.c line()): the text part after an image
+	-- is skipped with the image. GMime reads it as a boundary. Should:
+	-- flagged (test the first bytes of an over-long line, the rest blanks).
+	c, d = send("multipart/mixed; boundary=\"BB\"",
+		"--BB\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\n" ..
+		"iVBORw0KGgo=\r\n--BB" .. string.rep(" ", 9000) .. "\r\n" ..
+		"Content-Type: text/plain\r\n\r\nthe CONFIDENTIAL figures\r\n--BB--\r\n")
+	flagged(c, d, "text part after a boundary line with 9,000 blanks of padding")
+	mt.disconnect(c)
+
+	-- 6. filename="ok.pdf" with filename*=utf-8''secret.pdf: clients show
+	-- the RFC 2231 filename* (RFC 2231 section 4 / RFC 6266 4.3), GMime
+	-- gives the plain one, and only that is matched. Should: flagged
+	-- (match every name a client may show: filename*, filename, name).
+	c, d = send("multipart/mixed; boundary=\"BB\"",
+		"--BB\r\nContent-Type: text/plain\r\n\r\nhi\r\n" ..
+		"--BB\r\nContent-Type: application/pdf\r\n" ..
+		"Content-Disposition: attachment; filename=\"ok.pdf\"; filename*=utf-8''secret.pdf\r\n" ..
+		"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--BB--\r\n")
+	flagged(c, d, "filename* names secret.pdf, filename ok.pdf")
+	mt.disconnect(c)
+
+	-- 7. A decoded header with a NUL byte before the keyword: mimehdr_decode
+	-- returns it with its length, but content_header() and
+	-- rules_scan_header() take the value as a C string, so the pattern sees
+	-- "". Should: flagged (match the decoded length; the reader sees the
+	-- word).
+	c, d = T.send{ headers = {
+		{"From", "Alice <alice@corp.test>"}, {"To", "Bob <bob@other.test>"},
+		{"X-Classification", "=?utf-8?q?=00?= confidential"}, {"Subject", "x"} },
+		body = {"x\r\n"}, body_optional = true }
+	flagged(c, d, "header_patterns on a value decoded to NUL + keyword")
+	mt.disconnect(c)
+
+	-- 8. Denial of service by an outside sender: 512 KB of empty lines.
+	-- Inbound mail is body-scanned for the default decrypt pattern; the
+	-- walker gives every line end to rules_scan_body() separately, and each
+	-- call copies and moves the whole 64 KB carry (all CR/LF, held): about
+	-- 20 s of CPU for this message (37 s for 1 MB). Should: milliseconds
+	-- (the decoded text batched before the scan, and the held tail bounded).
+	t0 = os.time()
+	c, d = send("text/plain", string.rep("\r\n", 262144), nil, OUT)
+	local took = os.time() - t0
+	T.check(took <= 3, "512 KB of empty lines scanned in at most 3 s (took " .. took .. " s)")
+	mt.disconnect(c)
+end)
