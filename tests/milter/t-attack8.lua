@@ -39,7 +39,17 @@ local function send(ctype, body, extra, ip)
 end
 local KEY64 = T.base64("the CONFIDENTIAL figures\r\n")
 
+-- glibc's debugging malloc (Debian libc6: libc_malloc_debug.so.0) makes
+-- every realloc() move and fills freed memory, so that a use after free
+-- (case 9) crashes the filter in a normal build, not only under ASan.
+local MDEBUG = "/usr/lib/x86_64-linux-gnu/libc_malloc_debug.so.0"
+
 T.run("attack8", function()
+	T.ok(io.open(MDEBUG, "rb") ~= nil, MDEBUG .. " exists (Debian libc6)")
+	local real = T.bin
+	T.bin = T.write("filter.sh", "#!/bin/sh\nLD_PRELOAD=" .. MDEBUG ..
+		" MALLOC_CHECK_=3 MALLOC_PERTURB_=170 exec " .. real .. " \"$@\"\n")
+	os.execute("chmod 0755 " .. T.bin)
 	T.start(BASE, "forced.test\n")
 	local c, d, t0
 
@@ -132,4 +142,24 @@ T.run("attack8", function()
 	local took = os.time() - t0
 	T.check(took <= 3, "512 KB of empty lines scanned in at most 3 s (took " .. took .. " s)")
 	mt.disconnect(c)
+
+	-- 9. Use after free, by an outside sender: four nested multiparts, then
+	-- a part whose headers (a multipart Content-Type) end at the closing
+	-- boundary line "--d--" without an empty line. mimewalk.c boundary()
+	-- keeps b = &w->st[k], calls headers_end() -> part_begin() -> push(),
+	-- whose realloc() moves w->st, then reads b->depth and frees
+	-- b->boundary from the freed array (found by fuzz_mime; ASan:
+	-- heap-use-after-free mimewalk.c:295). Here the filter aborts
+	-- ("free(): invalid pointer"). Should: walked, no crash (index the
+	-- stack again after headers_end()).
+	local mp = function(b) return "Content-Type: multipart/mixed; boundary=\"" .. b .. "\"\r\n" end
+	local uaf = "--a\r\n" .. mp("b") .. "\r\n--b\r\n" .. mp("c") .. "\r\n--c\r\n" ..
+		mp("d") .. "\r\n--d\r\n" .. mp("e") .. "--d--\r\n--c--\r\n--b--\r\n--a--\r\n"
+	local ok = pcall(function()
+		c, d = send("multipart/mixed; boundary=\"a\"", uaf, nil, OUT)
+		mt.disconnect(c)
+		c, d = send("text/plain", "hello\r\n", nil, OUT)	-- still alive?
+		mt.disconnect(c)
+	end)
+	T.check(ok, "the filter survives a part whose headers end at a closing boundary, 4 deep")
 end)
