@@ -87,7 +87,11 @@ static int add_item(const char *s, cfg_value *v)
 	return 0;
 }
 
-/* A built-in default: comma-separated items (the settings table's form only). */
+/*
+ * A built-in default: comma-separated items, blanks around each trimmed
+ * (the settings table's form only). Blanks inside an item stay: the
+ * default "^-----BEGIN PGP MESSAGE-----" is one pattern, not three.
+ */
 static int split_list(const char *s, cfg_value *v)
 {
 	char *copy, *tok, *save = NULL;
@@ -97,9 +101,17 @@ static int split_list(const char *s, cfg_value *v)
 		return 0;
 	if ((copy = strdup(s)) == NULL)
 		return -1;
-	for (tok = strtok_r(copy, ", \t", &save); tok != NULL && rc == 0;
-	     tok = strtok_r(NULL, ", \t", &save))
-		rc = add_item(tok, v);
+	for (tok = strtok_r(copy, ",", &save); tok != NULL && rc == 0;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *end = tok + strlen(tok);
+
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		if (*tok != '\0')
+			rc = add_item(tok, v);
+	}
 	free(copy);
 	return rc;
 }

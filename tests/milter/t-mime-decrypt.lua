@@ -67,6 +67,15 @@ T.run("mimedecrypt", function()
 	c, d = T.send_eml{ file = "tb-b64-plain.eml", ip = OUT }
 	no_decrypt(c, d, "plain base64 text inbound")
 	mt.disconnect(c)
+	-- The default is one pattern: a built-in list default was split at blanks into
+	-- "^-----BEGIN", "PGP" and "MESSAGE-----", and any text naming PGP asked for
+	-- decryption.
+	c, d = T.send{ ip = OUT, body = {"We talked about PGP and its MESSAGE format.\r\n"} }
+	no_decrypt(c, d, "text that names PGP, default patterns")
+	T.check(string.find(d, "decrypt_body_patterns[0]", 1, true) == nil and
+		string.find(d, "decrypt_body_patterns[1]", 1, true) == nil,
+		"the default decrypt pattern is one pattern (" .. d .. ")")
+	mt.disconnect(c)
 
 	-- Outbound and gateway mail: never.
 	c, d = T.send_eml{ file = "tb-pgpmime.eml" }
