@@ -26,7 +26,9 @@
  *	              to-back signals are coalesced, never lost, and never
  *	              leave the main thread busy;
  *	    SIGUSR2   log the snapshot in use, the reload counts, the counters
- *	              (stats.h), every compiled rule and the content limits;
+ *	              (stats.h), every compiled rule and the content limits,
+ *	              from a thread of its own (the main thread waits again
+ *	              at once: see dumper());
  *	    SIGTERM, SIGINT
  *	              a chosen stop: smfi_stop(), exit 0.
  *	Linux gives a signal sent to the process to the main thread first
@@ -171,6 +173,8 @@ static void log_running(void)
 	msnapshot *cur = msnapshot_current();
 	unsigned long ok = 0, refused = 0;
 
+	if (cur == NULL) /* stopping */
+		return;
 	msnapshot_counts(&ok, &refused);
 	log_info("running: table %s, %zu entries; reloads ok=%lu refused=%lu", cur->table_path,
 	         cur->rs.entries, ok, refused);
@@ -183,6 +187,53 @@ static void log_running(void)
 	         cur->content.decode ? "true" : "false", cur->content.scan_limit,
 	         cur->content.read_limit, cur->content.max_depth, cur->content.max_parts);
 	msnapshot_release(cur);
+}
+
+/*
+ * The SIGUSR2 dump runs in a thread of its own: the main thread goes back
+ * to sigwait() at once. While it is away, a SIGTERM may go to libmilter's
+ * signal thread instead, which stops the filter with exit 1 (see the top
+ * of this file); the dump's dozens of log lines made that window wide
+ * enough to be hit.
+ */
+static pthread_mutex_t dump_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t dump_cond = PTHREAD_COND_INITIALIZER;
+static int dump_wanted, dump_running, dump_stopped;
+
+static void *dumper(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&dump_lock);
+	for (;;) {
+		while (!dump_wanted || dump_stopped)
+			pthread_cond_wait(&dump_cond, &dump_lock);
+		dump_wanted = 0;
+		dump_running = 1;
+		pthread_mutex_unlock(&dump_lock);
+		log_running();
+		pthread_mutex_lock(&dump_lock);
+		dump_running = 0;
+		pthread_cond_broadcast(&dump_cond);
+	}
+	return NULL;
+}
+
+/* Before the snapshots go away: no dump runs, none starts. */
+static void dumps_stop(void)
+{
+	pthread_mutex_lock(&dump_lock);
+	dump_stopped = 1;
+	while (dump_running)
+		pthread_cond_wait(&dump_cond, &dump_lock);
+	pthread_mutex_unlock(&dump_lock);
+}
+
+static void request_dump(void)
+{
+	pthread_mutex_lock(&dump_lock);
+	dump_wanted = 1;
+	pthread_cond_broadcast(&dump_cond); /* one condition, two kinds of waiter */
+	pthread_mutex_unlock(&dump_lock);
 }
 
 static void stop(int sig, int *listen_fd)
@@ -217,12 +268,17 @@ int signals_loop(int listen_fd)
 {
 	static int fd; /* read by the waker thread, which may outlive this call */
 	sigset_t set;
-	pthread_t tid;
+	pthread_t tid, dump_tid;
 	int sig, chosen = 0;
 
 	fd = listen_fd;
 	main_tid = pthread_self();
 	handled(&set, 0);
+	if (pthread_create(&dump_tid, NULL, dumper, NULL) != 0) {
+		log_errx("cannot start the SIGUSR2 thread");
+		return 1;
+	}
+	pthread_detach(dump_tid);
 	if (pthread_create(&tid, NULL, milter_thread, NULL) != 0) {
 		log_errx("cannot start the milter thread");
 		return 1;
@@ -233,12 +289,13 @@ int signals_loop(int listen_fd)
 		if (sig == SIGUSR1)
 			msnapshot_reload("SIGUSR1");
 		else if (sig == SIGUSR2)
-			log_running();
+			request_dump();
 		else if (!chosen) {
 			chosen = 1;
 			stop(sig, &fd);
 		}
 	}
 	pthread_join(tid, NULL);
+	dumps_stop();
 	return verdict(chosen);
 }
