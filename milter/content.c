@@ -28,6 +28,10 @@
 #include "mimewalk.h"
 
 static const char mime_limit[] = "mime limit";
+static const char scan_limit[] = "body_scan_limit";
+static const char read_limit[] = "body_read_limit";
+
+#define CONTENT_BATCH 16384 /* decoded text gathered before a scan */
 
 struct content {
 	content_config cfg;
@@ -37,6 +41,8 @@ struct content {
 	size_t raw;
 	const char *flagged, *decrypt;
 	int done;
+	size_t nbatch; /* the walker gives text a line or less at a time: gathered here */
+	unsigned char batch[CONTENT_BATCH];
 };
 
 /* Everything this message can be decided for is decided. */
@@ -56,9 +62,37 @@ static int scan_text(content *ct, const unsigned char *buf, size_t len)
 	return decided(ct);
 }
 
+/* Scan what was gathered. */
+static int flush(content *ct)
+{
+	size_t n = ct->nbatch;
+
+	ct->nbatch = 0;
+	return n > 0 ? scan_text(ct, ct->batch, n) : decided(ct);
+}
+
 static int on_text(void *arg, const unsigned char *buf, size_t len)
 {
-	return scan_text(arg, buf, len);
+	content *ct = arg;
+
+	if (ct->nbatch + len > sizeof(ct->batch) && flush(ct))
+		return 1;
+	if (len > sizeof(ct->batch))
+		return scan_text(ct, buf, len);
+	memcpy(ct->batch + ct->nbatch, buf, len);
+	ct->nbatch += len;
+	return 0;
+}
+
+/*
+ * A byte limit ended the scan before the body did: outbound mail counts
+ * as flagged (what was not scanned may hold anything); decryption asks
+ * for nothing (no clear text leaves because of it).
+ */
+static void limit_reached(content *ct, const char *which)
+{
+	if (ct->enc != NULL && ct->flagged == NULL)
+		ct->flagged = which;
 }
 
 static int on_part(void *arg, const mimewalk_part *p)
@@ -142,8 +176,10 @@ content_rc content_header(content *ct, const char *name, const char *raw, const 
 /* The walk or the scan is over: let the scans see the end of their text. */
 static content_rc finish(content *ct)
 {
+	if (ct->done)
+		return CONTENT_DONE;
 	ct->done = 1;
-	if (!decided(ct))
+	if (!flush(ct))
 		(void)scan_text(ct, NULL, 0);
 	return CONTENT_DONE;
 }
@@ -161,7 +197,10 @@ static content_rc walked(content *ct, mimewalk_rc rc)
 		if (ct->dec != NULL && ct->decrypt == NULL)
 			ct->decrypt = mime_limit;
 		return finish(ct);
-	case MIMEWALK_DONE:
+	case MIMEWALK_DONE: /* body_scan_limit: scan what came, then count the limit */
+		(void)finish(ct);
+		limit_reached(ct, scan_limit);
+		return CONTENT_DONE;
 	case MIMEWALK_STOP:
 		break;
 	}
@@ -171,11 +210,19 @@ static content_rc walked(content *ct, mimewalk_rc rc)
 /* Raw scanning (decode off): the scans stop by themselves at body_scan_limit. */
 static content_rc raw_scan(content *ct, const unsigned char *chunk, size_t len, int last)
 {
-	if (scan_text(ct, chunk, len) || last)
+	if (scan_text(ct, chunk, len))
 		return finish(ct);
 	if ((ct->enc == NULL || rules_scan_body_bytes(ct->enc) >= ct->cfg.scan_limit) &&
-	    (ct->dec == NULL || rules_scan_body_bytes(ct->dec) >= ct->cfg.scan_limit))
-		return finish(ct);
+	    (ct->dec == NULL || rules_scan_body_bytes(ct->dec) >= ct->cfg.scan_limit)) {
+		(void)finish(ct);
+		limit_reached(ct, scan_limit);
+		return CONTENT_DONE;
+	}
+	if (last) {
+		(void)finish(ct);
+		limit_reached(ct, read_limit);
+		return CONTENT_DONE;
+	}
 	return CONTENT_MORE;
 }
 
@@ -195,12 +242,16 @@ content_rc content_body(content *ct, const unsigned char *chunk, size_t len)
 	ct->raw += len;
 	if (ct->w == NULL)
 		return raw_scan(ct, chunk, len, last);
-	if ((rc = walked(ct, mimewalk_feed(ct->w, chunk, len))) != CONTENT_MORE || !last)
+	if ((rc = walked(ct, mimewalk_feed(ct->w, chunk, len))) != CONTENT_MORE)
 		return rc;
-	/* body_read_limit: the body ends here for the walk */
+	if (!last)
+		return flush(ct) ? finish(ct) : CONTENT_MORE; /* decide per chunk */
+	/* body_read_limit: the body ends here for the walk, and counts as a limit */
 	if ((rc = walked(ct, mimewalk_end(ct->w))) == CONTENT_NOMEM)
 		return rc;
-	return finish(ct);
+	(void)finish(ct);
+	limit_reached(ct, read_limit);
+	return CONTENT_DONE;
 }
 
 content_rc content_end(content *ct)

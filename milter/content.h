@@ -18,10 +18,11 @@
  *	  raw body as the MTA sends it, as before issue 8, and attachment
  *	  patterns see nothing.
  *	Bounds: body_scan_limit decoded bytes, body_read_limit raw bytes,
- *	mime_max_depth, mime_max_parts. Passing the depth or part limit counts
- *	as a match ("mime limit"): what could not be walked may hold anything.
- *	The scan limits do not: the first bytes are what is scanned, as the
- *	manual says.
+ *	mime_max_depth, mime_max_parts. Reaching any of them counts as a
+ *	match of the encryption rules ("mime limit", "body_scan_limit",
+ *	"body_read_limit"): what was not scanned may hold anything. For the
+ *	decrypt rules a limit is no match (no clear text leaves because of
+ *	it), except the depth and part limits, which ask for decryption too.
  */
 #ifndef MILTER_CONTENT_H
 #define MILTER_CONTENT_H

@@ -91,6 +91,17 @@ static unsigned name_index(cctx *c, const char *name)
 	return 1;
 }
 
+/* The counters a content verdict feeds besides flagged/decrypt. */
+static void count_which(const char *which)
+{
+	if (rules_which_is_error(which))
+		stats_add(STAT_MATCH_ERRORS);
+	else if (strcmp(which, "mime limit") == 0)
+		stats_add(STAT_MIME_LIMITS);
+	else if (strcmp(which, "body_scan_limit") == 0 || strcmp(which, "body_read_limit") == 0)
+		stats_add(STAT_SCAN_LIMITS);
+}
+
 /* What the content rules found so far goes into the message state (once). */
 static void note_content(cctx *c)
 {
@@ -102,20 +113,14 @@ static void note_content(cctx *c)
 		c->m->flagged = 1;
 		snprintf(c->m->flagged_by, sizeof(c->m->flagged_by), "%s", which);
 		stats_add(STAT_FLAGGED);
-		if (rules_which_is_error(which))
-			stats_add(STAT_MATCH_ERRORS);
-		if (strcmp(which, "mime limit") == 0)
-			stats_add(STAT_MIME_LIMITS);
+		count_which(which);
 	}
 	if (!c->m->decrypt && (which = content_decrypt(c->content)) != NULL) {
 		c->m->decrypt = 1;
 		snprintf(c->m->decrypt_by, sizeof(c->m->decrypt_by), "%s%s",
 		         strcmp(which, "mime limit") == 0 ? "" : "decrypt_", which);
 		stats_add(STAT_DECRYPT);
-		if (rules_which_is_error(which))
-			stats_add(STAT_MATCH_ERRORS);
-		if (strcmp(which, "mime limit") == 0)
-			stats_add(STAT_MIME_LIMITS);
+		count_which(which);
 	}
 }
 

@@ -14,6 +14,7 @@ typedef enum {
 	STAT_DECRYPT,      /* flagged for decryption */
 	STAT_MATCH_ERRORS, /* a pattern could not complete: counted as a match */
 	STAT_MIME_LIMITS,  /* mime_max_depth or mime_max_parts passed: counted as a match */
+	STAT_SCAN_LIMITS,  /* body_scan_limit or body_read_limit reached: counted as a match */
 	STAT_DEFERRED,     /* answered with a temporary failure at end of message */
 	STAT_COUNT
 } stat_id;

@@ -2,7 +2,8 @@
 -- a match inside one chunk, a match split across two chunks, a match that
 -- needs the end of the body to complete, no match, body_scan_limit, and
 -- SMFIR_SKIP as soon as the message is decided (or when the body is not
--- scanned at all: inbound mail, or mail flagged by its subject).
+-- scanned at all: inbound mail, or mail flagged by its subject); reaching
+-- body_scan_limit or body_read_limit counts as a match (issue 8).
 local here = os.getenv("FTLS_MILTER_TESTS") or
 	(debug.getinfo(1, "S").source:gsub("^@", ""):match("^(.*)/[^/]*$") or ".")
 local T = dofile(here .. "/lib.lua")
@@ -67,12 +68,27 @@ T.run("body", function()
 	T.ok(T.skipped_at == 1, "inbound: skip at chunk 1")
 	mt.disconnect(c)
 
-	-- body_scan_limit: a match past the limit is not seen.
+	-- body_scan_limit: a match past the limit is not seen; reaching the limit
+	-- counts as a match (issue 8), so the message is flagged all the same.
 	T.reconfigure(BASE .. "  body_scan_limit = 100;\n")
 	c, d = T.send{ body = {string.rep("x", 90) .. "\r\n", "CONFIDENTIAL\r\n"} }
-	not_flagged(c, d, "match past body_scan_limit")
+	flagged(c, d, "body_scan_limit", "match past body_scan_limit")
 	mt.disconnect(c)
 	c, d = T.send{ body = {string.rep("x", 60) .. "\r\n", "CONFIDENTIAL\r\n"} }
 	flagged(c, d, "body_patterns[0]", "match inside body_scan_limit")
 	mt.disconnect(c)
+
+	-- body_read_limit (raw bytes read) counts as a match too, decoded or raw;
+	-- a body under it is judged as usual.
+	for _, decode in ipairs({"true", "false"}) do
+		T.reconfigure(BASE .. "  body_read_limit = 200;\n  mime_decode = " .. decode .. ";\n")
+		c, d = T.send{ body = {string.rep("x", 150) .. "\r\n", string.rep("y", 150) .. "\r\n"} }
+		flagged(c, d, "body_read_limit", "body_read_limit reached, mime_decode = " .. decode)
+		T.ok(T.skipped_at == 2, "body_read_limit: skip at chunk 2 (got " ..
+			tostring(T.skipped_at) .. ")")
+		mt.disconnect(c)
+		c, d = T.send{ body = {string.rep("x", 100) .. "\r\n"} }
+		not_flagged(c, d, "under body_read_limit, mime_decode = " .. decode)
+		mt.disconnect(c)
+	end
 end)

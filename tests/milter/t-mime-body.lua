@@ -156,11 +156,14 @@ T.run("mimebody", function()
 	mt.disconnect(c)
 	c, d = T.send{ headers = headers("text/plain; charset=UTF-8", "base64"),
 		body = {T.base64(filler(3000) .. "CONFIDENTIAL\r\n")} }
-	not_flagged(c, d, "keyword at decoded byte 3000, limit 2000")
+	-- Past body_scan_limit the keyword is not seen, and the limit counts as a
+	-- match (issue 8: "a limit ... counts as a match"): what was not scanned may
+	-- hold anything.
+	flagged(c, d, "body_scan_limit", "keyword at decoded byte 3000, limit 2000")
 	mt.disconnect(c)
 	c, d = T.send{ headers = headers("text/plain; charset=UTF-8", "base64"),
 		body = T.chunks(T.base64(filler(100000)), 16384) }
-	not_flagged(c, d, "100 KB of text, limit 2000")
+	flagged(c, d, "body_scan_limit", "100 KB of text, limit 2000")
 	T.check(T.skipped_at == 1, "body_scan_limit reached in chunk 1: skip there (got " ..
 		tostring(T.skipped_at) .. ")")
 	mt.disconnect(c)
