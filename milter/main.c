@@ -275,8 +275,7 @@ int main(int argc, char **argv)
 		log_errx("cannot start the reload thread");
 		return 1;
 	}
-	log_info("ready on %s", listen);
-	rc = signals_loop(listen_fd);
+	rc = signals_loop(listen_fd, listen); /* logs "ready on LISTEN" */
 	msnapshot_stop();
 	return rc;
 }

@@ -133,9 +133,24 @@ static void *waker(void *arg)
 	return NULL;
 }
 
+/*
+ * smfi_main() starts libmilter's signal thread, which waits for SIGTERM
+ * too. Until the main thread waits, a SIGTERM goes to whichever thread
+ * waits first: the milter thread starts libmilter only once the main
+ * thread is about to wait (go), and "ready" is logged then, so a SIGTERM
+ * sent on "ready" finds the main thread waiting.
+ */
+static pthread_mutex_t go_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t go_cond = PTHREAD_COND_INITIALIZER;
+static int go;
+
 static void *milter_thread(void *arg)
 {
 	(void)arg;
+	pthread_mutex_lock(&go_lock);
+	while (!go)
+		pthread_cond_wait(&go_cond, &go_lock);
+	pthread_mutex_unlock(&go_lock);
 	milter_rc = smfi_main();
 	atomic_store(&milter_done, 1);
 	pthread_kill(main_tid, SIGUSR2); /* wake the signal loop */
@@ -264,7 +279,7 @@ static int verdict(int chosen)
 	return 0;
 }
 
-int signals_loop(int listen_fd)
+int signals_loop(int listen_fd, const char *ready)
 {
 	static int fd; /* read by the waker thread, which may outlive this call */
 	sigset_t set;
@@ -283,6 +298,11 @@ int signals_loop(int listen_fd)
 		log_errx("cannot start the milter thread");
 		return 1;
 	}
+	log_info("ready on %s", ready);
+	pthread_mutex_lock(&go_lock);
+	go = 1;
+	pthread_cond_signal(&go_cond);
+	pthread_mutex_unlock(&go_lock);
 	while (!atomic_load(&milter_done)) {
 		if (sigwait(&set, &sig) != 0 || atomic_load(&milter_done))
 			continue;

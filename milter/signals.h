@@ -16,9 +16,11 @@ void signals_block(void);
 /*
  * Run smfi_main() in a thread and handle signals in the calling (main)
  * thread until the filter stops. listen_fd: libmilter's listening socket
- * (-1 if unknown), woken on a stop. Returns the exit status: 0 for a stop
+ * (-1 if unknown), woken on a stop; listen: its address, for the "ready on
+ * LISTEN" line, logged once the main thread is about to wait for signals
+ * and before libmilter starts. Returns the exit status: 0 for a stop
  * we chose (SIGTERM or SIGINT taken by us), 1 for any other.
  */
-int signals_loop(int listen_fd);
+int signals_loop(int listen_fd, const char *listen);
 
 #endif
