@@ -97,10 +97,10 @@ static size_t word(const char *s, const char *e, const char **cs, size_t *cslen,
 	if (enc[1] != '?' || !strchr("BbQq", enc[0]))
 		return 0;
 	txt = enc + 2;
-	for (t = txt; t + 1 < e && !(t[0] == '?' && t[1] == '='); t++)
-		if (*t == ' ' || *t == '\t' || (*t == '?' && (enc[0] | 0x20) == 'q'))
-			return 0;
-	if (t + 1 >= e)
+	/* the text holds no '?' and no blank (RFC 2047 5): the first '?' ends it, so linear */
+	for (t = txt; t < e && *t != '?' && *t != ' ' && *t != '\t'; t++)
+		;
+	if (t + 1 >= e || t[0] != '?' || t[1] != '=')
 		return 0;
 	out->len = 0;
 	if ((enc[0] | 0x20) == 'b') {
@@ -201,6 +201,18 @@ static void decode_words(struct buf *b, const char *s, const char *e)
 	free(one.p);
 }
 
+/* NUL bytes (from a word) out: callers see the whole text with strlen(). */
+static void drop_nul(struct buf *b)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < b->len; i++)
+		if (b->p[i] != '\0')
+			b->p[j++] = b->p[i];
+	b->len = j;
+	b->p[j] = '\0';
+}
+
 char *mimehdr_decode(const char *value, size_t *len)
 {
 	struct buf u = {0}, b = {0};
@@ -227,6 +239,7 @@ char *mimehdr_decode(const char *value, size_t *len)
 		free(b.p);
 		return NULL;
 	}
+	drop_nul(&b);
 	if (len)
 		*len = b.len;
 	return b.p;

@@ -32,8 +32,9 @@ int mimehdr_init(void);
  * are (invalid UTF-8 included). Words are also found inside a word
  * ("x=?utf-8?q?a?=y" is "xay"), and the bytes of adjacent words in one
  * charset are joined before conversion (a character split across two
- * words comes out whole). Linear in the length. *len gets the length
- * (the result may hold NUL bytes from a word). NULL only when out of
+ * words comes out whole). Linear in the length. NUL bytes that a word
+ * decodes to ("=?utf-8?q?=00?=") are dropped, so the result holds none
+ * and *len (when len is not NULL) is its strlen(). NULL only when out of
  * memory.
  */
 char *mimehdr_decode(const char *value, size_t *len);
