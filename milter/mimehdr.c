@@ -528,7 +528,11 @@ mimehdr_cte mimehdr_transfer_encoding(const char *value)
 		return MIMEHDR_CTE_BASE64;
 	if (n == 16 && strncasecmp(s, "quoted-printable", 16) == 0)
 		return MIMEHDR_CTE_QP;
-	return MIMEHDR_CTE_IDENTITY;
+	if (n == 0 || (n == 4 && strncasecmp(s, "7bit", 4) == 0) ||
+	    (n == 4 && strncasecmp(s, "8bit", 4) == 0) ||
+	    (n == 6 && strncasecmp(s, "binary", 6) == 0))
+		return MIMEHDR_CTE_IDENTITY;
+	return MIMEHDR_CTE_UNKNOWN;
 }
 
 int mimehdr_encrypted(const mimehdr_ctype *ct)

@@ -76,11 +76,17 @@ void mimehdr_ctype_free(mimehdr_ctype *ct);
  */
 int mimehdr_filename(const char *disposition, char **name);
 
-/* The Content-Transfer-Encoding of a value (NULL: absent). */
+/*
+ * The Content-Transfer-Encoding of a value (NULL: absent), case and
+ * comments ignored. Anything but the five of RFC 2045 (x-uuencode,
+ * x-token, garbage) is MIMEHDR_CTE_UNKNOWN, not identity: a client may
+ * decode what the caller would read as it stands.
+ */
 typedef enum {
-	MIMEHDR_CTE_IDENTITY = 0, /* 7bit, 8bit, binary, absent or unknown */
+	MIMEHDR_CTE_IDENTITY = 0, /* 7bit, 8bit, binary, absent or empty */
 	MIMEHDR_CTE_BASE64,
 	MIMEHDR_CTE_QP,
+	MIMEHDR_CTE_UNKNOWN, /* any other value */
 } mimehdr_cte;
 mimehdr_cte mimehdr_transfer_encoding(const char *value);
 

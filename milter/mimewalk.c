@@ -60,6 +60,7 @@ struct mimewalk {
 	int cont; /* the line in the buffer continues an over-long line */
 	char h[HDR_MAX + 1];
 	size_t hlen;
+	int hbad;                 /* the header in h was cut at HDR_MAX, or holds a NUL byte */
 	char *ctype, *disp, *cte; /* the current part's headers */
 	unsigned depth, nparts;
 	int in_digest;
@@ -89,6 +90,7 @@ static void hdrs_free(mimewalk *w)
 	free(w->cte);
 	w->ctype = w->disp = w->cte = NULL;
 	w->hlen = 0;
+	w->hbad = 0;
 }
 
 void mimewalk_free(mimewalk *w)
@@ -133,19 +135,40 @@ mimewalk_rc mimewalk_header(mimewalk *w, const char *name, const char *value)
 	return w->rc;
 }
 
-/* The header in w->h, if any, kept when it is one of ours. */
+static int ours(const char *name, size_t nlen)
+{
+	return (nlen == 12 && strncasecmp(name, "Content-Type", 12) == 0) ||
+	       (nlen == 19 && strncasecmp(name, "Content-Disposition", 19) == 0) ||
+	       (nlen == 25 && strncasecmp(name, "Content-Transfer-Encoding", 25) == 0);
+}
+
+/*
+ * The header in w->h, if any, kept when it is one of ours; one of ours cut
+ * at HDR_MAX (its boundary or type may be in what was cut) or holding a NUL
+ * (a C string would end there): MIMEWALK_LIMIT. -1 when out of memory.
+ */
 static int header_done(mimewalk *w)
 {
 	char *colon, *e;
+	int bad = w->hbad;
 
+	w->hbad = 0;
 	if (w->hlen == 0)
 		return 0;
+	if (memchr(w->h, '\0', w->hlen) != NULL) {
+		w->rc = MIMEWALK_LIMIT; /* never in a real header, and "Content-Type\0" hides */
+		return 0;
+	}
 	w->h[w->hlen] = '\0';
 	w->hlen = 0;
 	if ((colon = strchr(w->h, ':')) == NULL)
 		return 0;
 	for (e = colon; e > w->h && (e[-1] == ' ' || e[-1] == '\t'); e--)
 		;
+	if (bad && ours(w->h, e - w->h)) {
+		w->rc = MIMEWALK_LIMIT;
+		return 0;
+	}
 	return header(w, w->h, e - w->h, colon + 1);
 }
 
@@ -207,9 +230,8 @@ static void part_begin(mimewalk *w, const mimehdr_ctype *ct, char *fname)
 {
 	mimewalk_part p = {ct->type, ct->subtype, fname, w->depth, w->nparts, 0};
 	mimehdr_cte cte = mimehdr_transfer_encoding(w->cte);
-	int multi = strcmp(ct->type, "multipart") == 0 && ct->boundary && *ct->boundary &&
-	            strlen(ct->boundary) <= BOUNDARY_MAX;
-	int msg = strcmp(ct->type, "message") == 0 && cte == MIMEHDR_CTE_IDENTITY &&
+	int multi = strcmp(ct->type, "multipart") == 0 && ct->boundary && *ct->boundary;
+	int msg = strcmp(ct->type, "message") == 0 &&
 	          (strcmp(ct->subtype, "rfc822") == 0 || strcmp(ct->subtype, "global") == 0);
 
 	p.text =
@@ -222,7 +244,15 @@ static void part_begin(mimewalk *w, const mimehdr_ctype *ct, char *fname)
 		w->rc = MIMEWALK_STOP;
 		return;
 	}
-	if ((multi || msg) && w->depth + 1 > w->lim.max_depth) {
+	/*
+	 * What the walker cannot read as a client may: a boundary over
+	 * BOUNDARY_MAX; a multipart or message/rfc822 in base64 or QP (RFC 2046
+	 * forbids it, clients decode it); a text part in an unknown encoding.
+	 */
+	if ((multi && strlen(ct->boundary) > BOUNDARY_MAX) ||
+	    ((multi || msg) && cte != MIMEHDR_CTE_IDENTITY) ||
+	    (p.text && cte == MIMEHDR_CTE_UNKNOWN) ||
+	    ((multi || msg) && w->depth + 1 > w->lim.max_depth)) {
 		w->rc = MIMEWALK_LIMIT;
 	} else if (multi) {
 		if (push(w, ct->boundary, strcmp(ct->subtype, "digest") == 0) != 0)
@@ -327,8 +357,10 @@ static void line(mimewalk *w, const unsigned char *l, size_t n, int complete)
 			w->rc = MIMEWALK_NOMEM;
 			return;
 		}
-		if (m > HDR_MAX - w->hlen)
+		if (m > HDR_MAX - w->hlen) {
 			m = HDR_MAX - w->hlen; /* the rest of a huge header is dropped */
+			w->hbad = 1;
+		}
 		memcpy(w->h + w->hlen, l, m);
 		w->hlen += m;
 	} else if (w->mode == M_TEXT) {
@@ -349,12 +381,12 @@ mimewalk_rc mimewalk_feed(mimewalk *w, const unsigned char *buf, size_t len)
 {
 	if (w->rc != MIMEWALK_MORE)
 		return w->rc;
+	w->raw += len;
 	if (w->mode == M_TOP) {
 		headers_end(w);
 		if (w->rc != MIMEWALK_MORE)
 			return w->rc;
 	}
-	w->raw += len;
 	while (len > 0 && w->rc == MIMEWALK_MORE) {
 		const unsigned char *nl = memchr(buf, '\n', len);
 		size_t take = nl ? (size_t)(nl - buf) + 1 : len, room = sizeof(w->line) - w->llen;

@@ -284,7 +284,11 @@ static void t_filename(void **st)
 	assert_int_equal(mimehdr_transfer_encoding(" Base64 (x)"), MIMEHDR_CTE_BASE64);
 	assert_int_equal(mimehdr_transfer_encoding("\r\n quoted-printable"), MIMEHDR_CTE_QP);
 	assert_int_equal(mimehdr_transfer_encoding("8bit"), MIMEHDR_CTE_IDENTITY);
-	assert_int_equal(mimehdr_transfer_encoding("x-uuencode"), MIMEHDR_CTE_IDENTITY);
+	assert_int_equal(mimehdr_transfer_encoding("x-uuencode"), MIMEHDR_CTE_UNKNOWN);
+	assert_int_equal(mimehdr_transfer_encoding("7BIT (c)"), MIMEHDR_CTE_IDENTITY);
+	assert_int_equal(mimehdr_transfer_encoding(" binary"), MIMEHDR_CTE_IDENTITY);
+	assert_int_equal(mimehdr_transfer_encoding(""), MIMEHDR_CTE_IDENTITY);
+	assert_int_equal(mimehdr_transfer_encoding("8bits"), MIMEHDR_CTE_UNKNOWN);
 	assert_int_equal(mimehdr_transfer_encoding(NULL), MIMEHDR_CTE_IDENTITY);
 }
 
@@ -466,7 +470,7 @@ static void t_walk_plain(void **st)
 	assert_string_equal(o, "{0 d0 text/plain - text}line one\r\nSECRET-LINE\r\n");
 	free(o);
 	o = walk_all("multipart/mixed; boundary=b", "--b\r\n\r\nfirst\r\n--b\r\n"
-	                                            "Content-Transfer-Encoding: x-unknown\r\n"
+	                                            "Content-Transfer-Encoding: 8bit\r\n"
 	                                            "\r\nraw =41 kept\r\n");
 	assert_string_equal(o, "{0 d0 multipart/mixed -}{1 d1 text/plain - text}first\r\n"
 	                       "{2 d1 text/plain - text}raw =41 kept\r\n");
@@ -509,6 +513,90 @@ static void t_walk_plain(void **st)
 	assert_string_equal(o, "{0 d0 multipart/digest -}{1 d1 message/rfc822 -}"
 	                       "{2 d2 text/plain - text}inner\r\n");
 	free(o);
+}
+
+/* The walk ends in rc, the output being want, for every chunking. */
+static void walk_rc(const char *ctype, const char *body, size_t len, mimewalk_rc want,
+                    const char *want_out)
+{
+	for (int c = 0; c <= 3; c++) {
+		mimewalk_rc rc;
+		char *o = walk(ctype, body, len, c == 3 ? 7 : c, NULL, &rc);
+
+		if (rc != want || (want_out && strcmp(o, want_out) != 0))
+			fail_msg("chunking %d: rc %d (want %d), output:\n%s", c, rc, want, o);
+		free(o);
+	}
+}
+
+/* What the walker cannot read as a client may is a limit, never skipped (attack8). */
+static void t_walk_cannot_judge(void **st)
+{
+	char *b, *body = malloc(20000);
+	const char *p;
+	size_t n;
+
+	(void)st;
+	assert_non_null(body);
+	/* 4: a boundary over BOUNDARY_MAX (200) */
+	b = malloc(202);
+	memset(b, 'x', 201);
+	b[201] = '\0';
+	n = snprintf(body, 20000, "multipart/mixed; boundary=\"%s\"", b);
+	walk_rc(body, "--x\r\n", 5, MIMEWALK_LIMIT, NULL);
+	b[200] = '\0';
+	n = snprintf(body, 20000, "multipart/mixed; boundary=\"%s\"", b);
+	p = strdup(body);
+	n = snprintf(body, 20000, "--%s\r\n\r\nin\r\n--%s--\r\n", b, b);
+	walk_rc(p, body, n, MIMEWALK_MORE,
+	        "{0 d0 multipart/mixed -}{1 d1 text/plain - text}in\r\n");
+	free((void *)p);
+	free(b);
+	/* 5: message/rfc822 and multipart in base64 or QP; 7bit is fine */
+	p = "--b\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+	    "U3ViamVjdDogeA0KDQpDT05GSURFTlRJQUwNCg==\r\n--b--\r\n";
+	walk_rc("multipart/mixed; boundary=b", p, strlen(p), MIMEWALK_LIMIT, NULL);
+	p = "--b\r\nContent-Type: message/global\r\nContent-Transfer-Encoding: QUOTED-PRINTABLE"
+	    "\r\n\r\nSubject: x\r\n\r\nx\r\n--b--\r\n";
+	walk_rc("multipart/mixed; boundary=b", p, strlen(p), MIMEWALK_LIMIT, NULL);
+	p = "--b\r\nContent-Type: multipart/mixed; boundary=c\r\nContent-Transfer-Encoding: base64"
+	    "\r\n\r\n--c--\r\n--b--\r\n";
+	walk_rc("multipart/mixed; boundary=b", p, strlen(p), MIMEWALK_LIMIT, NULL);
+	p = "--b\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: 7bit\r\n\r\n"
+	    "Subject: x\r\n\r\nin\r\n--b--\r\n";
+	walk_rc("multipart/mixed; boundary=b", p, strlen(p), MIMEWALK_MORE,
+	        "{0 d0 multipart/mixed -}{1 d1 message/rfc822 -}{2 d2 text/plain - text}in\r\n");
+	/* 8: a text part in x-uuencode or an unknown encoding */
+	p = "--b\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\nbegin 644 a\r\n`\r\nend\r\n"
+	    "--b--\r\n";
+	walk_rc("multipart/mixed; boundary=b", p, strlen(p), MIMEWALK_LIMIT, NULL);
+	p = "x\r\n";
+	for (int c = 0; c <= 3; c++) {
+		mimewalk_ops ops = {NULL, NULL, NULL};
+		mimewalk *w = mimewalk_new(&ops, &biglim);
+
+		assert_non_null(w);
+		mimewalk_header(w, "Content-Transfer-Encoding", "x-token");
+		assert_int_equal(mimewalk_feed(w, (const unsigned char *)p, 3), MIMEWALK_LIMIT);
+		mimewalk_free(w);
+	}
+	/* an attachment in an unknown encoding is skipped as before */
+	p = "--b\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: x-foo\r\n\r\nzz\r\n"
+	    "--b--\r\n";
+	walk_rc("multipart/mixed; boundary=b", p, strlen(p), MIMEWALK_MORE, NULL);
+	/* 7: a part header of ours cut at 8 KB; a NUL in a part header */
+	n = snprintf(body, 20000, "--b\r\nContent-Type: multipart/alternative; x=\"");
+	memset(body + n, 'y', 9000);
+	n += 9000;
+	n += snprintf(body + n, 20000 - n,
+	              "\";\r\n boundary=\"c\"\r\n\r\n--c\r\n\r\nhidden\r\n--c--\r\n--b--\r\n");
+	walk_rc("multipart/mixed; boundary=b", body, n, MIMEWALK_LIMIT, NULL);
+	memcpy(body + 6, "X-Other",
+	       7); /* "Content-Type" -> "X-Otherat-Type": not ours, cut is fine */
+	walk_rc("multipart/mixed; boundary=b", body, n, MIMEWALK_MORE, NULL);
+	p = "--b\r\nContent-Type: text/plain; name=\"a\0b\"\r\n\r\nx\r\n--b--\r\n";
+	walk_rc("multipart/mixed; boundary=b", p, 55, MIMEWALK_LIMIT, NULL);
+	free(body);
 }
 
 /* A keyword whose base64 is cut by a 64 KB chunk edge; a line over MIMEWALK_LINE_MAX. */
@@ -778,6 +866,7 @@ int main(void)
 	        cmocka_unit_test(t_walk_thunderbird),
 	        cmocka_unit_test(t_walk_outlook),
 	        cmocka_unit_test(t_walk_plain),
+	        cmocka_unit_test(t_walk_cannot_judge),
 	        cmocka_unit_test(t_walk_chunk_edge),
 	        cmocka_unit_test(t_walk_charsets),
 	        cmocka_unit_test(t_walk_limits),
