@@ -60,8 +60,10 @@ struct mimewalk {
 	int cont; /* the line in the buffer continues an over-long line */
 	char h[HDR_MAX + 1];
 	size_t hlen;
-	int hbad;                 /* the header in h was cut at HDR_MAX, or holds a NUL byte */
-	char *ctype, *disp, *cte; /* the current part's headers */
+	int hbad;                   /* the header in h was cut at HDR_MAX */
+	int pad, pad_close, pad_cr; /* in a boundary line over MIMEWALK_LINE_MAX: padding() */
+	unsigned pad_k;             /* its level */
+	char *ctype, *disp, *cte;   /* the current part's headers */
 	unsigned depth, nparts;
 	int in_digest;
 	mimedec *dec; /* active in M_TEXT */
@@ -297,43 +299,101 @@ static void headers_end(mimewalk *w)
 	hdrs_free(w);
 }
 
-/* A boundary line (l without its line end): ends the part, moves on the stack. 1 if it was. */
-static int boundary(mimewalk *w, const unsigned char *l, size_t n)
+/* The level whose boundary line l is ("--B" or "--B--", blanks after), innermost first; or -1. */
+static int match(const mimewalk *w, const unsigned char *l, size_t n, int *close)
 {
 	for (unsigned k = w->nst; k-- > 0;) {
-		struct level *b = &w->st[k];
+		const struct level *b = &w->st[k];
 		size_t i = 2 + b->blen;
-		int close = 0;
 
+		*close = 0;
 		if (n < i || l[0] != '-' || l[1] != '-' || memcmp(l + 2, b->boundary, b->blen))
 			continue;
 		if (n >= i + 2 && l[i] == '-' && l[i + 1] == '-')
-			close = 1, i += 2;
+			*close = 1, i += 2;
 		while (i < n && (l[i] == ' ' || l[i] == '\t'))
 			i++;
-		if (i != n)
-			continue;
-		if (w->mode == M_HDR)
-			headers_end(w); /* a part that is all headers is still a part */
-		if (w->rc != MIMEWALK_MORE)
-			return 1;
-		b = &w->st[k]; /* headers_end() may have pushed, and moved the stack */
-		part_end(w);
-		for (unsigned j = k + 1; j < w->nst; j++)
-			free(w->st[j].boundary);
-		w->nst = k + 1;
-		if (close) {
-			free(b->boundary);
-			w->nst = k; /* the epilogue: skipped */
-		} else {
-			hdrs_free(w);
-			w->depth = b->depth + 1;
-			w->in_digest = b->digest;
-			w->mode = M_HDR;
-		}
-		return 1;
+		if (i == n)
+			return (int)k;
 	}
-	return 0;
+	return -1;
+}
+
+/* The boundary line of level k: ends the part, moves on the stack. */
+static void boundary_at(mimewalk *w, unsigned k, int close)
+{
+	struct level *b;
+
+	if (w->mode == M_HDR)
+		headers_end(w); /* a part that is all headers is still a part */
+	if (w->rc != MIMEWALK_MORE)
+		return;
+	b = &w->st[k]; /* headers_end() may have pushed, and moved the stack */
+	part_end(w);
+	for (unsigned j = k + 1; j < w->nst; j++)
+		free(w->st[j].boundary);
+	w->nst = k + 1;
+	if (close) {
+		free(b->boundary);
+		w->nst = k; /* the epilogue: skipped */
+	} else {
+		hdrs_free(w);
+		w->depth = b->depth + 1;
+		w->in_digest = b->digest;
+		w->mode = M_HDR;
+	}
+}
+
+/* A boundary line (l without its line end): ends the part, moves on the stack. 1 if it was. */
+static int boundary(mimewalk *w, const unsigned char *l, size_t n)
+{
+	int close, k = match(w, l, n, &close);
+
+	if (k < 0)
+		return 0;
+	boundary_at(w, k, close);
+	return 1;
+}
+
+/*
+ * A full line buffer that is not a line yet: the first piece of a boundary
+ * line with over-long transport padding ("--B" and blanks, a CR at the
+ * end maybe)? Then the rest of the line is read by padding().
+ */
+static int pad_start(mimewalk *w)
+{
+	size_t n = w->llen;
+	int cr = n > 0 && w->line[n - 1] == '\r', k;
+
+	if (w->cont || (k = match(w, w->line, n - cr, &w->pad_close)) < 0)
+		return 0;
+	w->pad = 1;
+	w->pad_k = k;
+	w->pad_cr = cr;
+	return 1;
+}
+
+/*
+ * The rest of a boundary line after its first MIMEWALK_LINE_MAX bytes:
+ * blanks up to the line end make it the boundary; anything else, it is
+ * a line the walker cannot judge (RFC 2046 has only blanks there):
+ * MIMEWALK_LIMIT. The bytes of buf used.
+ */
+static size_t padding(mimewalk *w, const unsigned char *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] == '\n') {
+			w->pad = 0;
+			boundary_at(w, w->pad_k, w->pad_close);
+			return i + 1;
+		}
+		if (w->pad_cr || (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\r')) {
+			w->rc = MIMEWALK_LIMIT;
+			return len;
+		}
+		w->pad_cr = buf[i] == '\r';
+	}
+	return len;
 }
 
 /* One line (complete: with its line end, if any) or a piece of an over-long one. */
@@ -391,6 +451,11 @@ mimewalk_rc mimewalk_feed(mimewalk *w, const unsigned char *buf, size_t len)
 		const unsigned char *nl = memchr(buf, '\n', len);
 		size_t take = nl ? (size_t)(nl - buf) + 1 : len, room = sizeof(w->line) - w->llen;
 
+		if (w->pad) {
+			take = padding(w, buf, len);
+			buf += take, len -= take;
+			continue;
+		}
 		if (take > room)
 			take = room;
 		memcpy(w->line + w->llen, buf, take);
@@ -399,8 +464,9 @@ mimewalk_rc mimewalk_feed(mimewalk *w, const unsigned char *buf, size_t len)
 		if (w->line[w->llen - 1] == '\n' || w->llen == sizeof(w->line)) {
 			int complete = w->line[w->llen - 1] == '\n';
 
-			line(w, w->line, w->llen, complete);
-			w->cont = !complete;
+			if (complete || !pad_start(w))
+				line(w, w->line, w->llen, complete);
+			w->cont = !complete && !w->pad;
 			w->llen = 0;
 		}
 	}
@@ -413,6 +479,10 @@ mimewalk_rc mimewalk_end(mimewalk *w)
 		return w->rc;
 	if (w->mode == M_TOP)
 		headers_end(w);
+	if (w->rc == MIMEWALK_MORE && w->pad) {
+		w->pad = 0; /* a padded boundary line is the last, without a line end */
+		boundary_at(w, w->pad_k, w->pad_close);
+	}
 	if (w->rc == MIMEWALK_MORE && w->llen > 0)
 		line(w, w->line, w->llen, 1);
 	w->llen = 0;

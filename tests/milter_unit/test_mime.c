@@ -599,6 +599,60 @@ static void t_walk_cannot_judge(void **st)
 	free(body);
 }
 
+/* body: "--b", pad blanks, tail, then rest; its length */
+static size_t padded(char *body, size_t pad, const char *tail, const char *rest)
+{
+	size_t n = snprintf(body, 40000, "--b\r\nContent-Type: image/png\r\n\r\nzz\r\n--b");
+
+	memset(body + n, pad % 2 ? '\t' : ' ', pad);
+	n += pad;
+	return n + snprintf(body + n, 40000 - n, "%s%s", tail, rest);
+}
+
+/* 6: a boundary line with transport padding past MIMEWALK_LINE_MAX (attack8) */
+static void t_walk_padding(void **st)
+{
+	char *body = malloc(40000);
+	const char *rest = "Content-Type: text/plain\r\n\r\nthe CONFIDENTIAL figures\r\n--b--\r\n";
+	const char *want = "{0 d0 multipart/mixed -}{1 d1 image/png -}"
+	                   "{2 d1 text/plain - text}the CONFIDENTIAL figures\r\n";
+	const char *mp = "multipart/mixed; boundary=b";
+	size_t n;
+
+	(void)st;
+	assert_non_null(body);
+	n = padded(body, 9000, "\r\n", rest);
+	walk_rc(mp, body, n, MIMEWALK_MORE, want);
+	n = padded(body, 30001, "\n", rest); /* several pieces, LF only, tabs */
+	walk_rc(mp, body, n, MIMEWALK_MORE, want);
+	/* the CR is the last byte of the first piece (8192 bytes) */
+	n = padded(body, 8192 - 4, "\r\n", rest);
+	assert_int_equal(body[36 + 8191], '\r');
+	walk_rc(mp, body, n, MIMEWALK_MORE, want);
+	n = padded(body, 8192 - 3, "\r\n", rest);
+	walk_rc(mp, body, n, MIMEWALK_MORE, want);
+	/* the close delimiter padded: the epilogue is skipped */
+	n = padded(body, 0, "--", "");
+	memset(body + n, ' ', 9000);
+	n += 9000;
+	n += snprintf(body + n, 40000 - n, "\r\nepilogue\r\n");
+	walk_rc(mp, body, n, MIMEWALK_MORE, "{0 d0 multipart/mixed -}{1 d1 image/png -}");
+	/* the last line, without a line end */
+	n = padded(body, 9000, "", "");
+	walk_rc(mp, body, n, MIMEWALK_MORE,
+	        "{0 d0 multipart/mixed -}{1 d1 image/png -}{2 d1 text/plain - text}\r\n");
+	/* something after the padding: the walker cannot judge */
+	n = padded(body, 9000, "x\r\n", rest);
+	walk_rc(mp, body, n, MIMEWALK_LIMIT, NULL);
+	n = padded(body, 9000, "\r \r\n", rest);
+	walk_rc(mp, body, n, MIMEWALK_LIMIT, NULL);
+	/* not a boundary in the first 8 KB: a long line of the image, as before */
+	n = padded(body, 9000, "\r\n", rest);
+	body[36 + 100] = 'x';
+	walk_rc(mp, body, n, MIMEWALK_MORE, "{0 d0 multipart/mixed -}{1 d1 image/png -}");
+	free(body);
+}
+
 /* A keyword whose base64 is cut by a 64 KB chunk edge; a line over MIMEWALK_LINE_MAX. */
 static void t_walk_chunk_edge(void **st)
 {
@@ -867,6 +921,7 @@ int main(void)
 	        cmocka_unit_test(t_walk_outlook),
 	        cmocka_unit_test(t_walk_plain),
 	        cmocka_unit_test(t_walk_cannot_judge),
+	        cmocka_unit_test(t_walk_padding),
 	        cmocka_unit_test(t_walk_chunk_edge),
 	        cmocka_unit_test(t_walk_charsets),
 	        cmocka_unit_test(t_walk_limits),
