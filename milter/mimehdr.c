@@ -348,25 +348,53 @@ static size_t rfc2231_charset(struct buf *b, const char *s)
 	return q + n;
 }
 
-/* s with CR and LF removed; "=?" and "?=" hidden from GMime (hid set) when s allows. */
+/*
+ * In an RFC 2231 value (ext: 1 a token, 2 a quoted string): the end of it
+ * seen (ext 0 after), or a "%00" dropped (GMime's C string would end
+ * there, "%00secret.pdf" would be ""). 1 when *s was dealt with.
+ */
+static int ext_value(struct buf *b, const char **s, int *ext)
+{
+	const char *p = *s;
+
+	if (*ext == 1 && (*p == ';' || *p == ' ' || *p == '\t'))
+		*ext = 0;
+	else if (*ext == 2 && *p == '"')
+		*ext = 0;
+	else if (p[0] == '%' && p[1] == '0' && p[2] == '0')
+		return *s += 2, 1;
+	else if (*ext == 2 && p[0] == '\\' && p[1])
+		return put(b, p, 2), *s += 1, 1;
+	return 0;
+}
+
+/*
+ * s with CR and LF removed; "=?" and "?=" hidden from GMime (hid set)
+ * when s allows; RFC 2231 charsets checked, "%00" dropped from RFC 2231 values.
+ */
 static char *prepare(const char *s, int *hid)
 {
 	struct buf b = {0};
 	size_t n;
+	int ext = 0;
 
 	*hid = strchr(s, '\x1a') == NULL && strchr(s, '\x1b') == NULL &&
 	       (strstr(s, "=?") || strstr(s, "?="));
 	put(&b, "", 0);
 	for (; *s; s++) {
-		if (*s == '\r' || *s == '\n')
+		if (*s == '\r' || *s == '\n' || (ext && ext_value(&b, &s, &ext)))
 			continue;
 		if (*hid && s[0] == '=' && s[1] == '?')
 			put(&b, "\x1a\x1b", 2), s++;
 		else if (*hid && s[0] == '?' && s[1] == '=')
 			put(&b, "\x1b\x1a", 2), s++;
-		else if (s[0] == '*' && s[1] == '=' && (n = rfc2231_charset(&b, s + 2)) > 0)
-			s += 1 + n; /* "*=" and the charset are put */
-		else
+		else if (s[0] == '*' && s[1] == '=' && !ext) {
+			ext = s[2] == '"' ? 2 : 1;
+			if ((n = rfc2231_charset(&b, s + 2)) > 0)
+				s += 1 + n; /* "*=", the quote and the charset are put */
+			else
+				put(&b, s, 2 + (ext == 2)), s += 1 + (ext == 2);
+		} else
 			put(&b, s, 1);
 	}
 	if (b.oom) {
@@ -400,6 +428,46 @@ static int param(const char *v, int hid, char **out)
 	return *out ? 0 : -1;
 }
 
+/*
+ * Every parameter called pname in l, RFC 2231 ones (with a charset) first,
+ * each in header order, decoded, appended to *v (*n of them, NULL after).
+ */
+static int names_add(GMimeParamList *l, const char *pname, int hid, char ***v, size_t *n)
+{
+	int count = l ? g_mime_param_list_length(l) : 0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < count; i++) {
+			GMimeParam *p = g_mime_param_list_get_parameter_at(l, i);
+			const char *name = p ? g_mime_param_get_name(p) : NULL;
+			char *d, **nv;
+
+			if (name == NULL || strcasecmp(name, pname) != 0 ||
+			    (g_mime_param_get_charset(p) == NULL) != pass)
+				continue;
+			if (param(g_mime_param_get_value(p), hid, &d) != 0)
+				return -1;
+			if (d == NULL)
+				continue;
+			if ((nv = realloc(*v, (*n + 2) * sizeof(*nv))) == NULL) {
+				free(d);
+				return -1;
+			}
+			*v = nv;
+			nv[(*n)++] = d;
+			nv[*n] = NULL;
+		}
+	}
+	return 0;
+}
+
+void mimehdr_names_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
 static void lower(char *s)
 {
 	for (; *s; s++)
@@ -412,8 +480,9 @@ static int ctype_params(GMimeContentType *g, int hid, mimehdr_ctype *ct)
 	    param(g_mime_content_type_get_parameter(g, "charset"), hid, &ct->charset) ||
 	    param(g_mime_content_type_get_parameter(g, "protocol"), hid, &ct->protocol) ||
 	    param(g_mime_content_type_get_parameter(g, "smime-type"), hid, &ct->smime_type) ||
-	    param(g_mime_content_type_get_parameter(g, "name"), hid, &ct->name))
+	    names_add(g_mime_content_type_get_parameters(g), "name", hid, &ct->names, &ct->nnames))
 		return -1;
+	ct->name = ct->nnames ? ct->names[0] : NULL;
 	if (ct->protocol)
 		lower(ct->protocol);
 	if (ct->smime_type)
@@ -465,27 +534,53 @@ void mimehdr_ctype_free(mimehdr_ctype *ct)
 	free(ct->charset);
 	free(ct->protocol);
 	free(ct->smime_type);
-	free(ct->name);
+	mimehdr_names_free(ct->names, ct->nnames);
 	ct->boundary = ct->charset = ct->protocol = ct->smime_type = ct->name = NULL;
+	ct->names = NULL;
+	ct->nnames = 0;
 }
 
-int mimehdr_filename(const char *disposition, char **name)
+int mimehdr_filenames(const char *disposition, char ***names, size_t *n)
 {
 	GMimeContentDisposition *g;
 	char *v;
 	int hid, rc;
 
-	*name = NULL;
+	*names = NULL;
+	*n = 0;
 	if (disposition == NULL)
 		return 0;
 	if ((v = prepare(disposition, &hid)) == NULL)
 		return -1;
 	g = g_mime_content_disposition_parse(popts, v);
-	rc = g ? param(g_mime_content_disposition_get_parameter(g, "filename"), hid, name) : 0;
+	rc = g ? names_add(g_mime_content_disposition_get_parameters(g), "filename", hid, names, n)
+	       : 0;
 	if (g)
 		g_object_unref(g);
 	free(v);
+	if (rc != 0) {
+		mimehdr_names_free(*names, *n);
+		*names = NULL;
+		*n = 0;
+	}
 	return rc;
+}
+
+int mimehdr_filename(const char *disposition, char **name)
+{
+	char **v;
+	size_t n;
+
+	*name = NULL;
+	if (mimehdr_filenames(disposition, &v, &n) != 0)
+		return -1;
+	if (n > 0) {
+		*name = v[0];
+		v[0] = v[n - 1]; /* v[0] is given away: free the others */
+		n--;
+	}
+	mimehdr_names_free(v, n);
+	return 0;
 }
 
 /* Skip blanks, CR, LF and (nested) comments. */

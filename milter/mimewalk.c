@@ -228,9 +228,11 @@ static int push(mimewalk *w, const char *b, int digest)
 }
 
 /* What the part is, now that its headers are read: tell the caller, set the mode. */
-static void part_begin(mimewalk *w, const mimehdr_ctype *ct, char *fname)
+static void part_begin(mimewalk *w, const mimehdr_ctype *ct, const char *const *names,
+                       size_t nnames)
 {
-	mimewalk_part p = {ct->type, ct->subtype, fname, w->depth, w->nparts, 0};
+	mimewalk_part p = {ct->type, ct->subtype, nnames ? names[0] : NULL, w->depth, w->nparts, 0,
+	                   names,    nnames};
 	mimehdr_cte cte = mimehdr_transfer_encoding(w->cte);
 	int multi = strcmp(ct->type, "multipart") == 0 && ct->boundary && *ct->boundary;
 	int msg = strcmp(ct->type, "message") == 0 &&
@@ -277,10 +279,26 @@ static void part_begin(mimewalk *w, const mimehdr_ctype *ct, char *fname)
 	}
 }
 
+/* name added to v (n of them) unless it is there; -1 past MIMEWALK_NAMES_MAX. */
+static int name_add(const char **v, size_t *n, const char *name)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp(v[i], name) == 0)
+			return 0;
+	if (*n == MIMEWALK_NAMES_MAX)
+		return -1;
+	v[(*n)++] = name;
+	v[*n] = NULL;
+	return 0;
+}
+
 static void headers_end(mimewalk *w)
 {
 	mimehdr_ctype ct;
-	char *fname = NULL;
+	char **fn = NULL;
+	size_t nfn = 0, nnames = 0, i;
+	const char *names[MIMEWALK_NAMES_MAX + 1] = {NULL};
+	int over = 0;
 
 	if (header_done(w) != 0 || mimehdr_content_type(w->ctype, &ct) != 0) {
 		w->rc = MIMEWALK_NOMEM;
@@ -290,11 +308,17 @@ static void headers_end(mimewalk *w)
 		strcpy(ct.type, "message");
 		strcpy(ct.subtype, "rfc822");
 	}
-	if (mimehdr_filename(w->disp, &fname) != 0)
+	if (mimehdr_filenames(w->disp, &fn, &nfn) != 0) {
 		w->rc = MIMEWALK_NOMEM;
-	else
-		part_begin(w, &ct, fname ? fname : ct.name);
-	free(fname);
+	} else {
+		for (i = 0; i < nfn + ct.nnames && !over; i++)
+			over = name_add(names, &nnames, i < nfn ? fn[i] : ct.names[i - nfn]) != 0;
+		if (w->rc == MIMEWALK_MORE)
+			part_begin(w, &ct, names, nnames);
+		if (over && (w->rc == MIMEWALK_MORE || w->rc == MIMEWALK_DONE))
+			w->rc = MIMEWALK_LIMIT; /* names past MIMEWALK_NAMES_MAX: not all matched */
+	}
+	mimehdr_names_free(fn, nfn);
 	mimehdr_ctype_free(&ct);
 	hdrs_free(w);
 }

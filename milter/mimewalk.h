@@ -46,13 +46,25 @@
 
 typedef struct mimewalk mimewalk;
 
+/* Distinct attachment names of one part; past it: MIMEWALK_LIMIT. */
+#define MIMEWALK_NAMES_MAX 16
+
 typedef struct {
 	const char *type;     /* lower case, "text" */
 	const char *subtype;  /* lower case, "plain" */
-	const char *filename; /* UTF-8 attachment name, or NULL */
+	const char *filename; /* names[0], or NULL when nnames is 0 */
 	unsigned depth;       /* 0: the message itself */
 	unsigned index;       /* 0, 1, 2... in walking order */
 	int text;             /* its content goes to the text callback */
+	/*
+	 * Every distinct attachment name of the part, UTF-8, no NUL bytes in
+	 * them: Content-Disposition filename* (RFC 2231) then filename, then
+	 * Content-Type name* then name, each in header order. Clients differ
+	 * in which they show, so a caller that matches names must match each.
+	 * NULL after the last; valid during the part callback only.
+	 */
+	const char *const *names;
+	size_t nnames;
 } mimewalk_part;
 
 typedef struct {

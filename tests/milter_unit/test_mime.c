@@ -653,6 +653,102 @@ static void t_walk_padding(void **st)
 	free(body);
 }
 
+static int on_names(void *arg, const mimewalk_part *p)
+{
+	struct out *o = arg;
+
+	if (p->nnames > 0)
+		assert_ptr_equal(p->filename, p->names[0]);
+	else
+		assert_null(p->filename);
+	assert_null(p->names ? p->names[p->nnames] : NULL);
+	out_put(o, "{", 1);
+	for (size_t i = 0; i < p->nnames; i++) {
+		assert_int_equal(strlen(p->names[i]), strlen(p->names[i])); /* a C string */
+		out_put(o, i ? "|" : "", i ? 1 : 0);
+		out_put(o, p->names[i], strlen(p->names[i]));
+	}
+	out_put(o, "}", 1);
+	return 0;
+}
+
+/* The names of the one part under a multipart, given its headers; rc in *rcp. */
+static char *names_of(const char *hdrs, mimewalk_rc *rcp)
+{
+	struct out o = {NULL, 0, 0, -1};
+	mimewalk_ops ops = {on_names, NULL, &o};
+	mimewalk *w = mimewalk_new(&ops, &biglim);
+	char body[4096];
+	int n = snprintf(body, sizeof(body), "--b\r\n%s\r\n\r\nx\r\n--b--\r\n", hdrs);
+
+	assert_non_null(w);
+	out_put(&o, "", 0);
+	mimewalk_header(w, "Content-Type", "multipart/mixed; boundary=b");
+	*rcp = mimewalk_feed(w, (const unsigned char *)body, n);
+	if (*rcp == MIMEWALK_MORE)
+		*rcp = mimewalk_end(w);
+	mimewalk_free(w);
+	return o.p;
+}
+
+static void names_are(const char *hdrs, const char *want)
+{
+	mimewalk_rc rc;
+	char *got = names_of(hdrs, &rc);
+
+	assert_int_equal(rc, MIMEWALK_MORE);
+	if (strcmp(got + 2, want) != 0) /* after the multipart's "{}" */
+		fail_msg("names of [%s]: got %s, want %s", hdrs, got + 2, want);
+	free(got);
+}
+
+/* 9: every name a client may show, each given, NUL bytes dropped (attack8) */
+static void t_walk_names(void **st)
+{
+	char hdrs[2048], *got;
+	size_t n = 0;
+	mimewalk_rc rc;
+
+	(void)st;
+	names_are("Content-Disposition: attachment; filename=\"ok.pdf\"; "
+	          "filename*=utf-8''secret.pdf",
+	          "{secret.pdf|ok.pdf}");
+	names_are("Content-Type: application/pdf; name=\"secret.pdf\"\r\n"
+	          "Content-Disposition: attachment; filename=\"ok.pdf\"",
+	          "{ok.pdf|secret.pdf}");
+	names_are("Content-Type: application/pdf; name=\"a.pdf\"; name*=utf-8''b.pdf\r\n"
+	          "Content-Disposition: attachment; filename=a.pdf; FILENAME*0*=utf-8''c; "
+	          "filename*1*=.pdf",
+	          "{c.pdf|a.pdf|b.pdf}");
+	names_are("Content-Type: application/pdf; name=x\r\n", "{x}");
+	names_are("Content-Type: application/pdf\r\n", "{}");
+	/* NUL bytes, by RFC 2231 or RFC 2047, do not cut a name short */
+	names_are("Content-Disposition: attachment; filename*=utf-8''%00secret.pdf",
+	          "{secret.pdf}");
+	names_are("Content-Disposition: attachment; filename*=\"utf-8''%00se%00cret.pdf\"",
+	          "{secret.pdf}");
+	names_are("Content-Disposition: attachment; filename*0*=utf-8''a; filename*1*=%00b",
+	          "{ab}");
+	names_are("Content-Disposition: attachment; filename=\"=?utf-8?q?=00secret.pdf?=\"",
+	          "{secret.pdf}");
+	names_are("Content-Type: application/pdf; name=\"=?utf-8?b?AHNlY3JldC5wZGY=?=\"",
+	          "{secret.pdf}");
+	/* a "%00" outside an RFC 2231 value is kept; the boundary is not touched */
+	names_are("Content-Disposition: attachment; filename=\"100%00.txt\"", "{100%00.txt}");
+	/* 16 distinct names are given, a 17th is a limit; duplicates count once */
+	n = snprintf(hdrs, sizeof(hdrs), "Content-Disposition: attachment");
+	for (int i = 0; i < 16; i++)
+		n += snprintf(hdrs + n, sizeof(hdrs) - n, "; filename=n%d; filename=n%d", i, i);
+	got = names_of(hdrs, &rc);
+	assert_int_equal(rc, MIMEWALK_MORE);
+	assert_non_null(strstr(got, "|n15}"));
+	free(got);
+	snprintf(hdrs + n, sizeof(hdrs) - n, "; filename=n16");
+	got = names_of(hdrs, &rc);
+	assert_int_equal(rc, MIMEWALK_LIMIT);
+	free(got);
+}
+
 /* A keyword whose base64 is cut by a 64 KB chunk edge; a line over MIMEWALK_LINE_MAX. */
 static void t_walk_chunk_edge(void **st)
 {
@@ -922,6 +1018,7 @@ int main(void)
 	        cmocka_unit_test(t_walk_plain),
 	        cmocka_unit_test(t_walk_cannot_judge),
 	        cmocka_unit_test(t_walk_padding),
+	        cmocka_unit_test(t_walk_names),
 	        cmocka_unit_test(t_walk_chunk_edge),
 	        cmocka_unit_test(t_walk_charsets),
 	        cmocka_unit_test(t_walk_limits),
