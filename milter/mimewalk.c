@@ -18,10 +18,13 @@
  *	- M_SKIP (an attachment, a preamble, an epilogue): nothing.
  *	In every mode a line "--B" or "--B--" (B any boundary on the stack,
  *	innermost first, trailing blanks allowed) ends the current part; an
- *	outer boundary closes the inner multiparts too. The stack holds one
- *	entry per open multipart (at most max_depth, a boundary at most
- *	BOUNDARY_MAX bytes: a multipart with a longer one or none is read as
- *	text, so its content is scanned rather than lost).
+ *	outer boundary closes the inner multiparts too. A boundary line over
+ *	MIMEWALK_LINE_MAX (transport padding) is recognised by its first piece
+ *	and then read byte by byte (padding()): blanks to its end, else
+ *	MIMEWALK_LIMIT. The stack holds one entry per open multipart (at most
+ *	max_depth, a boundary at most BOUNDARY_MAX bytes: a longer one is
+ *	MIMEWALK_LIMIT; a multipart without one is read as text, so its
+ *	content is scanned rather than lost).
  *
  *	Memory per walker: the struct (two 8 KB buffers), three kept header
  *	values (8 KB each at most), one mimedec (8 KB plus iconv's state)
