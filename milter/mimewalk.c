@@ -113,10 +113,19 @@ void mimewalk_free(mimewalk *w)
 	free(w);
 }
 
+static const char *lead(const char *v)
+{
+	return v + strspn(v, " \t\r\n");
+}
+
+/*
+ * A header of ours kept. A second one that differs: 1 (clients differ in
+ * which counts, GMime takes the last: MIMEWALK_LIMIT); -1: out of memory.
+ */
 static int keep(char **slot, const char *v)
 {
 	if (*slot != NULL)
-		return 0; /* the first one counts */
+		return strcmp(lead(*slot), lead(v)) != 0;
 	*slot = strdup(v);
 	return *slot ? 0 : -1;
 }
@@ -134,9 +143,11 @@ static int header(mimewalk *w, const char *name, size_t nlen, const char *value)
 
 mimewalk_rc mimewalk_header(mimewalk *w, const char *name, const char *value)
 {
+	int rc;
+
 	if (w->rc == MIMEWALK_MORE && w->mode == M_TOP &&
-	    header(w, name, strlen(name), value ? value : "") != 0)
-		w->rc = MIMEWALK_NOMEM;
+	    (rc = header(w, name, strlen(name), value ? value : "")) != 0)
+		w->rc = rc > 0 ? MIMEWALK_LIMIT : MIMEWALK_NOMEM;
 	return w->rc;
 }
 
@@ -155,7 +166,7 @@ static int ours(const char *name, size_t nlen)
 static int header_done(mimewalk *w)
 {
 	char *colon, *e;
-	int bad = w->hbad;
+	int bad = w->hbad, rc;
 
 	w->hbad = 0;
 	if (w->hlen == 0)
@@ -174,7 +185,9 @@ static int header_done(mimewalk *w)
 		w->rc = MIMEWALK_LIMIT;
 		return 0;
 	}
-	return header(w, w->h, e - w->h, colon + 1);
+	if ((rc = header(w, w->h, e - w->h, colon + 1)) > 0)
+		w->rc = MIMEWALK_LIMIT;
+	return rc < 0 ? -1 : 0;
 }
 
 static int text_emit(void *arg, const unsigned char *buf, size_t len)

@@ -38,7 +38,8 @@
  *	encoding other than 7bit, 8bit or binary; a text part in an encoding
  *	other than those and base64 and quoted-printable (x-uuencode, x-token);
  *	a Content-Type, Content-Disposition or Content-Transfer-Encoding part
- *	header cut at MIMEWALK_LINE_MAX; a NUL byte in a part header; more than
+ *	header cut at MIMEWALK_LINE_MAX, or two of one of them that differ (in a
+ *	part or the message); a NUL byte in a part header; more than
  *	MIMEWALK_NAMES_MAX distinct names in a part; a boundary line longer
  *	than MIMEWALK_LINE_MAX (transport padding) that is not blanks to its
  *	end (one that is, is the boundary).

@@ -596,6 +596,26 @@ static void t_walk_cannot_judge(void **st)
 	walk_rc("multipart/mixed; boundary=b", body, n, MIMEWALK_MORE, NULL);
 	p = "--b\r\nContent-Type: text/plain; name=\"a\0b\"\r\n\r\nx\r\n--b--\r\n";
 	walk_rc("multipart/mixed; boundary=b", p, 55, MIMEWALK_LIMIT, NULL);
+	/* two different Content-Types (GMime reads the last) or encodings: a limit; equal: fine */
+	p = "--b\r\nContent-Type: text/plain\r\nContent-Type: multipart/mixed; boundary=c\r\n"
+	    "\r\n--c\r\nContent-Transfer-Encoding: base64\r\n\r\nQUJD\r\n--c--\r\n--b--\r\n";
+	walk_rc("multipart/mixed; boundary=b", p, strlen(p), MIMEWALK_LIMIT, NULL);
+	p = "--b\r\nContent-Transfer-Encoding: base64\r\nContent-transfer-encoding: 7bit\r\n"
+	    "\r\nQUJD\r\n--b--\r\n";
+	walk_rc("multipart/mixed; boundary=b", p, strlen(p), MIMEWALK_LIMIT, NULL);
+	p = "--b\r\nContent-Type: text/plain\r\nContent-Type:  text/plain\r\n\r\nx\r\n--b--\r\n";
+	walk_rc("multipart/mixed; boundary=b", p, strlen(p), MIMEWALK_MORE, NULL);
+	for (int c = 0; c < 2; c++) {
+		mimewalk_ops ops = {NULL, NULL, NULL};
+		mimewalk *w = mimewalk_new(&ops, &biglim);
+
+		assert_non_null(w);
+		assert_int_equal(mimewalk_header(w, "Content-Type", "text/plain"), MIMEWALK_MORE);
+		assert_int_equal(
+		        mimewalk_header(w, "content-type", c ? " text/plain" : "text/html"),
+		        c ? MIMEWALK_MORE : MIMEWALK_LIMIT);
+		mimewalk_free(w);
+	}
 	free(body);
 }
 
