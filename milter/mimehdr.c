@@ -3,12 +3,11 @@
  *	mimehdr.c - MIME header fields as a person reads them (RFC 2045, 2047, 2231)
  * SUMMARY
  *	mimehdr_init(), mimehdr_decode(), mimehdr_encode(),
- *	mimehdr_content_type(), mimehdr_ctype_free(), mimehdr_filename(),
- *	mimehdr_transfer_encoding(), mimehdr_encrypted()
+ *	mimehdr_transfer_encoding()
  * DESCRIPTION
- *	See mimehdr.h. GMime 3 parses Content-Type and Content-Disposition
- *	(comments, quoted strings, RFC 2231 continuations and charsets) and
- *	encodes RFC 2047 words. It does NOT decode them here: GMime 3.2.13
+ *	See mimehdr.h; the parameters of Content-Type and Content-Disposition
+ *	are mimeparam.c's. GMime 3 encodes RFC 2047 words. It does NOT decode
+ *	them here: GMime 3.2.13
  *	(Debian 12) merges adjacent base64 words of one charset before
  *	decoding and drops everything after the first padded one
  *	("=?UTF-8?B?SGVsbG8=?= =?UTF-8?B?IHdvcmxk?=" gives "Hello"; GMime
@@ -19,11 +18,9 @@
  *	split across two words comes out whole). Encoded words are found
  *	anywhere, also inside a word ("x=?utf-8?q?a?=y" is "xay"), as GMime's
  *	loose mode does: more decoding means more matches, never fewer.
- *	For parameter values GMime's own RFC 2047 decoding is avoided by
- *	hiding "=?" and "?=" from it and decoding the value here afterwards.
  *
- *	Threads: GMime is started once by mimehdr_init(); the private parser
- *	options are only read after that; iconv descriptors are per call.
+ *	Threads: GMime is started once by mimehdr_init(); iconv descriptors
+ *	are per call.
  * DIAGNOSTICS
  *	None: hostile input is decoded as far as it goes, never reported.
  */
@@ -36,41 +33,19 @@
 
 #include "mimedec.h"
 #include "mimehdr.h"
-
-static GMimeParserOptions *popts;
+#include "mimeparam.h"
 
 int mimehdr_init(void)
 {
-	if (popts != NULL)
+	static int done;
+
+	if (done)
 		return 0;
 	g_mime_init();
-	popts = g_mime_parser_options_new();
-	return popts ? 0 : -1;
-}
-
-struct buf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void put(struct buf *b, const void *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = (b->len + n + 1) * 2 + 64;
-		char *p = realloc(b->p, cap);
-
-		if (p == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p, b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
+	if (mimeparam_init() != 0)
+		return -1;
+	done = 1;
+	return 0;
 }
 
 static int hexval(int c)
@@ -97,10 +72,10 @@ static size_t word(const char *s, const char *e, const char **cs, size_t *cslen,
 	if (enc[1] != '?' || !strchr("BbQq", enc[0]))
 		return 0;
 	txt = enc + 2;
-	for (t = txt; t + 1 < e && !(t[0] == '?' && t[1] == '='); t++)
-		if (*t == ' ' || *t == '\t' || (*t == '?' && (enc[0] | 0x20) == 'q'))
-			return 0;
-	if (t + 1 >= e)
+	/* the text holds no '?' and no blank (RFC 2047 5): the first '?' ends it, so linear */
+	for (t = txt; t < e && *t != '?' && *t != ' ' && *t != '\t'; t++)
+		;
+	if (t + 1 >= e || t[0] != '?' || t[1] != '=')
 		return 0;
 	out->len = 0;
 	if ((enc[0] | 0x20) == 'b') {
@@ -201,6 +176,18 @@ static void decode_words(struct buf *b, const char *s, const char *e)
 	free(one.p);
 }
 
+/* NUL bytes (from a word) out: callers see the whole text with strlen(). */
+static void drop_nul(struct buf *b)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < b->len; i++)
+		if (b->p[i] != '\0')
+			b->p[j++] = b->p[i];
+	b->len = j;
+	b->p[j] = '\0';
+}
+
 char *mimehdr_decode(const char *value, size_t *len)
 {
 	struct buf u = {0}, b = {0};
@@ -227,6 +214,7 @@ char *mimehdr_decode(const char *value, size_t *len)
 		free(b.p);
 		return NULL;
 	}
+	drop_nul(&b);
 	if (len)
 		*len = b.len;
 	return b.p;
@@ -308,173 +296,6 @@ char *mimehdr_encode(const char *utf8)
 	return encode_b(utf8);
 }
 
-/*
- * After "*=" (an RFC 2231 value): its charset, kept when iconv knows it,
- * else replaced by "x-unknown" (GMime then reads the bytes as UTF-8 or
- * Latin-1), put into b after the "*=". GMime caches every charset name it
- * sees, forever: hostile names would grow the daemon without bound. The
- * bytes of s used, or 0 (nothing put) when s holds no charset.
- */
-static size_t rfc2231_charset(struct buf *b, const char *s)
-{
-	size_t q = *s == '"', n = strcspn(s + q, "'\";, \t");
-	char cs[48];
-
-	if (s[q + n] != '\'' || n == 0)
-		return 0;
-	put(b, "*=", 2);
-	put(b, s, q);
-	if (n < sizeof(cs)) {
-		memcpy(cs, s + q, n);
-		cs[n] = '\0';
-	}
-	if (n < sizeof(cs) && mimedec_known(cs))
-		put(b, cs, n);
-	else
-		put(b, "x-unknown", 9);
-	return q + n;
-}
-
-/* s with CR and LF removed; "=?" and "?=" hidden from GMime (hid set) when s allows. */
-static char *prepare(const char *s, int *hid)
-{
-	struct buf b = {0};
-	size_t n;
-
-	*hid = strchr(s, '\x1a') == NULL && strchr(s, '\x1b') == NULL &&
-	       (strstr(s, "=?") || strstr(s, "?="));
-	put(&b, "", 0);
-	for (; *s; s++) {
-		if (*s == '\r' || *s == '\n')
-			continue;
-		if (*hid && s[0] == '=' && s[1] == '?')
-			put(&b, "\x1a\x1b", 2), s++;
-		else if (*hid && s[0] == '?' && s[1] == '=')
-			put(&b, "\x1b\x1a", 2), s++;
-		else if (s[0] == '*' && s[1] == '=' && (n = rfc2231_charset(&b, s + 2)) > 0)
-			s += 1 + n; /* "*=" and the charset are put */
-		else
-			put(&b, s, 1);
-	}
-	if (b.oom) {
-		free(b.p);
-		return NULL;
-	}
-	return b.p;
-}
-
-/* A parameter value from GMime, its "=?" "?=" put back and RFC 2047 decoded. */
-static int param(const char *v, int hid, char **out)
-{
-	struct buf b = {0};
-	const char *s;
-
-	*out = NULL;
-	if (v == NULL)
-		return 0;
-	put(&b, "", 0);
-	for (s = v; *s; s++) {
-		if (hid && s[0] == '\x1a' && s[1] == '\x1b')
-			put(&b, "=?", 2), s++;
-		else if (hid && s[0] == '\x1b' && s[1] == '\x1a')
-			put(&b, "?=", 2), s++;
-		else
-			put(&b, s, 1);
-	}
-	if (!b.oom)
-		*out = mimehdr_decode(b.p, NULL);
-	free(b.p);
-	return *out ? 0 : -1;
-}
-
-static void lower(char *s)
-{
-	for (; *s; s++)
-		*s = tolower((unsigned char)*s);
-}
-
-static int ctype_params(GMimeContentType *g, int hid, mimehdr_ctype *ct)
-{
-	if (param(g_mime_content_type_get_parameter(g, "boundary"), hid, &ct->boundary) ||
-	    param(g_mime_content_type_get_parameter(g, "charset"), hid, &ct->charset) ||
-	    param(g_mime_content_type_get_parameter(g, "protocol"), hid, &ct->protocol) ||
-	    param(g_mime_content_type_get_parameter(g, "smime-type"), hid, &ct->smime_type) ||
-	    param(g_mime_content_type_get_parameter(g, "name"), hid, &ct->name))
-		return -1;
-	if (ct->protocol)
-		lower(ct->protocol);
-	if (ct->smime_type)
-		lower(ct->smime_type);
-	return 0;
-}
-
-int mimehdr_content_type(const char *value, mimehdr_ctype *ct)
-{
-	GMimeContentType *g;
-	const char *t, *st;
-	char *v;
-	int hid, rc = 0;
-
-	memset(ct, 0, sizeof(*ct));
-	strcpy(ct->type, "text");
-	strcpy(ct->subtype, "plain");
-	if (value == NULL)
-		return 0;
-	if ((v = prepare(value, &hid)) == NULL)
-		return -1;
-	g = g_mime_content_type_parse(popts, v);
-	t = g ? g_mime_content_type_get_media_type(g) : NULL;
-	st = g ? g_mime_content_type_get_media_subtype(g) : NULL;
-	/* GMime answers application/octet-stream for what it cannot parse */
-	if (t && st && *t && *st && strlen(t) < sizeof(ct->type) &&
-	    strlen(st) < sizeof(ct->subtype) &&
-	    (strcasecmp(t, "application") || strcasecmp(st, "octet-stream") ||
-	     strcasestr(v, "octet-stream"))) {
-		strcpy(ct->type, t);
-		strcpy(ct->subtype, st);
-		lower(ct->type);
-		lower(ct->subtype);
-		ct->parsed = 1;
-		if ((rc = ctype_params(g, hid, ct)) != 0) {
-			mimehdr_ctype_free(ct);
-			memset(ct, 0, sizeof(*ct));
-		}
-	}
-	if (g)
-		g_object_unref(g);
-	free(v);
-	return rc;
-}
-
-void mimehdr_ctype_free(mimehdr_ctype *ct)
-{
-	free(ct->boundary);
-	free(ct->charset);
-	free(ct->protocol);
-	free(ct->smime_type);
-	free(ct->name);
-	ct->boundary = ct->charset = ct->protocol = ct->smime_type = ct->name = NULL;
-}
-
-int mimehdr_filename(const char *disposition, char **name)
-{
-	GMimeContentDisposition *g;
-	char *v;
-	int hid, rc;
-
-	*name = NULL;
-	if (disposition == NULL)
-		return 0;
-	if ((v = prepare(disposition, &hid)) == NULL)
-		return -1;
-	g = g_mime_content_disposition_parse(popts, v);
-	rc = g ? param(g_mime_content_disposition_get_parameter(g, "filename"), hid, name) : 0;
-	if (g)
-		g_object_unref(g);
-	free(v);
-	return rc;
-}
-
 /* Skip blanks, CR, LF and (nested) comments. */
 static const char *cfws(const char *s)
 {
@@ -515,17 +336,9 @@ mimehdr_cte mimehdr_transfer_encoding(const char *value)
 		return MIMEHDR_CTE_BASE64;
 	if (n == 16 && strncasecmp(s, "quoted-printable", 16) == 0)
 		return MIMEHDR_CTE_QP;
-	return MIMEHDR_CTE_IDENTITY;
-}
-
-int mimehdr_encrypted(const mimehdr_ctype *ct)
-{
-	/* Any protocol, or none: the gateway knows better than a missing parameter. */
-	if (strcmp(ct->type, "multipart") == 0 && strcmp(ct->subtype, "encrypted") == 0)
-		return 1;
-	if (strcmp(ct->type, "application") != 0 ||
-	    (strcmp(ct->subtype, "pkcs7-mime") && strcmp(ct->subtype, "x-pkcs7-mime")))
-		return 0;
-	return ct->smime_type == NULL || strcmp(ct->smime_type, "enveloped-data") == 0 ||
-	       strcmp(ct->smime_type, "authenveloped-data") == 0;
+	if (n == 0 || (n == 4 && strncasecmp(s, "7bit", 4) == 0) ||
+	    (n == 4 && strncasecmp(s, "8bit", 4) == 0) ||
+	    (n == 6 && strncasecmp(s, "binary", 6) == 0))
+		return MIMEHDR_CTE_IDENTITY;
+	return MIMEHDR_CTE_UNKNOWN;
 }

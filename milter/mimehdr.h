@@ -32,8 +32,9 @@ int mimehdr_init(void);
  * are (invalid UTF-8 included). Words are also found inside a word
  * ("x=?utf-8?q?a?=y" is "xay"), and the bytes of adjacent words in one
  * charset are joined before conversion (a character split across two
- * words comes out whole). Linear in the length. *len gets the length
- * (the result may hold NUL bytes from a word). NULL only when out of
+ * words comes out whole). Linear in the length. NUL bytes that a word
+ * decodes to ("=?utf-8?q?=00?=") are dropped, so the result holds none
+ * and *len (when len is not NULL) is its strlen(). NULL only when out of
  * memory.
  */
 char *mimehdr_decode(const char *value, size_t *len);
@@ -56,8 +57,10 @@ typedef struct {
 	char *charset;    /* NULL: none */
 	char *protocol;   /* lower case; NULL: none (multipart/encrypted) */
 	char *smime_type; /* lower case; NULL: none (application/pkcs7-mime) */
-	char *name;       /* the name parameter, decoded to UTF-8; NULL: none */
-	int parsed;       /* 0: value absent or unparsable, the defaults above */
+	char *name;       /* names[0]; NULL: none */
+	char **names;     /* every name parameter, decoded to UTF-8 (see mimehdr_filenames) */
+	size_t nnames;
+	int parsed; /* 0: value absent or unparsable, the defaults above */
 } mimehdr_ctype;
 
 /*
@@ -69,17 +72,34 @@ int mimehdr_content_type(const char *value, mimehdr_ctype *ct);
 void mimehdr_ctype_free(mimehdr_ctype *ct);
 
 /*
- * The filename parameter of a Content-Disposition value, decoded to UTF-8
- * (RFC 2231 continuations and charsets, and RFC 2047 words as clients
- * write them). *name NULL when there is none. 0, or -1 when out of memory.
+ * Every filename parameter of a Content-Disposition value, decoded to
+ * UTF-8 (RFC 2231 continuations and charsets, and RFC 2047 words as
+ * clients write them): a header may hold several ("filename=\"ok.pdf\";
+ * filename*=utf-8''secret.pdf"), and clients differ in which they show.
+ * Those written by RFC 2231 (filename*) come first, then the plain ones,
+ * each in header order; duplicates are kept. NUL bytes are dropped (a
+ * "%00" or an encoded word's NUL would otherwise end the name). *names is
+ * a malloc()ed array of *n strings and a NULL, or NULL when there are
+ * none; free it with mimehdr_names_free(). 0, or -1 when out of memory
+ * (nothing to free then).
  */
+int mimehdr_filenames(const char *disposition, char ***names, size_t *n);
+void mimehdr_names_free(char **names, size_t n);
+
+/* The first of mimehdr_filenames() (*name NULL: none). 0, or -1 when out of memory. */
 int mimehdr_filename(const char *disposition, char **name);
 
-/* The Content-Transfer-Encoding of a value (NULL: absent). */
+/*
+ * The Content-Transfer-Encoding of a value (NULL: absent), case and
+ * comments ignored. Anything but the five of RFC 2045 (x-uuencode,
+ * x-token, garbage) is MIMEHDR_CTE_UNKNOWN, not identity: a client may
+ * decode what the caller would read as it stands.
+ */
 typedef enum {
-	MIMEHDR_CTE_IDENTITY = 0, /* 7bit, 8bit, binary, absent or unknown */
+	MIMEHDR_CTE_IDENTITY = 0, /* 7bit, 8bit, binary, absent or empty */
 	MIMEHDR_CTE_BASE64,
 	MIMEHDR_CTE_QP,
+	MIMEHDR_CTE_UNKNOWN, /* any other value */
 } mimehdr_cte;
 mimehdr_cte mimehdr_transfer_encoding(const char *value);
 

@@ -13,11 +13,11 @@
  *	a 61 KB peak over 17 MB of decoded text, 30 levels deep.
  *
  *	For each part it reads the part's headers (unfolded) and tells the
- *	caller (part callback) what the part is: its Content-Type, its
- *	attachment name (Content-Disposition filename=, else Content-Type
- *	name=, decoded to UTF-8), its depth. The top-level part's headers are
- *	the message's: the caller passes them with mimewalk_header() before
- *	the body.
+ *	caller (part callback) what the part is: its Content-Type, every
+ *	attachment name (Content-Disposition filename* and filename, then
+ *	Content-Type name* and name, decoded to UTF-8, distinct), its depth.
+ *	The top-level part's headers are the message's: the caller passes
+ *	them with mimewalk_header() before the body.
  *
  *	Text parts (type text, any subtype; a part without Content-Type in a
  *	multipart/digest is message/rfc822, elsewhere text/plain) are decoded
@@ -26,11 +26,23 @@
  *	bytes: passed through as they are), and given to the text callback in
  *	pieces; a part ends with a text callback of "\r\n" so that parts never
  *	run together (the line end before a boundary belongs to the boundary,
- *	RFC 2046, and is not given). A part with an unknown
- *	Content-Transfer-Encoding is given as it stands; a multipart without
- *	a boundary parameter is read as text (text set in its mimewalk_part). message/rfc822 (and
- *message/global) parts are walked into: their headers, then their body. Other parts (attachments,
- *images) are skipped: not decoded, only their names are given.
+ *	RFC 2046, and is not given). A multipart without a boundary parameter
+ *	is read as text (text set in its mimewalk_part). message/rfc822 (and
+ *	message/global) parts are walked into: their headers, then their body.
+ *	Other parts (attachments, images) are skipped: not decoded, only their
+ *	names are given.
+ *
+ *	What the walker cannot read as a client may gives MIMEWALK_LIMIT,
+ *	never a silent skip (the caller counts it as a match): a boundary
+ *	longer than 200 bytes; a multipart or message/rfc822 with a transfer
+ *	encoding other than 7bit, 8bit or binary; a text part in an encoding
+ *	other than those and base64 and quoted-printable (x-uuencode, x-token);
+ *	a Content-Type, Content-Disposition or Content-Transfer-Encoding part
+ *	header cut at MIMEWALK_LINE_MAX, or two of one of them that differ (in a
+ *	part or the message); a NUL byte in a part header; more than
+ *	MIMEWALK_NAMES_MAX distinct names in a part; a boundary line longer
+ *	than MIMEWALK_LINE_MAX (transport padding) that is not blanks to its
+ *	end (one that is, is the boundary).
  *
  *	Limits: the decoded text given to the text callback stops at
  *	max_text bytes (then MIMEWALK_DONE); at most max_depth nested
@@ -46,13 +58,25 @@
 
 typedef struct mimewalk mimewalk;
 
+/* Distinct attachment names of one part; past it: MIMEWALK_LIMIT. */
+#define MIMEWALK_NAMES_MAX 16
+
 typedef struct {
 	const char *type;     /* lower case, "text" */
 	const char *subtype;  /* lower case, "plain" */
-	const char *filename; /* UTF-8 attachment name, or NULL */
+	const char *filename; /* names[0], or NULL when nnames is 0 */
 	unsigned depth;       /* 0: the message itself */
 	unsigned index;       /* 0, 1, 2... in walking order */
 	int text;             /* its content goes to the text callback */
+	/*
+	 * Every distinct attachment name of the part, UTF-8, no NUL bytes in
+	 * them: Content-Disposition filename* (RFC 2231) then filename, then
+	 * Content-Type name* then name, each in header order. Clients differ
+	 * in which they show, so a caller that matches names must match each.
+	 * NULL after the last; valid during the part callback only.
+	 */
+	const char *const *names;
+	size_t nnames;
 } mimewalk_part;
 
 typedef struct {
@@ -73,7 +97,7 @@ typedef enum {
 	MIMEWALK_MORE = 0, /* give me more body */
 	MIMEWALK_DONE,     /* max_text reached: nothing more is needed */
 	MIMEWALK_STOP,     /* a callback said stop */
-	MIMEWALK_LIMIT,    /* max_depth or max_parts passed: the rest is not walked */
+	MIMEWALK_LIMIT,    /* a limit passed, or MIME it cannot judge: the rest is not walked */
 	MIMEWALK_NOMEM,
 } mimewalk_rc;
 

@@ -61,8 +61,15 @@ static int on_part(void *arg, const mimewalk_part *p)
 	n = snprintf(b, sizeof(b), "{%u %u %s/%s %d ", p->index, p->depth, p->type, p->subtype,
 	             p->text);
 	put(o, b, n);
-	if (p->filename)
-		put(o, p->filename, strlen(p->filename));
+	CHECK(p->nnames <= MIMEWALK_NAMES_MAX);
+	CHECK(p->nnames ? p->filename == p->names[0] : p->filename == NULL);
+	for (size_t i = 0; i < p->nnames; i++) {
+		CHECK(p->names[i] != NULL);
+		for (size_t j = 0; j < i; j++)
+			CHECK(strcmp(p->names[i], p->names[j]) != 0);
+		put(o, "|", 1);
+		put(o, p->names[i], strlen(p->names[i]));
+	}
 	put(o, "}", 1);
 	return 0;
 }

@@ -102,6 +102,63 @@ static void t_decode(void **st)
 	assert_true(clock() - c < CLOCKS_PER_SEC);
 }
 
+/* NUL bytes from a word are dropped: callers use strlen() (attack8 finding 10) */
+static void t_decode_nul(void **st)
+{
+	(void)st;
+	dec_is("=?utf-8?q?=00?= confidential", " confidential");
+	dec_is("=?utf-8?b?AHNlY3JldA==?=", "secret");
+	dec_is("a=?utf-16be?b?AAAAYQ==?=b", "aab");
+}
+
+static double mono(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static double time_decode(const char *unit, size_t total, size_t *len)
+{
+	size_t u = strlen(unit), n = total / u * u;
+	char *v = malloc(n + 1), *r;
+	double t0, dt;
+
+	assert_non_null(v);
+	for (size_t i = 0; i < n; i += u)
+		memcpy(v + i, unit, u);
+	v[n] = '\0';
+	t0 = mono();
+	r = mimehdr_decode(v, len);
+	dt = mono() - t0;
+	assert_non_null(r);
+	free(r);
+	free(v);
+	return dt;
+}
+
+/*
+ * Linear (attack8 finding 11): 100 KB of "=?a?b?AAAA" (every "=?" a
+ * candidate word without its "?=") costs about what 100 KB of well-formed
+ * words costs in the same run (a ratio: these machines are noisy). The
+ * quadratic scan took about 0.6 s, 300 times the well-formed value.
+ */
+static void t_decode_linear(void **st)
+{
+	size_t len;
+	double good = 0, bad = 0;
+
+	(void)st;
+	for (int i = 0; i < 3; i++) {
+		good += time_decode("=?UTF-8?B?W2VuY3J5cHRdIHNlY3JldA==?= ", 100000, &len);
+		bad += time_decode("=?a?b?AAAA", 100000, &len);
+	}
+	assert_int_equal(len, 100000);
+	if (bad > 5 * good + 0.05 * 3)
+		fail_msg("hostile 100 KB: %.4f s, well-formed: %.4f s (3 runs)", bad, good);
+}
+
 static void enc_rt(const char *x, const char *want)
 {
 	char *e = mimehdr_encode(x), *back;
@@ -227,7 +284,11 @@ static void t_filename(void **st)
 	assert_int_equal(mimehdr_transfer_encoding(" Base64 (x)"), MIMEHDR_CTE_BASE64);
 	assert_int_equal(mimehdr_transfer_encoding("\r\n quoted-printable"), MIMEHDR_CTE_QP);
 	assert_int_equal(mimehdr_transfer_encoding("8bit"), MIMEHDR_CTE_IDENTITY);
-	assert_int_equal(mimehdr_transfer_encoding("x-uuencode"), MIMEHDR_CTE_IDENTITY);
+	assert_int_equal(mimehdr_transfer_encoding("x-uuencode"), MIMEHDR_CTE_UNKNOWN);
+	assert_int_equal(mimehdr_transfer_encoding("7BIT (c)"), MIMEHDR_CTE_IDENTITY);
+	assert_int_equal(mimehdr_transfer_encoding(" binary"), MIMEHDR_CTE_IDENTITY);
+	assert_int_equal(mimehdr_transfer_encoding(""), MIMEHDR_CTE_IDENTITY);
+	assert_int_equal(mimehdr_transfer_encoding("8bits"), MIMEHDR_CTE_UNKNOWN);
 	assert_int_equal(mimehdr_transfer_encoding(NULL), MIMEHDR_CTE_IDENTITY);
 }
 
@@ -409,7 +470,7 @@ static void t_walk_plain(void **st)
 	assert_string_equal(o, "{0 d0 text/plain - text}line one\r\nSECRET-LINE\r\n");
 	free(o);
 	o = walk_all("multipart/mixed; boundary=b", "--b\r\n\r\nfirst\r\n--b\r\n"
-	                                            "Content-Transfer-Encoding: x-unknown\r\n"
+	                                            "Content-Transfer-Encoding: 8bit\r\n"
 	                                            "\r\nraw =41 kept\r\n");
 	assert_string_equal(o, "{0 d0 multipart/mixed -}{1 d1 text/plain - text}first\r\n"
 	                       "{2 d1 text/plain - text}raw =41 kept\r\n");
@@ -452,6 +513,260 @@ static void t_walk_plain(void **st)
 	assert_string_equal(o, "{0 d0 multipart/digest -}{1 d1 message/rfc822 -}"
 	                       "{2 d2 text/plain - text}inner\r\n");
 	free(o);
+}
+
+/* The walk ends in rc, the output being want, for every chunking. */
+static void walk_rc(const char *ctype, const char *body, size_t len, mimewalk_rc want,
+                    const char *want_out)
+{
+	for (int c = 0; c <= 3; c++) {
+		mimewalk_rc rc;
+		char *o = walk(ctype, body, len, c == 3 ? 7 : c, NULL, &rc);
+
+		if (rc != want || (want_out && strcmp(o, want_out) != 0))
+			fail_msg("chunking %d: rc %d (want %d), output:\n%s", c, rc, want, o);
+		free(o);
+	}
+}
+
+/* What the walker cannot read as a client may is a limit, never skipped (attack8). */
+static void t_walk_cannot_judge(void **st)
+{
+	char *b, *body = malloc(20000);
+	const char *p;
+	size_t n;
+
+	(void)st;
+	assert_non_null(body);
+	/* 4: a boundary over BOUNDARY_MAX (200) */
+	b = malloc(202);
+	memset(b, 'x', 201);
+	b[201] = '\0';
+	n = snprintf(body, 20000, "multipart/mixed; boundary=\"%s\"", b);
+	walk_rc(body, "--x\r\n", 5, MIMEWALK_LIMIT, NULL);
+	b[200] = '\0';
+	n = snprintf(body, 20000, "multipart/mixed; boundary=\"%s\"", b);
+	p = strdup(body);
+	n = snprintf(body, 20000, "--%s\r\n\r\nin\r\n--%s--\r\n", b, b);
+	walk_rc(p, body, n, MIMEWALK_MORE,
+	        "{0 d0 multipart/mixed -}{1 d1 text/plain - text}in\r\n");
+	free((void *)p);
+	free(b);
+	/* 5: message/rfc822 and multipart in base64 or QP; 7bit is fine */
+	p = "--b\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+	    "U3ViamVjdDogeA0KDQpDT05GSURFTlRJQUwNCg==\r\n--b--\r\n";
+	walk_rc("multipart/mixed; boundary=b", p, strlen(p), MIMEWALK_LIMIT, NULL);
+	p = "--b\r\nContent-Type: message/global\r\nContent-Transfer-Encoding: QUOTED-PRINTABLE"
+	    "\r\n\r\nSubject: x\r\n\r\nx\r\n--b--\r\n";
+	walk_rc("multipart/mixed; boundary=b", p, strlen(p), MIMEWALK_LIMIT, NULL);
+	p = "--b\r\nContent-Type: multipart/mixed; boundary=c\r\nContent-Transfer-Encoding: base64"
+	    "\r\n\r\n--c--\r\n--b--\r\n";
+	walk_rc("multipart/mixed; boundary=b", p, strlen(p), MIMEWALK_LIMIT, NULL);
+	p = "--b\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: 7bit\r\n\r\n"
+	    "Subject: x\r\n\r\nin\r\n--b--\r\n";
+	walk_rc("multipart/mixed; boundary=b", p, strlen(p), MIMEWALK_MORE,
+	        "{0 d0 multipart/mixed -}{1 d1 message/rfc822 -}{2 d2 text/plain - text}in\r\n");
+	/* 8: a text part in x-uuencode or an unknown encoding */
+	p = "--b\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\nbegin 644 a\r\n`\r\nend\r\n"
+	    "--b--\r\n";
+	walk_rc("multipart/mixed; boundary=b", p, strlen(p), MIMEWALK_LIMIT, NULL);
+	p = "x\r\n";
+	for (int c = 0; c <= 3; c++) {
+		mimewalk_ops ops = {NULL, NULL, NULL};
+		mimewalk *w = mimewalk_new(&ops, &biglim);
+
+		assert_non_null(w);
+		mimewalk_header(w, "Content-Transfer-Encoding", "x-token");
+		assert_int_equal(mimewalk_feed(w, (const unsigned char *)p, 3), MIMEWALK_LIMIT);
+		mimewalk_free(w);
+	}
+	/* an attachment in an unknown encoding is skipped as before */
+	p = "--b\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: x-foo\r\n\r\nzz\r\n"
+	    "--b--\r\n";
+	walk_rc("multipart/mixed; boundary=b", p, strlen(p), MIMEWALK_MORE, NULL);
+	/* 7: a part header of ours cut at 8 KB; a NUL in a part header */
+	n = snprintf(body, 20000, "--b\r\nContent-Type: multipart/alternative; x=\"");
+	memset(body + n, 'y', 9000);
+	n += 9000;
+	n += snprintf(body + n, 20000 - n,
+	              "\";\r\n boundary=\"c\"\r\n\r\n--c\r\n\r\nhidden\r\n--c--\r\n--b--\r\n");
+	walk_rc("multipart/mixed; boundary=b", body, n, MIMEWALK_LIMIT, NULL);
+	memcpy(body + 6, "X-Other",
+	       7); /* "Content-Type" -> "X-Otherat-Type": not ours, cut is fine */
+	walk_rc("multipart/mixed; boundary=b", body, n, MIMEWALK_MORE, NULL);
+	p = "--b\r\nContent-Type: text/plain; name=\"a\0b\"\r\n\r\nx\r\n--b--\r\n";
+	walk_rc("multipart/mixed; boundary=b", p, 55, MIMEWALK_LIMIT, NULL);
+	/* two different Content-Types (GMime reads the last) or encodings: a limit; equal: fine */
+	p = "--b\r\nContent-Type: text/plain\r\nContent-Type: multipart/mixed; boundary=c\r\n"
+	    "\r\n--c\r\nContent-Transfer-Encoding: base64\r\n\r\nQUJD\r\n--c--\r\n--b--\r\n";
+	walk_rc("multipart/mixed; boundary=b", p, strlen(p), MIMEWALK_LIMIT, NULL);
+	p = "--b\r\nContent-Transfer-Encoding: base64\r\nContent-transfer-encoding: 7bit\r\n"
+	    "\r\nQUJD\r\n--b--\r\n";
+	walk_rc("multipart/mixed; boundary=b", p, strlen(p), MIMEWALK_LIMIT, NULL);
+	p = "--b\r\nContent-Type: text/plain\r\nContent-Type:  text/plain\r\n\r\nx\r\n--b--\r\n";
+	walk_rc("multipart/mixed; boundary=b", p, strlen(p), MIMEWALK_MORE, NULL);
+	for (int c = 0; c < 2; c++) {
+		mimewalk_ops ops = {NULL, NULL, NULL};
+		mimewalk *w = mimewalk_new(&ops, &biglim);
+
+		assert_non_null(w);
+		assert_int_equal(mimewalk_header(w, "Content-Type", "text/plain"), MIMEWALK_MORE);
+		assert_int_equal(
+		        mimewalk_header(w, "content-type", c ? " text/plain" : "text/html"),
+		        c ? MIMEWALK_MORE : MIMEWALK_LIMIT);
+		mimewalk_free(w);
+	}
+	free(body);
+}
+
+/* body: "--b", pad blanks, tail, then rest; its length */
+static size_t padded(char *body, size_t pad, const char *tail, const char *rest)
+{
+	size_t n = snprintf(body, 40000, "--b\r\nContent-Type: image/png\r\n\r\nzz\r\n--b");
+
+	memset(body + n, pad % 2 ? '\t' : ' ', pad);
+	n += pad;
+	return n + snprintf(body + n, 40000 - n, "%s%s", tail, rest);
+}
+
+/* 6: a boundary line with transport padding past MIMEWALK_LINE_MAX (attack8) */
+static void t_walk_padding(void **st)
+{
+	char *body = malloc(40000);
+	const char *rest = "Content-Type: text/plain\r\n\r\nthe CONFIDENTIAL figures\r\n--b--\r\n";
+	const char *want = "{0 d0 multipart/mixed -}{1 d1 image/png -}"
+	                   "{2 d1 text/plain - text}the CONFIDENTIAL figures\r\n";
+	const char *mp = "multipart/mixed; boundary=b";
+	size_t n;
+
+	(void)st;
+	assert_non_null(body);
+	n = padded(body, 9000, "\r\n", rest);
+	walk_rc(mp, body, n, MIMEWALK_MORE, want);
+	n = padded(body, 30001, "\n", rest); /* several pieces, LF only, tabs */
+	walk_rc(mp, body, n, MIMEWALK_MORE, want);
+	/* the CR is the last byte of the first piece (8192 bytes) */
+	n = padded(body, 8192 - 4, "\r\n", rest);
+	assert_int_equal(body[36 + 8191], '\r');
+	walk_rc(mp, body, n, MIMEWALK_MORE, want);
+	n = padded(body, 8192 - 3, "\r\n", rest);
+	walk_rc(mp, body, n, MIMEWALK_MORE, want);
+	/* the close delimiter padded: the epilogue is skipped */
+	n = padded(body, 0, "--", "");
+	memset(body + n, ' ', 9000);
+	n += 9000;
+	n += snprintf(body + n, 40000 - n, "\r\nepilogue\r\n");
+	walk_rc(mp, body, n, MIMEWALK_MORE, "{0 d0 multipart/mixed -}{1 d1 image/png -}");
+	/* the last line, without a line end */
+	n = padded(body, 9000, "", "");
+	walk_rc(mp, body, n, MIMEWALK_MORE,
+	        "{0 d0 multipart/mixed -}{1 d1 image/png -}{2 d1 text/plain - text}\r\n");
+	/* something after the padding: the walker cannot judge */
+	n = padded(body, 9000, "x\r\n", rest);
+	walk_rc(mp, body, n, MIMEWALK_LIMIT, NULL);
+	n = padded(body, 9000, "\r \r\n", rest);
+	walk_rc(mp, body, n, MIMEWALK_LIMIT, NULL);
+	/* not a boundary in the first 8 KB: a long line of the image, as before */
+	n = padded(body, 9000, "\r\n", rest);
+	body[36 + 100] = 'x';
+	walk_rc(mp, body, n, MIMEWALK_MORE, "{0 d0 multipart/mixed -}{1 d1 image/png -}");
+	free(body);
+}
+
+static int on_names(void *arg, const mimewalk_part *p)
+{
+	struct out *o = arg;
+
+	if (p->nnames > 0)
+		assert_ptr_equal(p->filename, p->names[0]);
+	else
+		assert_null(p->filename);
+	assert_null(p->names ? p->names[p->nnames] : NULL);
+	out_put(o, "{", 1);
+	for (size_t i = 0; i < p->nnames; i++) {
+		assert_int_equal(strlen(p->names[i]), strlen(p->names[i])); /* a C string */
+		out_put(o, i ? "|" : "", i ? 1 : 0);
+		out_put(o, p->names[i], strlen(p->names[i]));
+	}
+	out_put(o, "}", 1);
+	return 0;
+}
+
+/* The names of the one part under a multipart, given its headers; rc in *rcp. */
+static char *names_of(const char *hdrs, mimewalk_rc *rcp)
+{
+	struct out o = {NULL, 0, 0, -1};
+	mimewalk_ops ops = {on_names, NULL, &o};
+	mimewalk *w = mimewalk_new(&ops, &biglim);
+	char body[4096];
+	int n = snprintf(body, sizeof(body), "--b\r\n%s\r\n\r\nx\r\n--b--\r\n", hdrs);
+
+	assert_non_null(w);
+	out_put(&o, "", 0);
+	mimewalk_header(w, "Content-Type", "multipart/mixed; boundary=b");
+	*rcp = mimewalk_feed(w, (const unsigned char *)body, n);
+	if (*rcp == MIMEWALK_MORE)
+		*rcp = mimewalk_end(w);
+	mimewalk_free(w);
+	return o.p;
+}
+
+static void names_are(const char *hdrs, const char *want)
+{
+	mimewalk_rc rc;
+	char *got = names_of(hdrs, &rc);
+
+	assert_int_equal(rc, MIMEWALK_MORE);
+	if (strcmp(got + 2, want) != 0) /* after the multipart's "{}" */
+		fail_msg("names of [%s]: got %s, want %s", hdrs, got + 2, want);
+	free(got);
+}
+
+/* 9: every name a client may show, each given, NUL bytes dropped (attack8) */
+static void t_walk_names(void **st)
+{
+	char hdrs[2048], *got;
+	size_t n = 0;
+	mimewalk_rc rc;
+
+	(void)st;
+	names_are("Content-Disposition: attachment; filename=\"ok.pdf\"; "
+	          "filename*=utf-8''secret.pdf",
+	          "{secret.pdf|ok.pdf}");
+	names_are("Content-Type: application/pdf; name=\"secret.pdf\"\r\n"
+	          "Content-Disposition: attachment; filename=\"ok.pdf\"",
+	          "{ok.pdf|secret.pdf}");
+	names_are("Content-Type: application/pdf; name=\"a.pdf\"; name*=utf-8''b.pdf\r\n"
+	          "Content-Disposition: attachment; filename=a.pdf; FILENAME*0*=utf-8''c; "
+	          "filename*1*=.pdf",
+	          "{c.pdf|a.pdf|b.pdf}");
+	names_are("Content-Type: application/pdf; name=x\r\n", "{x}");
+	names_are("Content-Type: application/pdf\r\n", "{}");
+	/* NUL bytes, by RFC 2231 or RFC 2047, do not cut a name short */
+	names_are("Content-Disposition: attachment; filename*=utf-8''%00secret.pdf",
+	          "{secret.pdf}");
+	names_are("Content-Disposition: attachment; filename*=\"utf-8''%00se%00cret.pdf\"",
+	          "{secret.pdf}");
+	names_are("Content-Disposition: attachment; filename*0*=utf-8''a; filename*1*=%00b",
+	          "{ab}");
+	names_are("Content-Disposition: attachment; filename=\"=?utf-8?q?=00secret.pdf?=\"",
+	          "{secret.pdf}");
+	names_are("Content-Type: application/pdf; name=\"=?utf-8?b?AHNlY3JldC5wZGY=?=\"",
+	          "{secret.pdf}");
+	/* a "%00" outside an RFC 2231 value is kept; the boundary is not touched */
+	names_are("Content-Disposition: attachment; filename=\"100%00.txt\"", "{100%00.txt}");
+	/* 16 distinct names are given, a 17th is a limit; duplicates count once */
+	n = snprintf(hdrs, sizeof(hdrs), "Content-Disposition: attachment");
+	for (int i = 0; i < 16; i++)
+		n += snprintf(hdrs + n, sizeof(hdrs) - n, "; filename=n%d; filename=n%d", i, i);
+	got = names_of(hdrs, &rc);
+	assert_int_equal(rc, MIMEWALK_MORE);
+	assert_non_null(strstr(got, "|n15}"));
+	free(got);
+	snprintf(hdrs + n, sizeof(hdrs) - n, "; filename=n16");
+	got = names_of(hdrs, &rc);
+	assert_int_equal(rc, MIMEWALK_LIMIT);
+	free(got);
 }
 
 /* A keyword whose base64 is cut by a 64 KB chunk edge; a line over MIMEWALK_LINE_MAX. */
@@ -713,12 +1028,17 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(t_decode),
+	        cmocka_unit_test(t_decode_nul),
+	        cmocka_unit_test(t_decode_linear),
 	        cmocka_unit_test(t_encode),
 	        cmocka_unit_test(t_ctype),
 	        cmocka_unit_test(t_filename),
 	        cmocka_unit_test(t_walk_thunderbird),
 	        cmocka_unit_test(t_walk_outlook),
 	        cmocka_unit_test(t_walk_plain),
+	        cmocka_unit_test(t_walk_cannot_judge),
+	        cmocka_unit_test(t_walk_padding),
+	        cmocka_unit_test(t_walk_names),
 	        cmocka_unit_test(t_walk_chunk_edge),
 	        cmocka_unit_test(t_walk_charsets),
 	        cmocka_unit_test(t_walk_limits),
