@@ -81,6 +81,16 @@
  *	result is exactly that of one pcre2_match() over the whole body (or
  *	its first body_scan_limit bytes).
  *
+ *	Small calls while a long partial match is pending. Every window is
+ *	matched from the earliest pending partial start, so a partial match
+ *	kept pending (e.g. "A[^B]*B" after an "A") would cost its whole length
+ *	per call: 3 s per MB in 2-byte calls. When more than SCAN_DEFER_MIN
+ *	bytes are to be matched and less than a quarter of them are new, the
+ *	chunk is only appended; the window is matched once a quarter is new,
+ *	and at the end. So the bytes matched are at most 4 times the bytes
+ *	fed, and a match that completes meanwhile is reported up to that many
+ *	bytes later (the end marker reports every match as before).
+ *
  *	A match whose start is more than RULES_CARRY_MAX bytes back when
  *	the window is cut (a long pending partial match) can be missed.
  * DIAGNOSTICS
@@ -96,8 +106,9 @@
 
 #include "rules_int.h"
 
-#define SCAN_BUF_MIN 4096 /* the window buffer grows from this */
-#define SCAN_PAD 8        /* 0xff bytes after a window in buf (see "Invalid UTF-8") */
+#define SCAN_BUF_MIN 4096   /* the window buffer grows from this */
+#define SCAN_PAD 8          /* 0xff bytes after a window in buf (see "Invalid UTF-8") */
+#define SCAN_DEFER_MIN 4096 /* a pending partial match this long defers small calls */
 
 static const char oom_which[] = "body_patterns (out of memory)";
 
@@ -323,7 +334,12 @@ int rules_scan_body(rules_scan *s, const unsigned char *chunk, size_t len, const
 		wlen = s->clen - s->cbeg;
 		mlen = final ? wlen : wlen - held_tail(w, wlen);
 		off = s->coff;
+		s->unmatched += len;
+		/* A long partial match pending: match again once a quarter of it is new. */
+		if (!final && wlen - off > SCAN_DEFER_MIN && s->unmatched < (wlen - off) / 4)
+			return 0;
 	}
+	s->unmatched = 0;
 	keep = mlen;
 	if (scan_window(s, w, mlen, off, final, &keep))
 		goto end;

@@ -52,6 +52,7 @@ struct rules_scan {
 	size_t cbeg;       /* the carry starts here in buf */
 	size_t clen;       /* the carry ends here in buf */
 	size_t coff;       /* matching resumes at buf[cbeg + coff]; before it: context */
+	size_t unmatched;  /* bytes appended since the last match (a long partial pending) */
 	size_t bytes;      /* body bytes scanned */
 	int done;          /* limit or end of body reached */
 	const char *which; /* the body rule that matched */
