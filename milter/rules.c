@@ -14,8 +14,10 @@
  *	PCRE2_MATCH_INVALID_UTF | PCRE2_CASELESS, newline ANYCRLF (CR, LF or
  *	CRLF end a line), and PCRE2_MULTILINE for body patterns (a pattern
  *	may turn it off with (?-m)); when the library has a JIT, it is
- *	JIT-compiled for complete (and, body patterns, hard-partial) matching
- *	(a failed JIT compile silently leaves the interpreter). A rules object
+ *	JIT-compiled for complete matching (a failed JIT compile silently
+ *	leaves the interpreter). A body pattern is compiled a second time
+ *	with PCRE2_ALT_CIRCUMFLEX and JIT-compiled for hard-partial matching:
+ *	rules_body.c matches the windows before the end of the body with it. A rules object
  *	is never written after rules_new(), so threads share it; all match
  *	state (pcre2_match_data, the body window, a JIT stack) lives in the
  *	per-message rules_scan, or per call for rules_subject_tag().
@@ -75,8 +77,7 @@ typedef struct {
 } kind_spec;
 
 static const kind_spec k_header = {"header_patterns", 0, PCRE2_JIT_COMPLETE};
-static const kind_spec k_body = {"body_patterns", PCRE2_MULTILINE,
-                                 PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD};
+static const kind_spec k_body = {"body_patterns", PCRE2_MULTILINE, PCRE2_JIT_COMPLETE};
 static const kind_spec k_attach = {"attachment_patterns", 0, PCRE2_JIT_COMPLETE};
 
 static pcre2_code *compile(const char *label, const char *pattern, uint32_t opts, uint32_t jitopts,
@@ -172,7 +173,10 @@ static int compile_rule(rule *ru, const kind_spec *k, size_t idx, const char *en
 	if ((ru->source = strdup(entry)) == NULL)
 		goto oom;
 	ru->re = compile(ru->which, pattern, k->opts, k->jitopts, why, whylen);
-	return ru->re == NULL ? -1 : 0;
+	if (ru->re != NULL && k == &k_body) /* see rules_body.c, "Line ends" */
+		ru->pre = compile(ru->which, pattern, k->opts | PCRE2_ALT_CIRCUMFLEX,
+		                  PCRE2_JIT_PARTIAL_HARD, why, whylen);
+	return ru->re == NULL || (k == &k_body && ru->pre == NULL) ? -1 : 0;
 oom:
 	snprintf(why, whylen, "out of memory");
 	return -1;
@@ -196,6 +200,7 @@ static int compile_list(rule **out, size_t *nout, const kind_spec *k, const char
 	if (!keep) {
 		for (size_t i = 0; i < *nout; i++) {
 			pcre2_code_free((*out)[i].re);
+			pcre2_code_free((*out)[i].pre);
 			free((*out)[i].name);
 			free((*out)[i].source);
 		}
@@ -253,6 +258,7 @@ static void free_list(rule *list, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		pcre2_code_free(list[i].re);
+		pcre2_code_free(list[i].pre);
 		free(list[i].name);
 		free(list[i].source);
 	}

@@ -122,7 +122,10 @@ int rules_scan_attachment(rules_scan *s, const char *name, size_t len, const cha
 /*
  * Feed one body chunk. Returns 1 once any body pattern has matched (and on
  * every later call), with *which naming it ("body_patterns[0]"); else 0.
- * Bytes beyond body_scan_limit are ignored. chunk NULL marks the end.
+ * Bytes beyond body_scan_limit are ignored. chunk NULL marks the end. While
+ * a partial match over 4 KB is pending, small chunks are collected and a
+ * match may be reported some calls late (rules_body.c); the end marker
+ * reports every match.
  */
 int rules_scan_body(rules_scan *s, const unsigned char *chunk, size_t len, const char **which);
 

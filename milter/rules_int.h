@@ -21,6 +21,7 @@
 
 typedef struct {
 	pcre2_code *re;
+	pcre2_code *pre;    /* body patterns: + PCRE2_ALT_CIRCUMFLEX, for partial windows */
 	char *name;         /* header name (header patterns only) */
 	char *source;       /* the entry as configured, for rules_list() */
 	char which[40];     /* "body_patterns[3]" */
@@ -46,10 +47,12 @@ struct rules_scan {
 	pcre2_match_data *md;
 	pcre2_match_context *mctx; /* own copy, once a JIT stack was needed */
 	pcre2_jit_stack *jit;
-	unsigned char *buf; /* the carry, then the window */
+	unsigned char *buf; /* the carry, then the window: buf[cbeg .. clen) */
 	size_t cap;
-	size_t clen;       /* carried bytes at the start of buf */
-	size_t coff;       /* matching resumes here; before it: context */
+	size_t cbeg;       /* the carry starts here in buf */
+	size_t clen;       /* the carry ends here in buf */
+	size_t coff;       /* matching resumes at buf[cbeg + coff]; before it: context */
+	size_t unmatched;  /* bytes appended since the last match (a long partial pending) */
 	size_t bytes;      /* body bytes scanned */
 	int done;          /* limit or end of body reached */
 	const char *which; /* the body rule that matched */

@@ -10,6 +10,11 @@
  *	patterns, none of which matches: the whole body is scanned. Prints
  *	the best of 3 runs in MB/s (1 MB = 2^20 bytes) and whether the
  *	patterns were JIT-compiled.
+ *
+ *	Then the shapes an attacker sends (issue 8, attack8 finding 2), each
+ *	1 MB, once, with the seconds it took: "\r\n" in 2-byte calls (the
+ *	walker hands over every line end by itself) and in 64 KB calls; "ä"
+ *	in 64 KB calls and as "ä\r\n" lines, one call per line.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +59,52 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Scan size bytes of the unit u repeated, in calls of step bytes: seconds. */
+static double shape(rules *r, const char *u, size_t step, size_t size)
+{
+	size_t ul = strlen(u), n = 0;
+	unsigned char *body = malloc(size);
+	rules_scan *s = rules_scan_new(r);
+	const char *which = NULL;
+	double t0, secs;
+	int got = 0;
+
+	if (body == NULL || s == NULL)
+		exit(1);
+	for (; n + ul <= size; n += ul)
+		memcpy(body + n, u, ul);
+	t0 = now();
+	for (size_t off = 0; off < n && !got; off += step)
+		got = rules_scan_body(s, body + off, n - off < step ? n - off : step, &which);
+	if (!got)
+		got = rules_scan_body(s, NULL, 0, &which);
+	secs = now() - t0;
+	if (got) {
+		fprintf(stderr, "bench_rules: unexpected match: %s\n", which);
+		exit(1);
+	}
+	rules_scan_free(s);
+	free(body);
+	return secs;
+}
+
+static void shapes(rules *r)
+{
+	static const struct {
+		const char *name, *unit;
+		size_t step;
+	} sh[] = {
+	        {"\\r\\n, 2-byte calls", "\r\n", 2},
+	        {"\\r\\n, 64 KB calls", "\r\n", CHUNK},
+	        {"\"\xc3\xa4\", 64 KB calls", "\xc3\xa4", CHUNK},
+	        {"\"\xc3\xa4\\r\\n\" lines", "\xc3\xa4\r\n", 4},
+	};
+
+	for (size_t i = 0; i < sizeof(sh) / sizeof(sh[0]); i++)
+		printf("bench_rules: 1 MB of %s: %.3f s\n", sh[i].name,
+		       shape(r, sh[i].unit, sh[i].step, 1 << 20));
 }
 
 int main(int argc, char **argv)
@@ -105,6 +156,7 @@ int main(int argc, char **argv)
 	printf("bench_rules: %zu body patterns, %zu MB in %d KB chunks: %.1f MB/s (best of 3, "
 	       "JIT %s)\n",
 	       NPAT, mb, CHUNK / 1024, best, jit ? "available" : "not available");
+	shapes(r);
 	rules_free(r);
 	free(body);
 	return 0;

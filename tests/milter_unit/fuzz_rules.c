@@ -24,10 +24,12 @@
  *	right before an inaccessible page: a read past the end of the whole
  *	body (the reference match, a single chunk) faults at once. The
  *	partial-mode subjects that rules_body.c hands PCRE2 (a prefix of the
- *	body without its trailing non-ASCII bytes, CRs and LFs) are matched
- *	there too: PCRE2
- *	10.42's JIT reads past the end of a partial-mode subject that ends in
- *	invalid UTF-8, which is why rules.c never passes one.
+ *	body without an incomplete final UTF-8 sequence, else without a final
+ *	CR, LF or CRLF) are matched there too, as rules_body.c matches them
+ *	(PCRE2_ALT_CIRCUMFLEX; the interpreter when the prefix ends in
+ *	invalid UTF-8): PCRE2 10.42's JIT reads past the end of a
+ *	partial-mode subject that ends in invalid UTF-8, which is why
+ *	rules_body.c never hands one to the JIT.
  *	A reference match that hits a PCRE2 resource limit is not compared.
  *	The reference is JIT-compiled like the rules: PCRE2 10.42's
  *	interpreter and JIT disagree on \z and $ before invalid UTF-8 (the
@@ -78,13 +80,17 @@ static const char *const patterns[] = {
         "a$",
         "(?-m)^x",
         "\\r\\n^b",
+        "\\n^$",
+        "\\r\\n^\\r\\n",
+        "\\x{e4}\\r\\n^\\x{e4}",
 };
 #define NPAT (sizeof(patterns) / sizeof(patterns[0]))
 #define LIMIT_SMALL 48
 #define LIMIT_LARGE (1 << 20)
 
 static rules *r_small[NPAT], *r_large[NPAT];
-static pcre2_code *ref[NPAT];
+static pcre2_code *ref[NPAT], *ref_partial[NPAT];
+static pcre2_code *any_char; /* "." in UTF mode, without MATCH_INVALID_UTF */
 static pcre2_match_data *md;
 static unsigned char *guard_end; /* an inaccessible page starts here */
 
@@ -98,6 +104,15 @@ static void init(void)
 	md = pcre2_match_data_create(1, NULL);
 	cc = pcre2_compile_context_create(NULL);
 	pcre2_set_newline(cc, PCRE2_NEWLINE_ANYCRLF);
+	{
+		int err;
+		PCRE2_SIZE off;
+
+		any_char = pcre2_compile((PCRE2_SPTR) "\\A.", PCRE2_ZERO_TERMINATED,
+		                         PCRE2_UTF | PCRE2_DOTALL, &err, &off, NULL);
+		if (any_char == NULL)
+			abort();
+	}
 	{
 		unsigned char *m = mmap(NULL, GUARD_SPAN + 65536, PROT_READ | PROT_WRITE,
 		                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -120,15 +135,59 @@ static void init(void)
 		                       PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_CASELESS |
 		                               PCRE2_MULTILINE,
 		                       &err, &off, cc);
+		ref_partial[i] =
+		        pcre2_compile((PCRE2_SPTR)patterns[i], PCRE2_ZERO_TERMINATED,
+		                      PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_CASELESS |
+		                              PCRE2_MULTILINE | PCRE2_ALT_CIRCUMFLEX,
+		                      &err, &off, cc);
 		if (ref[i] != NULL)
-			(void)pcre2_jit_compile(ref[i],
-			                        PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD);
-		if (r_small[i] == NULL || r_large[i] == NULL || ref[i] == NULL) {
+			(void)pcre2_jit_compile(ref[i], PCRE2_JIT_COMPLETE);
+		if (ref_partial[i] != NULL)
+			(void)pcre2_jit_compile(ref_partial[i], PCRE2_JIT_PARTIAL_HARD);
+		if (r_small[i] == NULL || r_large[i] == NULL || ref[i] == NULL ||
+		    ref_partial[i] == NULL) {
 			fprintf(stderr, "fuzz_rules: pattern %zu: %s\n", i, why);
 			abort();
 		}
 	}
 	pcre2_compile_context_free(cc);
+}
+
+/*
+ * As rules_body.c: the matched length of a window w[0..n) before the end
+ * of the body, and whether it ends in invalid UTF-8 (by PCRE2's own check).
+ */
+static size_t matched_len(const uint8_t *w, size_t n, int *ends_invalid)
+{
+	size_t i, need;
+	int rc;
+
+	*ends_invalid = 0;
+	if (n == 0)
+		return 0;
+	i = n - 1;
+	while (i > 0 && n - i < 4 && (w[i] & 0xc0) == 0x80)
+		i--;
+	need = w[i] < 0x80   ? 1
+	       : w[i] < 0xc2 ? 0
+	       : w[i] < 0xe0 ? 2
+	       : w[i] < 0xf0 ? 3
+	       : w[i] < 0xf5 ? 4
+	                     : 0;
+	if (need > n - i)
+		n = i;
+	else if (w[n - 1] == '\n')
+		n -= n >= 2 && w[n - 2] == '\r' ? 2 : 1;
+	else if (w[n - 1] == '\r')
+		n--;
+	if (n == 0 || w[n - 1] < 0x80)
+		return n;
+	i = n - 1;
+	while (i > 0 && n - i < 4 && (w[i] & 0xc0) == 0x80)
+		i--;
+	rc = pcre2_match(any_char, w + i, n - i, 0, 0, md, NULL); /* no MATCH_INVALID_UTF */
+	*ends_invalid = rc < 0 || pcre2_get_ovector_pointer(md)[1] != n - i;
+	return n;
 }
 
 static int cmp_size(const void *a, const void *b)
@@ -165,14 +224,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	want_bytes = blen < limit ? blen : limit;
 
 	for (size_t c = 0; c < ncut; c++) {
-		size_t m = cuts[c];
+		int bad;
+		size_t m = matched_len(body, cuts[c], &bad);
 
-		while (m > 0 && (body[m - 1] >= 0x80 || body[m - 1] == '\r' || body[m - 1] == '\n'))
-			m--;
-		memmove(guard_end - m, body, m); /* body ends at the guard too */
+		/*
+		 * As rules_body.c lays the window out: in place (the subject
+		 * ends at the guard), or, when it ends in invalid UTF-8, in its
+		 * buffer with the held bytes and SCAN_PAD (8) bytes 0xff after.
+		 */
+		size_t after = bad ? cuts[c] - m + 8 : 0;
+		unsigned char *subj = guard_end - after - m;
+
+		memmove(subj, body, bad ? cuts[c] : m);
+		if (bad)
+			memset(subj + cuts[c], 0xff, 8);
 		for (size_t i = 0; i < NPAT; i++)
-			(void)pcre2_match(ref[i], guard_end - m, m, 0, PCRE2_PARTIAL_HARD, md,
-			                  NULL);
+			(void)pcre2_match(ref_partial[i], subj, m, 0, PCRE2_PARTIAL_HARD, md, NULL);
 		body = memcpy(guard_end - blen, src, blen); /* back in place */
 	}
 

@@ -638,6 +638,12 @@ static void test_body_crlf_split(void **state)
 	        {"^b", "a\r\nb", 1},
 	        {"a$", "xa\r\n", 1},
 	        {"^line$", "x\rline\r\r\n", 1},
+	        /* ^ right after a window's last line end (PCRE2_ALT_CIRCUMFLEX) */
+	        {"\\n^$", "x\n\ny", 1},
+	        {"\\n^$", "x\r\n\r\ny", 1},
+	        {"\\r\\n^\\r\\n", "x\r\n\r\n\r\ny", 1},
+	        {"\\n^$", "x\ny\n", 0},
+	        {"\\n^\\x{e4}", "x\n\xc3\xa4", 1},
 	};
 
 	(void)state;
@@ -647,6 +653,158 @@ static void test_body_crlf_split(void **state)
 		split_everywhere(r, cases[i].body, cases[i].want, 1);
 		rules_free(r);
 	}
+}
+
+/* Feed count copies of unit in calls of step bytes, after head; then tail and the end. */
+static int feed_rep(const rules *r, const char *head, const char *unit, size_t count, size_t step,
+                    const char *tail)
+{
+	size_t ul = strlen(unit), n = ul * count;
+	unsigned char *b = malloc(n);
+	rules_scan *s = rules_scan_new(r);
+	const char *w;
+	int got;
+
+	assert_non_null(b);
+	assert_non_null(s);
+	for (size_t i = 0; i < count; i++)
+		memcpy(b + i * ul, unit, ul);
+	got = rules_scan_body(s, (const unsigned char *)head, strlen(head), &w);
+	for (size_t off = 0; off < n && !got; off += step)
+		got = rules_scan_body(s, b + off, n - off < step ? n - off : step, &w);
+	if (!got)
+		got = rules_scan_body(s, (const unsigned char *)tail, strlen(tail), &w);
+	if (!got)
+		got = rules_scan_body(s, NULL, 0, &w);
+	rules_scan_free(s);
+	free(b);
+	return got;
+}
+
+/*
+ * A keyword followed by more than RULES_CARRY_MAX of line ends, or of
+ * non-ASCII text, is found (attack8 findings 2 and 3): only a final line
+ * end or an incomplete UTF-8 sequence is held back. Line by line (as the
+ * MIME walker calls) and in 64 KB chunks (raw mode); a UTF-8 character
+ * split in every call (3-byte characters in 2-byte calls); and after
+ * invalid UTF-8 at every window end.
+ */
+static void test_body_held_bounded(void **state)
+{
+	const char *b[] = {"\\bCONFIDENTIAL\\b", "\xe6\xa9\x9f\xe5\xaf\x86" /* 機密 */};
+	rules *r = mk(NULL, NULL, 0, b, 2, 1 << 24);
+	static const char kanji[] = "\xe6\xbc\xa2\xe5\xad\x97"; /* 漢字 */
+
+	(void)state;
+	assert_int_equal(feed_rep(r, "hello CONFIDENTIAL", "\r\n", 40000, 2, "bye\r\n"), 1);
+	assert_int_equal(feed_rep(r, "hello CONFIDENTIAL", "\r\n", 80000, CHUNK, "bye\r\n"), 1);
+	assert_int_equal(feed_rep(r, "hello CONFIDENTIAL", "\n", 80000, 1, "bye\r\n"), 1);
+	assert_int_equal(feed_rep(r, "hello CONFIDENTIAL", "\r", 80000, 1, ""), 1);
+	assert_int_equal(feed_rep(r, "hello CONFIDENTIALx", "\r\n", 40000, 2, "bye\r\n"), 0);
+	assert_int_equal(feed_rep(r, "\xe6\xa9\x9f\xe5\xaf\x86", kanji, 12000, 6, "\r\n"), 1);
+	assert_int_equal(feed_rep(r, "\xe6\xa9\x9f\xe5\xaf\x86", kanji, 12000, CHUNK, "\r\n"), 1);
+	assert_int_equal(feed_rep(r, "\xe6\xa9\x9f\xe5\xaf\x86", kanji, 12000, 2, "\r\n"), 1);
+	assert_int_equal(feed_rep(r, "\xe6\xa9\x9f", kanji, 12000, 2, "\r\n"), 0);
+	/* The keyword split by calls, then invalid bytes (not held: no carry growth). */
+	assert_int_equal(feed_rep(r, "hello CONFIDENTIAL", "\xff", 100000, 1, ""), 1);
+	assert_int_equal(feed_rep(r, "hello CONFIDENTIAL", "\xa4\r\n", 30000, 3, ""), 1);
+	assert_int_equal(feed_rep(r, "hello CONFIDENTIAL", "\xe6\xbc\r\n", 30000, 4, ""), 1);
+	assert_int_equal(feed_rep(r, "hello CONFIDENTIALS", "\xff", 100000, 1, ""), 0);
+	/* Without PCRE2_UCP "ä" is no word character: \b before it. */
+	assert_int_equal(feed(r, 1, NULL, "x CONFI", "DENTIAL\xc3", "\xa4 y", NULL), 1);
+	assert_int_equal(feed(r, 1, NULL, "x CONFI", "DENTIAL\xc3", "\xa4", "y", NULL), 1);
+	assert_int_equal(feed(r, 1, NULL, "x CONFI", "DENTIALa\xc3", "\xa4 y", NULL), 0);
+	assert_int_equal(feed(r, 1, NULL, "x CONFI", "DENTIAL\xc3", "\xff y", NULL), 1);
+	assert_int_equal(feed(r, 1, NULL, "\xe6\xa9", "\x9f\xe5", "\xaf", "\x86", NULL), 1);
+	rules_free(r);
+}
+
+/* Seconds to scan count copies of unit in calls of its own length. */
+static double time_calls(const rules *r, const char *unit, size_t count)
+{
+	double t0 = now();
+
+	assert_int_equal(feed_rep(r, "", unit, count, strlen(unit), ""), 0);
+	return now() - t0;
+}
+
+/*
+ * The cost of a call does not depend on what came before it when no
+ * partial match is pending (attack8 finding 2: every line end copied and
+ * re-scanned a 64 KB carry of held line ends; 1 MB of empty lines cost
+ * 37 s). With the same number of calls and the same 10 patterns, line
+ * ends and non-ASCII lines cost about what ASCII words cost (measured
+ * ratio about 1; 140 to 230 before the fix), so the check is generous.
+ */
+static void test_body_small_calls_linear(void **state)
+{
+	const char *b[] = {"CONFIDENTIAL",
+	                   "\\bSSN\\b",
+	                   "^-----BEGIN PGP MESSAGE-----",
+	                   "\\d{3}-\\d{2}-\\d{4}",
+	                   "vertraulich|streng geheim",
+	                   "(?<=ab)cd",
+	                   "^SECRET-LINE$",
+	                   "\\bpassword\\s*[:=]\\s*\\S+",
+	                   "\xe6\xa9\x9f\xe5\xaf\x86",
+	                   "a.{3,10}b"};
+	rules *r = mk(NULL, NULL, 0, b, 10, 1 << 24);
+	double ascii, crlf, uml, ascii4;
+
+	(void)state;
+	time_calls(r, "xy", 4096); /* warm up */
+	ascii = time_calls(r, "xy", 131072);
+	crlf = time_calls(r, "\r\n", 131072);
+	ascii4 = time_calls(r, "xy\r\n", 65536);
+	uml = time_calls(r, "\xc3\xa4\r\n", 65536);
+	print_message("    256 KB in 2-byte calls: \"xy\" %.3f s, \"\\r\\n\" %.3f s; in 4-byte "
+	              "lines: \"xy\\r\\n\" %.3f s, \"\xc3\xa4\\r\\n\" %.3f s\n",
+	              ascii, crlf, ascii4, uml);
+	assert_true(crlf < 10 * ascii + 0.05);
+	assert_true(uml < 10 * ascii4 + 0.05);
+	rules_free(r);
+}
+
+/*
+ * A partial match kept pending ("A[^B]*B" after an "A") does not make
+ * every small call re-scan it: 2-byte calls cost about what they cost
+ * without the "A" (measured ratio about 2; about 150 before: 3 s per MB).
+ * A match that completes meanwhile is found, at the latest at the end.
+ */
+static void test_body_pending_small_calls(void **state)
+{
+	rules *r = mk_body("A[^B]*B", 1 << 24);
+	double t0, plain, pending;
+
+	(void)state;
+	t0 = now();
+	assert_int_equal(feed_rep(r, "", "xx", 131072, 2, ""), 0);
+	plain = now() - t0;
+	t0 = now();
+	assert_int_equal(feed_rep(r, "A", "xx", 131072, 2, ""), 0);
+	pending = now() - t0;
+	print_message("    256 KB in 2-byte calls: %.3f s, with a partial match pending %.3f s\n",
+	              plain, pending);
+	assert_true(pending < 10 * plain + 0.05);
+	assert_int_equal(feed_rep(r, "A", "xx", 16384, 2, "B"), 1);
+	assert_int_equal(feed_rep(r, "A", "x", 30000, 1, "B"), 1);
+	assert_int_equal(feed_rep(r, "xA", "\xc3\xa4\r\n", 8000, 4, "B"), 1);
+	assert_int_equal(feed_rep(r, "xA", "\xc3\xa4\r\n", 8000, 4, ""), 0);
+	{
+		rules_scan *s = rules_scan_new(r);
+		const char *w;
+		int got = rules_scan_body(s, (const unsigned char *)"A", 1, &w), calls = 0;
+
+		for (int i = 0; i < 8192; i++)
+			got = rules_scan_body(s, (const unsigned char *)"x", 1, &w);
+		assert_int_equal(got, 0);
+		got = rules_scan_body(s, (const unsigned char *)"B", 1, &w);
+		while (!got && calls++ < 4096) /* reported within a quarter of the carry */
+			got = rules_scan_body(s, (const unsigned char *)"y", 1, &w);
+		assert_int_equal(got, 1);
+		rules_scan_free(s);
+	}
+	rules_free(r);
 }
 
 /* A folded header keeps no leading blank; trailing blanks go too. */
@@ -686,7 +844,7 @@ static void test_subject_long_blanks(void **state)
 }
 
 /*
- * Catastrophic patterns end with a match error (a match) within milliseconds,
+ * Catastrophic patterns end with a match error (a match), in milliseconds,
  * on a 64 KiB body window and on a 100 KB header value (form feeds, as
  * header values lose their leading spaces). ("(\s*)*x" on a few blanks fails at once, PCRE2 looking
  * for the required "x" first; on 64 KiB PCRE2 skips that search, and the match limit ends it.)
@@ -735,8 +893,13 @@ static void test_match_limits_fast(void **state)
 		assert_true(cases[i].want == 2 || (hgot == 1 && rules_which_is_error(w)));
 		print_message("    %-14s 64 KiB body %.2f ms (%d), 100 KB header %.2f ms (%d)\n",
 		              cases[i].pattern, body_ms, got, hdr_ms, hgot);
-		assert_true(body_ms < 50.0);
-		assert_true(hdr_ms < 50.0);
+		/*
+		 * Order of magnitude only (timings belong in bench_rules): without
+		 * the limits these run for years; with them a few ms (figures
+		 * above, rules.h). 2 s is far above any loaded or ASan machine.
+		 */
+		assert_true(body_ms < 2000.0);
+		assert_true(hdr_ms < 2000.0);
 		rules_scan_free(s);
 		rules_free(rh);
 		rules_free(r);
@@ -925,6 +1088,9 @@ int main(void)
 	        cmocka_unit_test(test_threads),
 	        cmocka_unit_test(test_body_crlf_lines),
 	        cmocka_unit_test(test_body_crlf_split),
+	        cmocka_unit_test(test_body_held_bounded),
+	        cmocka_unit_test(test_body_small_calls_linear),
+	        cmocka_unit_test(test_body_pending_small_calls),
 	        cmocka_unit_test(test_header_trimmed),
 	        cmocka_unit_test(test_subject_long_blanks),
 	        cmocka_unit_test(test_match_limits_fast),
