@@ -100,9 +100,10 @@ static int on_part(void *arg, const mimewalk_part *p)
 	content *ct = arg;
 	const char *which;
 
-	if (ct->want_names && ct->flagged == NULL && p->filename != NULL &&
-	    rules_scan_attachment(ct->enc, p->filename, strlen(p->filename), &which))
-		ct->flagged = which;
+	/* Every name a client may show: filename*, filename, name*, name. */
+	for (size_t i = 0; ct->want_names && ct->flagged == NULL && i < p->nnames; i++)
+		if (rules_scan_attachment(ct->enc, p->names[i], strlen(p->names[i]), &which))
+			ct->flagged = which;
 	return decided(ct);
 }
 
