@@ -34,10 +34,10 @@
  *	Linux gives a signal sent to the process to the main thread first
  *	when that thread is waiting for it, and the main thread is always
  *	waiting (it does no work of its own), so SIGTERM and SIGINT come to us.
- *	Should libmilter's thread take one anyway (the main thread is between
- *	two sigwait() calls at that very moment), libmilter stops the filter
- *	and we exit 1, as for SIGHUP: systemd's Restart=on-failure starts it
- *	again unless the stop was asked for (systemctl stop).
+ *	Should libmilter's thread take one anyway (seen under load), libmilter
+ *	stops the filter; sigtaken.c saw which signal its sigwait() returned,
+ *	so a SIGTERM or SIGINT is still a chosen stop (exit 0), and only
+ *	SIGHUP gives exit 1.
  *
  *	When smfi_main() returns without our asking (libmilter took SIGHUP,
  *	or failed), the milter thread wakes the main thread (SIGUSR2 to it,
@@ -68,6 +68,7 @@
 
 #include "log.h"
 #include "signals.h"
+#include "sigtaken.h"
 #include "snapshot.h"
 #include "stats.h"
 
@@ -269,11 +270,15 @@ static int verdict(int chosen)
 		         "forcetls-milter, SIGUSR1 reloads it");
 		return 1;
 	}
+	if (!chosen && (sigtaken_other() == SIGTERM || sigtaken_other() == SIGINT)) {
+		/* asked for all the same: it only reached libmilter's thread first */
+		log_info("stopping on %s (taken by libmilter's signal thread)",
+		         sigtaken_other() == SIGTERM ? "SIGTERM" : "SIGINT");
+		return 0;
+	}
 	if (!chosen) {
-		log_errx(
-		        "libmilter stopped the filter: its signal thread took SIGHUP (or a SIGTERM "
-		        "or SIGINT that reached it first); SIGHUP stops forcetls-milter, SIGUSR1 "
-		        "reloads it");
+		log_errx("libmilter stopped the filter: its signal thread took SIGHUP; SIGHUP "
+		         "stops forcetls-milter, SIGUSR1 reloads it");
 		return 1;
 	}
 	return 0;
@@ -288,6 +293,7 @@ int signals_loop(int listen_fd, const char *ready)
 
 	fd = listen_fd;
 	main_tid = pthread_self();
+	sigtaken_main(main_tid);
 	handled(&set, 0);
 	if (pthread_create(&dump_tid, NULL, dumper, NULL) != 0) {
 		log_errx("cannot start the SIGUSR2 thread");
