@@ -533,4 +533,17 @@ function M.run(name, body)
 	end
 end
 
+-- The message was flagged for encryption by the rule named by (a prefix of
+-- "which" in the decision line), or not flagged at all (T.check: soft with
+-- FTLS_MILTER_SOFT=1).
+function M.flagged(c, d, by, why)
+	M.check(M.added(c, "X-Encrypt", "yes"), why .. ": X-Encrypt: yes added")
+	M.check(string.find(d, "encrypt=yes (" .. by, 1, true) ~= nil,
+		why .. ": decision says encrypt=yes (" .. by .. ") (log: " .. d .. ")")
+end
+function M.not_flagged(c, d, why)
+	M.check(not M.added(c, "X-Encrypt"), why .. ": no X-Encrypt added")
+	M.check(string.find(d, "encrypt=yes", 1, true) == nil, why .. ": not flagged (" .. d .. ")")
+end
+
 return M

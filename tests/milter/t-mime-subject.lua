@@ -17,15 +17,7 @@ local BASE = [[
                       "X-Classification: ^secret$" ];
 ]]
 
-local function flagged(c, d, by, why)
-	T.check(T.added(c, "X-Encrypt", "yes"), why .. ": X-Encrypt: yes added")
-	T.check(string.find(d, "encrypt=yes (" .. by, 1, true) ~= nil,
-		why .. ": decision says encrypt=yes (" .. by .. ") (log: " .. d .. ")")
-end
-local function not_flagged(c, d, why)
-	T.check(not T.added(c, "X-Encrypt"), why .. ": no X-Encrypt added")
-	T.check(string.find(d, "encrypt=yes", 1, true) == nil, why .. ": not flagged (" .. d .. ")")
-end
+local flagged, not_flagged = T.flagged, T.not_flagged
 
 -- RFC 2047 Q (as for a header: "_" for a space) of UTF-8 text made of
 -- letters, digits, blanks and non-ASCII characters.
