@@ -44,6 +44,9 @@ def receiver(args):
             return "250 2.1.5 OK"
 
         async def handle_DATA(self, server, session, envelope):
+            if args.data_reply:
+                print("refused DATA: %s" % args.data_reply, flush=True)
+                return args.data_reply
             counter[0] += 1
             base = os.path.join(args.dir, "%04d" % counter[0])
             data = envelope.original_content or envelope.content
@@ -66,6 +69,7 @@ def receiver(args):
                 ]
             else:
                 meta += ["tls=no"]
+            meta += ["auth=%s" % (session.authenticated and args.auth.split(":")[0] or "")]
             write_atomic(base + ".eml", data)
             write_atomic(base + ".meta", ("\n".join(meta) + "\n").encode())
             print("stored %s.eml tls=%s rcpt=%s" % (base, "yes" if sslobj else "no",
@@ -77,12 +81,27 @@ def receiver(args):
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(args.cert, args.key)
 
+    auth = {}
+    if args.auth:
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        user, password = args.auth.split(":", 1)
+
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            ok = (isinstance(auth_data, LoginPassword) and auth_data.login == user.encode()
+                  and auth_data.password == password.encode())
+            print("AUTH %s %s" % (mechanism, "ok" if ok else "refused"), flush=True)
+            return AuthResult(success=ok)
+
+        # AUTH only after STARTTLS, and no mail without it.
+        auth = dict(authenticator=authenticator, auth_required=True, auth_require_tls=True)
+
     def factory():
         # SMTPUTF8 offered, as Postfix offers it: a UTF-8 envelope (t-milter-idn.sh)
         # must meet the TLS decision, not bounce 5.6.7 before it.
         return SMTP(Handler(), hostname=args.hostname, tls_context=ctx,
-                    require_starttls=False, decode_data=False, enable_SMTPUTF8=True,
-                    ident="e2e receiver")
+                    require_starttls=args.require_starttls, decode_data=False,
+                    enable_SMTPUTF8=True, ident="e2e receiver", **auth)
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -125,6 +144,9 @@ def main():
     r.add_argument("--key")
     r.add_argument("--hostname", default="rx.e2e.test")
     r.add_argument("--rcpt-reply")
+    r.add_argument("--data-reply", help="answer DATA with this ('451 4.3.0 busy') and store nothing")
+    r.add_argument("--auth", help="USER:PASSWORD: AUTH PLAIN/LOGIN required, after STARTTLS")
+    r.add_argument("--require-starttls", action="store_true")
     d = sub.add_parser("dns-servfail")
     d.add_argument("--addr", required=True)
     d.add_argument("--port", type=int, default=53)

@@ -119,6 +119,20 @@ e2e_cert() {
 	echo "$p"
 }
 
+# e2e_cert_selfsigned NAME DNSNAMES IPS: like e2e_cert, but self-signed (no test CA
+# trusts it): a server presenting it fails verification.
+e2e_cert_selfsigned() {
+	local p=$E2E_WORK/ca/$1 san="" n
+	for n in ${2//,/ }; do san="$san${san:+,}DNS:$n"; done
+	for n in ${3//,/ }; do san="$san${san:+,}IP:$n"; done
+	e2e__openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$p.key" -out "$p.pem" -days 2 -subj "/CN=${2%%,*}" \
+		-addext basicConstraints=CA:FALSE -addext extendedKeyUsage=serverAuth,clientAuth \
+		${san:+-addext "subjectAltName=$san"} || return 1
+	chmod 644 "$p.pem"
+	echo "$p"
+}
+
 # --- DNS ---------------------------------------------------------------------------
 
 # e2e_dns ARGS...: (re)start dnsmasq in the netns on 127.0.0.1:53 with --no-resolv
@@ -166,41 +180,69 @@ e2e__listening() { [ -n "$(e2e_ns ss -Hln "$1" "src $2" 2>/dev/null)" ]; }
 # --- receivers -----------------------------------------------------------------------
 
 # e2e_receiver ADDR PORT --starttls|--plain [--name HOST]... [--rcpt-reply 'CODE TEXT']
+#     [--data-reply 'CODE TEXT'] [--auth USER:PASSWORD] [--require-starttls] [--untrusted]
 # A real SMTP server (aiosmtpd) on ADDR:PORT in the netns. With --starttls it offers
 # STARTTLS with a certificate from the test CA for the --name hosts (default rx.e2e.test)
-# and ADDR, so Postfix's verify/secure levels can check it. Every message is stored in
-# its dir (e2e_rx_dir) as NNNN.eml plus NNNN.meta (peer, helo, mail_from, rcpt=, tls=yes|no,
-# tls_version, tls_cipher, tls_bits). The receiver id, for the other helpers, is ADDR:PORT.
-# Returns once it listens.
+# and ADDR, so Postfix's verify/secure levels can check it; --untrusted makes that
+# certificate self-signed instead (same names, not from the test CA). Every message is
+# stored in its dir (e2e_rx_dir) as NNNN.eml plus NNNN.meta (peer, helo, mail_from, rcpt=,
+# tls=yes|no, tls_version, tls_cipher, tls_bits, auth=USER or empty). --data-reply answers
+# DATA with that reply and stores nothing; --auth requires AUTH (PLAIN or LOGIN, only
+# after STARTTLS) with these credentials before MAIL; --require-starttls refuses MAIL
+# before STARTTLS. The receiver id, for the other helpers, is ADDR:PORT. Returns once it
+# listens. Called again for the same ADDR:PORT after e2e_receiver_stop, it starts again
+# with the same mail folder (numbering goes on).
 e2e_receiver() {
-	local addr=$1 port=$2 mode=$3 names="" reply=""
+	local addr=$1 port=$2 mode=$3 names="" opts=() untrusted=0
 	shift 3 || e2e_fail "usage: e2e_receiver ADDR PORT --starttls|--plain [--name HOST]..."
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--name) names="$names${names:+,}$2"; shift 2 ;;
-		--rcpt-reply) reply=$2; shift 2 ;;
+		--rcpt-reply | --data-reply | --auth) opts+=("$1" "$2"); shift 2 ;;
+		--require-starttls) opts+=("$1"); shift ;;
+		--untrusted) untrusted=1; shift ;;
 		*) e2e_fail "e2e_receiver: unknown option $1" ;;
 		esac
 	done
 	names=${names:-rx.e2e.test}
 	local d=$E2E_WORK/rx/${addr}_$port tls=()
 	mkdir -p "$d/mail"
+	rm -f "$d/ready"
 	case $mode in
 	--starttls)
 		local c
-		c=$(e2e_cert "rx-${addr}_$port" "$names" "$addr") || e2e_fail "cannot make a receiver cert"
+		if [ $untrusted = 1 ]; then
+			c=$(e2e_cert_selfsigned "rx-${addr}_$port-untrusted" "$names" "$addr") ||
+				e2e_fail "cannot make a self-signed receiver cert"
+		else
+			c=$(e2e_cert "rx-${addr}_$port" "$names" "$addr") || e2e_fail "cannot make a receiver cert"
+		fi
 		tls=(--cert "$c.pem" --key "$c.key")
 		;;
 	--plain) ;;
 	*) e2e_fail "e2e_receiver: $mode: need --starttls or --plain" ;;
 	esac
 	ip netns exec "$E2E_NS" "$E2E_PY" "$E2E_TOOL" receiver --addr "$addr" --port "$port" --dir "$d/mail" \
-		--hostname "${names%%,*}" "${tls[@]}" ${reply:+--rcpt-reply "$reply"} \
+		--hostname "${names%%,*}" "${tls[@]}" "${opts[@]}" \
 		>>"$d/receiver.log" 2>&1 &
 	e2e_wait_until 15 test -s "$d/ready" || e2e_fail "receiver $addr:$port did not start"
 	e2e_wait_until 5 e2e__listening -t "$addr:$port" || e2e_fail "receiver $addr:$port not listening"
-	e2e_log "receiver $addr:$port ${mode#--} (${names})"
+	e2e_log "receiver $addr:$port ${mode#--} (${names})${opts[*]:+ ${opts[*]}}$([ $untrusted = 1 ] && echo ' untrusted')"
 }
+
+# e2e_receiver_stop RECEIVER: stop it (SIGTERM, then SIGKILL) and wait until the port is
+# free; its stored mail stays.
+e2e_receiver_stop() {
+	local d=$E2E_WORK/rx/${1/:/_} pid
+	pid=$(cat "$d/ready" 2>/dev/null) || e2e_fail "e2e_receiver_stop: no receiver $1"
+	kill "$pid" 2>/dev/null
+	e2e_wait_until 5 e2e__gone "$pid" || kill -9 "$pid" 2>/dev/null
+	e2e_wait_until 5 e2e__gone "$pid" || e2e_fail "receiver $1 did not stop"
+	rm -f "$d/ready"
+	e2e_wait_until 5 e2e__not_listening -t "$1" || e2e_fail "receiver $1 still listening"
+	e2e_log "receiver $1 stopped"
+}
+e2e__not_listening() { ! e2e__listening "$@"; }
 
 # e2e_rx_dir RECEIVER: the folder holding RECEIVER's stored messages.
 e2e_rx_dir() { echo "$E2E_WORK/rx/${1/:/_}/mail"; }
