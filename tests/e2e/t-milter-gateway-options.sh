@@ -3,7 +3,7 @@
 # with Postfix's own means: the "forcetls-gateway with options" variant of
 # examples/postfix/master.cf.forcetls (a secondary gateway with smtp_fallback_relay,
 # AUTH with smtp_sasl_*, a verified certificate with smtp_tls_security_level=secure and
-# smtp_tls_CAfile) and examples/postfix/forcetls_sasl_passwd, on a real Postfix.
+# smtp_tls_CAfile, soft_bounce=yes) and examples/postfix/forcetls_sasl_passwd, on a real Postfix.
 # The world is t-milter-outbound.sh's (milter_world), with the variant in place of the
 # plain forcetls-gateway entry (only the site values replaced: the secondary's name, the
 # CA file, the map path, the password) and main.cf's smtp_tls_CAfile emptied, so that
@@ -17,6 +17,8 @@
 #   1. both gateways up: delivered to the primary, verified TLS, auth=USER;
 #   2. the primary down (nothing listening): delivered to the secondary, verified TLS, AUTH;
 #   3. the primary answering 451 to the end of data: delivered to the secondary;
+#   3b. the primary answering 554 to the end of data: not bounced (soft_bounce=yes), but
+#      delivered to the secondary;
 #   4. both down: deferred, kept in the queue through retries, nowhere delivered; the
 #      primary back: delivered there on flush;
 #   5. both gateways with another password: AUTH refused, deferred 4.7.x, kept, nothing
@@ -173,6 +175,16 @@ gwo_got $GW2 three@open-plain.test
 grep -q 'refused DATA: 451' "$E2E_WORK/rx/${GW1/:/_}/receiver.log" ||
 	e2e_fail "the primary (answering 451) was not tried first"
 
+# 3b. The primary answers 554 to the end of data: soft_bounce=yes makes it a soft error, so
+# Postfix goes on to the secondary instead of bouncing the message.
+e2e_receiver_stop $GW1
+gw1_start "" --data-reply '554 5.7.1 gateway refuses'
+gwo_send three-b@open-plain.test
+gwo_got $GW2 three-b@open-plain.test
+grep -q 'refused DATA: 554' "$E2E_WORK/rx/${GW1/:/_}/receiver.log" ||
+	e2e_fail "the primary (answering 554) was not tried first"
+e2e_log_grep 'to=<three-b@open-plain\.test>.*status=bounced' && e2e_fail "three-b@ bounced"
+
 # 4. Both down: kept; the primary back: delivered on flush.
 e2e_receiver_stop $GW1
 e2e_receiver_stop $GW2
@@ -229,7 +241,7 @@ gwo_got $GW2 seven@open-plain.test
 
 # Nothing else anywhere.
 [ "$(e2e_rx_count $GW1)" -eq 4 ] || e2e_fail "the primary stored $(e2e_rx_count $GW1) messages, expected 4"
-[ "$(e2e_rx_count $GW2)" -eq 3 ] || e2e_fail "the secondary stored $(e2e_rx_count $GW2) messages, expected 3"
+[ "$(e2e_rx_count $GW2)" -eq 4 ] || e2e_fail "the secondary stored $(e2e_rx_count $GW2) messages, expected 4"
 [ "$(e2e_rx_count $MW_RX_PLAIN)$(e2e_rx_count $MW_RX_TLS)" = 00 ] || e2e_fail "a tagged message reached a recipient's MX"
 e2e_wait_until 10 test "$(e2e_queue_count)" -eq 0 || e2e_fail "queue holds $(e2e_queue_count) messages, expected 0"
 mw_finish
