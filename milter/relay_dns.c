@@ -14,9 +14,16 @@
  *	  (RFC 7505) is a failure. A host whose addresses cannot be found is
  *	  skipped; when no host gives an address the gateway fails;
  *	- without: the name's A then AAAA records.
- *	SERVFAIL, REFUSED, a timeout, a malformed answer and NXDOMAIN of the
+ *	c-ares asks the next server on SERVFAIL and REFUSED and reports
+ *	ARES_ECONNREFUSED when none is left ("SERVFAIL, REFUSED or no server
+ *	reachable"). That, a timeout, a malformed answer and NXDOMAIN of the
  *	MX query, or of the address queries of a name, fail the gateway:
  *	never "no gateway", never a fallback to something else.
+ *
+ *	Timeouts: c-ares tries each server DNS_TRIES times, the first try
+ *	waiting a sixth of the time left (at most 3 s), the second twice that:
+ *	an unanswered gateway costs at most half of what is left, so the next
+ *	gateway still gets its turn. The caller's deadline bounds it all.
  *
  *	Every call has a channel of its own (ares_init_options()), driven with
  *	poll() until the caller's deadline, then destroyed: relay_send() runs
@@ -41,6 +48,9 @@
 #include "relay_int.h"
 
 #define ADDRS_MAX RELAY_TARGETS_MAX
+#define DNS_TRIES 2     /* per server */
+#define DNS_TRY_MS 3000 /* the first try's timeout at most; c-ares doubles it for the next */
+#define DNS_SHARE 6     /* and at most a sixth of the time left */
 
 typedef struct {
 	int pending; /* queries not yet called back */
@@ -75,6 +85,8 @@ static const char *status_text(int status)
 		return "REFUSED";
 	case ARES_ETIMEOUT:
 		return "timeout";
+	case ARES_ECONNREFUSED: /* c-ares: every server answered SERVFAIL or REFUSED */
+		return "SERVFAIL, REFUSED or no server reachable";
 	case ARES_ENOTFOUND:
 		return "NXDOMAIN";
 	case ARES_ENODATA:
@@ -340,7 +352,14 @@ int relay_dns_targets(const relay_gateway *g, int mx_lookup, int64_t deadline, r
 	}
 	memset(&ao, 0, sizeof(ao));
 	ao.flags = ARES_FLAG_NOSEARCH;
-	if ((status = ares_init_options(&ch, &ao, ARES_OPT_FLAGS)) != ARES_SUCCESS)
+	ao.tries = DNS_TRIES;
+	ao.timeout = (int)((deadline - smtpconn_now_ms()) / DNS_SHARE);
+	if (ao.timeout > DNS_TRY_MS)
+		ao.timeout = DNS_TRY_MS;
+	if (ao.timeout < 100)
+		ao.timeout = 100;
+	status = ares_init_options(&ch, &ao, ARES_OPT_FLAGS | ARES_OPT_TRIES | ARES_OPT_TIMEOUTMS);
+	if (status != ARES_SUCCESS)
 		return snprintf(why, len, "DNS: cannot start c-ares: %s", ares_strerror(status)),
 		       -1;
 	rc = lookup(ch, g, mx_lookup, deadline, t, max, n, why, len);

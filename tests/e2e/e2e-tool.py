@@ -91,7 +91,9 @@ def receiver(args):
             ok = (isinstance(auth_data, LoginPassword) and auth_data.login == user.encode()
                   and auth_data.password == password.encode())
             print("AUTH %s %s" % (mechanism, "ok" if ok else "refused"), flush=True)
-            return AuthResult(success=ok)
+            # handled=False: aiosmtpd itself answers 535 to a refusal (with the
+            # default handled=True it answers nothing and the client hangs)
+            return AuthResult(success=ok, handled=False)
 
         # AUTH only after STARTTLS, and no mail without it.
         auth = dict(authenticator=authenticator, auth_required=True, auth_require_tls=True)
