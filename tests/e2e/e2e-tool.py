@@ -5,7 +5,7 @@
 #       A real SMTP server (Debian's python3-aiosmtpd). With --cert/--key it offers
 #       STARTTLS. Every message it accepts is stored in DIR as NNNN.eml (the message as
 #       received) and NNNN.meta (key=value lines: peer, helo, mail_from, rcpt, tls,
-#       tls_version, tls_cipher, tls_bits), the .meta written last and atomically, so a
+#       tls_version, tls_cipher, tls_bits, mail_options), the .meta written last and atomically, so a
 #       .meta file means a complete message. Writes DIR/ready once it listens.
 #       --rcpt-reply 'CODE TEXT' answers every RCPT with that reply instead of 250.
 #
@@ -56,6 +56,7 @@ def receiver(args):
                 "peer=%s" % (session.peer[0] if session.peer else ""),
                 "helo=%s" % (session.host_name or ""),
                 "mail_from=%s" % envelope.mail_from,
+                "mail_options=%s" % " ".join(envelope.mail_options),
             ]
             meta += ["rcpt=%s" % r for r in envelope.rcpt_tos]
             sslobj = session.ssl.get("ssl_object") if session.ssl else None

@@ -185,7 +185,8 @@ e2e__listening() { [ -n "$(e2e_ns ss -Hln "$1" "src $2" 2>/dev/null)" ]; }
 # STARTTLS with a certificate from the test CA for the --name hosts (default rx.e2e.test)
 # and ADDR, so Postfix's verify/secure levels can check it; --untrusted makes that
 # certificate self-signed instead (same names, not from the test CA). Every message is
-# stored in its dir (e2e_rx_dir) as NNNN.eml plus NNNN.meta (peer, helo, mail_from, rcpt=,
+# stored in its dir (e2e_rx_dir) as NNNN.eml plus NNNN.meta (peer, helo, mail_from,
+# mail_options (the MAIL parameters, e.g. "BODY=8BITMIME SMTPUTF8"), rcpt=,
 # tls=yes|no, tls_version, tls_cipher, tls_bits, auth=USER or empty). --data-reply answers
 # DATA with that reply and stores nothing; --auth requires AUTH (PLAIN or LOGIN, only
 # after STARTTLS) with these credentials before MAIL; --require-starttls refuses MAIL

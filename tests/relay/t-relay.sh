@@ -92,7 +92,9 @@ last_stored() {
 	grep -qxF "rcpt=${TO:1:-1}" "$f.meta" || e2e_fail "$1: wrong rcpt: $(cat "$f.meta")"
 	grep -qx "tls=yes" "$f.meta" || e2e_fail "$1: not over TLS: $(cat "$f.meta")"
 	grep -qx "helo=relay.e2e.test" "$f.meta" || e2e_fail "$1: wrong EHLO: $(cat "$f.meta")"
+	grep -qx "mail_options=BODY=8BITMIME$OPTS" "$f.meta" || e2e_fail "$1: MAIL parameters: $(cat "$f.meta")"
 }
+OPTS=""
 
 # --- verified TLS ------------------------------------------------------------------
 relay -g gw1.relay.test
@@ -197,7 +199,7 @@ relay -g down.relay.test
 fails 'down\.relay\.test\[127\.0\.0\.21\]:25: connect: Connection refused'
 
 # --- SMTPUTF8 -------------------------------------------------------------------------
-FROM='<sénder@client.relay.test>'
+FROM='<sénder@client.relay.test>' OPTS=" SMTPUTF8"
 relay -g gw1.relay.test
 ok
 last_stored $GW1 8
