@@ -21,7 +21,10 @@
 #     first is down, a name without MX uses its A record;
 #   - SERVFAIL and an unanswered DNS query fail that gateway (and the next is tried);
 #   - a gateway with nothing listening: the next gateway takes the message;
-#   - a non-ASCII sender needs SMTPUTF8 (offered by the receiver: it is sent).
+#   - a message that cannot be rewound for the next gateway: failure;
+#   - 8 threads sending at once through one client: 8 exact messages;
+#   - configuration errors (CA file, password file, gateways, timeout) fail at load;
+#   - MAIL carries BODY=8BITMIME (offered), and SMTPUTF8 for a non-ASCII sender.
 set -u
 . "$(dirname "$0")/../e2e/lib.sh"
 RELAY_SEND=${1:?usage: t-relay.sh RELAY_SEND}
@@ -198,10 +201,43 @@ last_stored $GW1 7
 relay -g down.relay.test
 fails 'down\.relay\.test\[127\.0\.0\.21\]:25: connect: Connection refused'
 
+# --- the message cannot be rewound for the second gateway: failure, not a partial send
+relay -R -g busy.relay.test -g gw1.relay.test
+fails 'gw1\.relay\.test\[127\.0\.0\.11\]:25: message: cannot rewind'
+[ "$(e2e_rx_count $GW1)" -eq 7 ] || e2e_fail "stored without a rewind"
+
+# --- 8 threads at once on one client: 8 messages, each exact ----------------------------
+relay -P 8 -g gw1.relay.test
+ok
+[ "$(field parallel_ok)" = 8 ] || e2e_fail "parallel: $(field parallel_ok) of 8"
+[ "$(e2e_rx_count $GW1)" -eq 15 ] || e2e_fail "parallel: $(e2e_rx_count $GW1) stored, expected 15"
+for f in "$(e2e_rx_dir $GW1)"/00{08..15}.eml; do
+	cmp -s "$f" "$W/expected" || e2e_fail "parallel: $f differs"
+done
+
+# --- configuration errors: at load, with a reason --------------------------------------
+load_error() {
+	local want=$1
+	shift
+	e2e_ns "$RELAY_SEND" -f "$FROM" -r "$TO" "$@" "$W/msg" >"$W/load.out" 2>&1
+	RC=$?
+	[ $RC = 2 ] && grep -qE -- "$want" "$W/load.out" ||
+		e2e_fail "load error '$want' expected (exit $RC): $(cat "$W/load.out")"
+}
+load_error 'relay_ca_file: .*/nonexistent.pem: cannot load CA certificates' -c "$W/nonexistent.pem" -g gw1.relay.test
+: >"$W/pw.empty"
+load_error 'relay_auth_password_file: .*: empty' -u u -p "$W/pw.empty" -g gw1.relay.test
+load_error 'relay_auth_password_file: .*: No such file' -u u -p "$W/pw.none" -g gw1.relay.test
+load_error 'relay_auth_password_file: needed' -u u -g gw1.relay.test
+load_error 'IPv6 needs \[brackets\]' -g ::1
+load_error 'bad port' -g gw1.relay.test:0
+load_error "no '\]'" -g '[127.0.0.1'
+load_error 'relay_timeout: 241' -t 241 -g gw1.relay.test
+
 # --- SMTPUTF8 -------------------------------------------------------------------------
 FROM='<sénder@client.relay.test>' OPTS=" SMTPUTF8"
 relay -g gw1.relay.test
 ok
-last_stored $GW1 8
+last_stored $GW1 16
 
 e2e_pass
