@@ -17,6 +17,7 @@
 #   - AUTH PLAIN: delivered with auth=USER; a wrong password fails and is not echoed;
 #   - 451 to DATA on the first gateway: the second takes it; 550 to RCPT: failure;
 #   - a server that accepts TCP and never speaks: failure within the timeout (+3 s);
+#     with two such gateways the second is not tried once the budget is spent;
 #   - MX lookup: preference order (not the configured order), the next MX when the
 #     first is down, a name without MX uses its A record;
 #   - SERVFAIL and an unanswered DNS query fail that gateway (and the next is tried);
@@ -160,6 +161,11 @@ fails 'banner: timed out'
 ms=$(field elapsed_ms)
 e2e_log "silent server: failed after $ms ms (timeout 3 s)"
 [ "$ms" -ge 2900 ] && [ "$ms" -le 6000 ] || e2e_fail "silent server: $ms ms for a 3 s timeout"
+# the budget is for the whole call: a second silent gateway is not tried once it is spent
+relay -t 3 -g silent.relay.test -g '[127.0.0.18]'
+fails '\[127\.0\.0\.18\]:25: not tried: no time left'
+ms=$(field elapsed_ms)
+[ "$ms" -le 5000 ] || e2e_fail "two silent gateways: $ms ms for a 3 s budget"
 
 # --- MX lookup ---------------------------------------------------------------------
 relay -m -g mx.relay.test
