@@ -43,7 +43,7 @@ e2e_dns --host-record=gw1.relay.test,127.0.0.11 --host-record=wrong.relay.test,1
 	--host-record=rcpt.relay.test,127.0.0.17 --host-record=silent.relay.test,127.0.0.18 \
 	--host-record=mxa.relay.test,127.0.0.19 --host-record=mxb.relay.test,127.0.0.20 \
 	--host-record=down.relay.test,127.0.0.21 \
-	--mx-host=mx.relay.test,mxb.relay.test,20 --mx-host=mx.relay.test,mxa.relay.test,10 \
+	--mx-host=mx.relay.test,mxa.relay.test,10 --mx-host=mx.relay.test,mxb.relay.test,20 \
 	--servfail=sf.relay.test --timeout=to.relay.test
 
 GW1=127.0.0.11:25
@@ -166,6 +166,11 @@ relay -t 3 -g silent.relay.test -g '[127.0.0.18]'
 fails '\[127\.0\.0\.18\]:25: not tried: no time left'
 ms=$(field elapsed_ms)
 [ "$ms" -le 5000 ] || e2e_fail "two silent gateways: $ms ms for a 3 s budget"
+# DNS time counts too: 3 s of DNS timeout leave the silent gateway the other 3 s, not 6
+relay -t 6 -m -g to.relay.test -g silent.relay.test
+fails 'silent\.relay\.test\[127\.0\.0\.18\]:25: banner: timed out: no time left'
+ms=$(field elapsed_ms)
+[ "$ms" -le 7500 ] || e2e_fail "DNS timeout then a silent gateway: $ms ms for a 6 s budget"
 
 # --- MX lookup ---------------------------------------------------------------------
 relay -m -g mx.relay.test
