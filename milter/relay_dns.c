@@ -157,9 +157,11 @@ static int run(ares_channel ch, loop *lp, int64_t deadline)
 
 		if (left <= 0)
 			return -1;
+		/* (ARES_GETSOCK_WRITABLE shifts a signed 1 into the sign bit: not used) */
 		for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-			short ev = (ARES_GETSOCK_READABLE(bits, i) ? POLLIN : 0) |
-			           (ARES_GETSOCK_WRITABLE(bits, i) ? POLLOUT : 0);
+			unsigned b = (unsigned)bits;
+			short ev = (b & 1u << i ? POLLIN : 0) |
+			           (b & 1u << (i + ARES_GETSOCK_MAXNUM) ? POLLOUT : 0);
 
 			if (ev != 0)
 				p[n++] = (struct pollfd){socks[i], ev, 0};
