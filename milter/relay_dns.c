@@ -58,6 +58,7 @@ typedef struct {
 
 typedef struct {
 	loop *lp;
+	int v6; /* an AAAA query, else A */
 	int status;
 	size_t n;
 	struct ares_addrttl a4[ADDRS_MAX];
@@ -101,7 +102,7 @@ static const char *status_text(int status)
 	}
 }
 
-static void on_a(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+static void on_addr(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
 	addr_query *q = arg;
 	int n = ADDRS_MAX;
@@ -109,20 +110,8 @@ static void on_a(void *arg, int status, int timeouts, unsigned char *abuf, int a
 	(void)timeouts;
 	q->lp->pending--;
 	if (status == ARES_SUCCESS)
-		status = ares_parse_a_reply(abuf, alen, NULL, q->a4, &n);
-	q->status = status;
-	q->n = status == ARES_SUCCESS && n > 0 ? (size_t)n : 0;
-}
-
-static void on_aaaa(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
-{
-	addr_query *q = arg;
-	int n = ADDRS_MAX;
-
-	(void)timeouts;
-	q->lp->pending--;
-	if (status == ARES_SUCCESS)
-		status = ares_parse_aaaa_reply(abuf, alen, NULL, q->a6, &n);
+		status = q->v6 ? ares_parse_aaaa_reply(abuf, alen, NULL, q->a6, &n)
+		               : ares_parse_a_reply(abuf, alen, NULL, q->a4, &n);
 	q->status = status;
 	q->n = status == ARES_SUCCESS && n > 0 ? (size_t)n : 0;
 }
@@ -226,8 +215,9 @@ static int host_addrs(ares_channel ch, const char *name, unsigned port, int64_t 
 	if (q == NULL)
 		return snprintf(why, len, "out of memory"), -1;
 	q[0].lp = q[1].lp = &lp;
-	ares_query(ch, name, ns_c_in, ns_t_a, on_a, &q[0]);
-	ares_query(ch, name, ns_c_in, ns_t_aaaa, on_aaaa, &q[1]);
+	q[1].v6 = 1;
+	ares_query(ch, name, ns_c_in, ns_t_a, on_addr, &q[0]);
+	ares_query(ch, name, ns_c_in, ns_t_aaaa, on_addr, &q[1]);
 	if (run(ch, &lp, deadline) < 0) {
 		snprintf(why, len, "address lookup: %s: no time left", name);
 		ares_cancel(ch);
