@@ -233,9 +233,11 @@ static void add_why(relay_result *res, const char *who, const char *text)
 {
 	size_t n = strlen(res->why);
 
-	if (n + 1 < sizeof(res->why))
-		(void)say(res->why + n, sizeof(res->why) - n, "%s%s: %s", n > 0 ? "; " : "", who,
-		          text);
+	if (n + 1 >= sizeof(res->why))
+		return;
+	(void)say(res->why + n, sizeof(res->why) - n, "%s%s: %s", n > 0 ? "; " : "", who, text);
+	/* names from DNS too: nothing unprintable leaves (in place: dst never passes src) */
+	smtpconn_printable(res->why + n, sizeof(res->why) - n, res->why + n, strlen(res->why + n));
 }
 
 /* An envelope address: "<...>", bounded, no control bytes. Notes non-ASCII. */
@@ -307,7 +309,7 @@ static int try_gateway(const relay_client *c, const relay_gateway *g, const rela
 		                   sizeof(res->reply), why, sizeof(why));
 		res->attempts += connected != 0;
 		if (rc == 0)
-			snprintf(res->gateway, sizeof(res->gateway), "%s", who);
+			smtpconn_printable(res->gateway, sizeof(res->gateway), who, strlen(who));
 		else
 			add_why(res, who, why);
 	}
