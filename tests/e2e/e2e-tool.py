@@ -104,7 +104,7 @@ def receiver(args):
         # must meet the TLS decision, not bounce 5.6.7 before it.
         return SMTP(Handler(), hostname=args.hostname, tls_context=ctx,
                     require_starttls=args.require_starttls, decode_data=False,
-                    enable_SMTPUTF8=True, ident="e2e receiver", **auth)
+                    enable_SMTPUTF8=not args.no_smtputf8, ident="e2e receiver", **auth)
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -150,6 +150,7 @@ def main():
     r.add_argument("--data-reply", help="answer DATA with this ('451 4.3.0 busy') and store nothing")
     r.add_argument("--auth", help="USER:PASSWORD: AUTH PLAIN/LOGIN required, after STARTTLS")
     r.add_argument("--require-starttls", action="store_true")
+    r.add_argument("--no-smtputf8", action="store_true", help="do not offer SMTPUTF8")
     d = sub.add_parser("dns-servfail")
     d.add_argument("--addr", required=True)
     d.add_argument("--port", type=int, default=53)

@@ -25,7 +25,8 @@
 #   - a message that cannot be rewound for the next gateway: failure;
 #   - 8 threads sending at once through one client: 8 exact messages;
 #   - configuration errors (CA file, password file, gateways, timeout) fail at load;
-#   - MAIL carries BODY=8BITMIME (offered), and SMTPUTF8 for a non-ASCII sender.
+#   - MAIL carries BODY=8BITMIME (offered), and SMTPUTF8 for a non-ASCII sender; a
+#     gateway without SMTPUTF8 gets no non-ASCII sender (failure), ASCII ones still.
 set -u
 . "$(dirname "$0")/../e2e/lib.sh"
 RELAY_SEND=${1:?usage: t-relay.sh RELAY_SEND}
@@ -42,7 +43,7 @@ e2e_dns --host-record=gw1.relay.test,127.0.0.11 --host-record=wrong.relay.test,1
 	--host-record=auth.relay.test,127.0.0.15 --host-record=busy.relay.test,127.0.0.16 \
 	--host-record=rcpt.relay.test,127.0.0.17 --host-record=silent.relay.test,127.0.0.18 \
 	--host-record=mxa.relay.test,127.0.0.19 --host-record=mxb.relay.test,127.0.0.20 \
-	--host-record=down.relay.test,127.0.0.21 \
+	--host-record=down.relay.test,127.0.0.21 --host-record=ascii.relay.test,127.0.0.22 \
 	--mx-host=mx.relay.test,mxa.relay.test,10 --mx-host=mx.relay.test,mxb.relay.test,20 \
 	--servfail=sf.relay.test --timeout=to.relay.test
 
@@ -55,6 +56,7 @@ e2e_receiver 127.0.0.16 25 --starttls --name busy.relay.test --data-reply '451 4
 e2e_receiver 127.0.0.17 25 --starttls --name rcpt.relay.test --rcpt-reply '550 5.1.1 no such user'
 e2e_receiver 127.0.0.19 25 --starttls --name mxa.relay.test
 e2e_receiver 127.0.0.20 25 --starttls --name mxb.relay.test
+e2e_receiver 127.0.0.22 25 --starttls --name ascii.relay.test --no-smtputf8
 # accepts TCP, never says a word
 e2e_spawn silent "$E2E_PY" -c '
 import socket, time
@@ -250,5 +252,12 @@ FROM='<sénder@client.relay.test>' OPTS=" SMTPUTF8"
 relay -g gw1.relay.test
 ok
 last_stored $GW1 16
+relay -g ascii.relay.test
+fails '^ascii\.relay\.test\[127\.0\.0\.22\]:25: SMTPUTF8 not offered \(non-ASCII address\)$'
+[ "$(e2e_rx_count 127.0.0.22:25)" -eq 0 ] || e2e_fail "non-ASCII sender stored without SMTPUTF8"
+FROM='<sender@client.relay.test>' OPTS=""
+relay -g ascii.relay.test
+ok
+last_stored 127.0.0.22:25 1
 
 e2e_pass
