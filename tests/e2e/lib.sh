@@ -192,8 +192,8 @@ e2e__listening() { [ -n "$(e2e_ns ss -Hln "$1" "src $2" 2>/dev/null)" ]; }
 # DATA with that reply and stores nothing; --auth requires AUTH (PLAIN or LOGIN, only
 # after STARTTLS) with these credentials before MAIL; --require-starttls refuses MAIL
 # before STARTTLS; --no-smtputf8 does not offer SMTPUTF8. The receiver id, for the other
-# helpers, is ADDR:PORT. Returns once it listens. Called again for the same ADDR:PORT after e2e_receiver_stop, it starts again
-# with the same mail folder (numbering goes on).
+# helpers, is ADDR:PORT. Returns once it listens. Called again for the same ADDR:PORT
+# after e2e_receiver_stop, it starts again with the same mail folder (numbering goes on).
 e2e_receiver() {
 	local addr=$1 port=$2 mode=$3 names="" opts=() untrusted=0
 	shift 3 || e2e_fail "usage: e2e_receiver ADDR PORT --starttls|--plain [--name HOST]..."
