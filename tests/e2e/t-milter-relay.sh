@@ -40,6 +40,7 @@ mw_world_hook() {
 		mw_conf_set "$W/forcetls.conf" milter relay_spool_dir "\"$W/spool\"" &&
 		mw_conf_set "$W/forcetls.conf" milter relay_spool_threshold 65536 ||
 		e2e_fail "examples/forcetls.conf: a relay setting is not there"
+	chmod 644 "$W/forcetls.conf"
 	# The gateway requires AUTH as relay:s3cret, after STARTTLS.
 	e2e_receiver_stop $MW_GW
 	e2e_receiver $MW_GW_ADDR $MW_GW_PORT --starttls --name gateway.test --auth relay:s3cret
@@ -93,7 +94,8 @@ for i in range(60000): sys.stdout.write("%07d the quick brown fox jumps over the
 mw_send_internal $F big@open-tls.test --data "@$W/big.eml" --header "Subject: [encrypt] big" || e2e_fail "3 MB tagged message not accepted"
 e2e_wait_delivered $MW_GW 2 60 || e2e_fail "the 3 MB message did not reach the gateway"
 f=$(mw_rx_one $MW_GW big@open-tls.test) || e2e_fail "gateway: not one message for big@"
-[ "$(body_of "$f" | tr -d '\r' | md5sum)" = "$(sed '1,/^$/d' "$W/big.eml" | md5sum)" ] ||
+# (swaks ends DATA with an empty line of its own: the MTA's copy has it too)
+[ "$(body_of "$f" | tr -d '\r' | md5sum)" = "$( (sed '1,/^$/d' "$W/big.eml"; echo) | md5sum)" ] ||
 	e2e_fail "gateway: the 3 MB body differs"
 mw_milter_said 'relay=sent .*size=[0-9]{7} spooled=yes' || e2e_fail "milter.log: the 3 MB message was not spooled"
 [ -z "$(ls -A "$W/spool")" ] || e2e_fail "files left in the spool: $(ls -A "$W/spool")"
