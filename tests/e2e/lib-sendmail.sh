@@ -289,11 +289,16 @@ sm_queue_has() { sm_queue | grep -qiF "<$1>"; }
 # sm_flush: a queue run now (sendmail -q, in the foreground).
 sm_flush() { sm__sendmail -C "${SM_Q_CF:-$SM_CF}" -q >>"$SM/flush.log" 2>&1; }
 
-# sm_log_grep ERE / sm_log_count ERE / sm_wait_log ERE TIMEOUT: Sendmail's syslog lines.
+# sm_log_grep ERE / sm_log_count ERE / sm_wait_log ERE TIMEOUT: Sendmail's syslog lines
+# ($E2E_WORK/sendmail.log).
 sm_log_grep() { grep -E -- "$1" "$SM_LOG" 2>/dev/null; }
 sm_log_count() { grep -Ec -- "$1" "$SM_LOG" 2>/dev/null || true; }
 sm_wait_log() { e2e_wait_until "$2" sm__log_has "$1"; }
 sm__log_has() { grep -Eq -- "$1" "$SM_LOG" 2>/dev/null; }
+# sm_wait_log_count ERE N TIMEOUT: until at least N lines match (the reader is a process
+# of its own: a line may arrive a moment after the command that logged it returned).
+sm_wait_log_count() { e2e_wait_until "$3" sm__log_count_ge "$1" "$2"; }
+sm__log_count_ge() { [ "$(sm_log_count "$1")" -ge "$2" ]; }
 
 # --- the MSP: a queueing client, as Debian's /usr/sbin/sendmail is ----------------------
 
