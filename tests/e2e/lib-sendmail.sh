@@ -131,6 +131,9 @@ define(\`confMILTER_LOG_LEVEL', \`14')dnl
 define(\`confTO_CONNECT', \`5s')dnl
 define(\`confTO_ICONNECT', \`5s')dnl
 define(\`confTO_QUEUEWARN', \`1d')dnl
+dnl the receivers (aiosmtpd) offer AUTH after STARTTLS but refuse MAIL FROM's AUTH=
+dnl parameter, which Sendmail would pass on for the MSP's mail: only after our own AUTH
+define(\`confAUTH_OPTIONS', \`A')dnl
 DAEMON_OPTIONS(\`Port=25,Addr=$SM_ADDR,Name=MTA')dnl
 FEATURE(\`no_default_msa')dnl
 EOF
@@ -283,8 +286,9 @@ sm_queue_count() {
 	echo "${n:-0}"
 }
 
-# sm_queue_has RCPT: a message for RCPT is in the queue.
-sm_queue_has() { sm_queue | grep -qiF "<$1>"; }
+# sm_queue_has RCPT: a message for RCPT is in the queue (-bp lists each recipient on a
+# line of its own: "<rcpt>" in the daemon's queue, "rcpt" in the MSP's).
+sm_queue_has() { sm_queue | sed 's/^[[:space:]]*<\{0,1\}//; s/>\{0,1\}[[:space:]]*$//' | grep -qixF "$1"; }
 
 # sm_flush: a queue run now (sendmail -q, in the foreground).
 sm_flush() { sm__sendmail -C "${SM_Q_CF:-$SM_CF}" -q >>"$SM/flush.log" 2>&1; }
@@ -306,14 +310,16 @@ sm__log_count_ge() { [ "$(sm_log_count "$1")" -ge "$2" ]; }
 # connecting from the internal client's address ($MW_INTERNAL).
 sm_msp() {
 	mkdir -p "$SM/clientmqueue"
-	chmod 770 "$SM/clientmqueue"
 	: >"$SM/sm-client.st"
+	# The MSP refuses to run as root: RunAsUser daemon (Debian's is smmsp)
+	chown daemon:daemon "$SM/clientmqueue" "$SM/sm-client.st"
+	chmod 770 "$SM/clientmqueue"
 	cat >"$SM/submit.mc" <<EOF
 include(\`$SM_CFDIR/m4/cf.m4')dnl
 define(\`confCF_VERSION', \`Submit')dnl
 define(\`__OSTYPE__', \`')dnl
 define(\`confDOMAIN_NAME', \`$SM_NAME')dnl
-define(\`confRUN_AS_USER', \`root')dnl
+define(\`confRUN_AS_USER', \`daemon:daemon')dnl
 define(\`MSP_QUEUE_DIR', \`$SM/clientmqueue')dnl
 define(\`confPID_FILE', \`$SM/sm-client.pid')dnl
 define(\`STATUS_FILE', \`$SM/sm-client.st')dnl
@@ -365,3 +371,4 @@ sm_finish() {
 	grep -E 'Sanitizer|runtime error:' "$W/milter.log" && e2e_fail "a sanitizer report in the milter's log"
 	e2e_pass
 }
+sm__msp_empty() { [ "$(sm_msp_queue_count)" -eq 0 ]; }
