@@ -203,6 +203,23 @@ sm_stop() {
 	e2e_wait_until 5 e2e__not_listening -t "$SM_ADDR:25"
 }
 
+# sm_conf_merge FILE EXCERPT: the "KEY = VALUE;" lines of EXCERPT's milter section
+# (examples/sendmail/forcetls.conf.relay; one line each) set in FILE's milter section:
+# replaced where FILE has KEY, else added at the section's end.
+sm_conf_merge() {
+	local f=$1 line key val
+	while IFS= read -r line; do
+		key=${line%%=*} key=${key//[[:space:]]/}
+		val=${line#*=} val=${val%%;*} val=${val#"${val%%[![:space:]]*}"}
+		mw_conf_set "$f" milter "$key" "$val" && continue
+		awk -v l="  $key = $val;" '
+			/^milter[ \t]*=[ \t]*\{/ { insec = 1 }
+			insec && /^};/ { print l; insec = 0 }
+			{ print }' "$f" >"$f.merge" && mv "$f.merge" "$f" || return 1
+	done < <(awk '/^milter[ \t]*=[ \t]*\{/ { insec = 1; next } insec && /^};/ { insec = 0 }
+		insec && /^[ \t]*[a-z_]+[ \t]*=.*;/ { print }' "$2")
+}
+
 # sm_world NAME [TABLE LINES...]: e2e_setup, the table, forcetls.conf (the example, with
 # the test's networks and user; a function sm_conf_hook, when defined, changes it more),
 # DNS, the receivers, forcetls-milter, then Sendmail built from examples/sendmail.
@@ -260,6 +277,29 @@ sm_world() {
 	sm__logreader
 	sm_build
 	sm_start
+}
+
+# sm_relay_world NAME [TABLE LINES...]: sm_world with the milter in relay mode: the
+# settings of examples/sendmail/forcetls.conf.relay merged in, then the test's gateway
+# (127.0.0.30:10025, verified against the test CA), spool dir and timeout; and the MSP.
+# Exit 77 when the milter has no relay mode.
+sm_relay_world() {
+	grep -qa 'relay_gateways' "${FTLS_MILTER:-/nonexistent}" 2>/dev/null ||
+		e2e_skip "forcetls-milter has no relay mode (milter.relay_gateways unknown)"
+	sm_conf_hook() {
+		sm_conf_merge "$1" "$EX/sendmail/forcetls.conf.relay" &&
+			mw_conf_set "$1" milter relay_gateways "[ \"$MW_GW\" ]" &&
+			mw_conf_set "$1" milter relay_ca_file "\"$E2E_WORK/ca/ca.pem\"" &&
+			mw_conf_set "$1" milter relay_spool_dir "\"$E2E_WORK/spool\"" &&
+			mw_conf_set "$1" milter relay_timeout 30 ||
+			e2e_fail "$EX/sendmail/forcetls.conf.relay: cannot merge it"
+		grep -q '^  routing = "relay";' "$1" || e2e_fail "forcetls.conf.relay does not set routing = \"relay\""
+		mkdir -p "$E2E_WORK/spool"
+		chown nobody "$E2E_WORK/spool"
+		chmod 700 "$E2E_WORK/spool"
+	}
+	sm_world "$@"
+	sm_msp
 }
 
 # sm_milter_start: start forcetls-milter (again) on $W/forcetls.conf; returns once ready.
