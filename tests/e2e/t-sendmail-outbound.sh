@@ -12,12 +12,17 @@
 #   - to an unlisted domain: exactly one "X-TLSLevel: Try", first;
 #   - to a forced domain whose MX has no STARTTLS: deferred by the access map's
 #     TLS_Rcpt: entry (tls_rcpt, 454 4.7.0), kept in Sendmail's queue through queue runs,
-#     and never sent: mx.plain.test got only the unlisted message.
+#     and never sent: mx.plain.test got only the unlisted message;
+#   - examples/sendmail/README quotes the .mc lines exactly as forcetls.mc has them.
 set -u
 . "$(dirname "$0")/lib-sendmail.sh"
 FTLS_TLSMAPS=${FTLS_TLSMAPS:-$1}
 EXAMPLES=${2:-${FTLS_EXAMPLES:-}}
 sm_world sendmail-outbound
+# The README quotes the .mc lines: the same as forcetls.mc's.
+while IFS= read -r l; do
+	grep -qxF "       $l" "$EX/sendmail/README" || e2e_fail "$EX/sendmail/README does not quote: $l"
+done < <(grep -v '^dnl\b' "$EX/sendmail/forcetls.mc")
 grep -q '^TLS_Rcpt:forced-plain\.test' "$SM/access.txt" ||
 	e2e_fail "the access map has no TLS_Rcpt: entry for forced-plain.test"
 
