@@ -139,6 +139,7 @@ FEATURE(\`no_default_msa')dnl
 EOF
 }
 
+# shellcheck disable=SC2120 # (MC_FILE is optional)
 # sm_build [MC_FILE]: write $SM/sendmail.mc (the test's head, then the example's lines),
 # build sendmail.cf with m4 and the access map ($SM/access.local plus the compiled table
 # without TLS_Clt: lines). $SM_MC_EXTRA lines go after the example's.
