@@ -32,6 +32,7 @@ SM=
 SM_LOG=
 SM_CF=
 SM_MSP_CF=
+SM_DNS_EXTRA=() # more dnsmasq options for sm_world (set it after sourcing this file)
 
 # sm_requirements: exit 77 unless root, Sendmail, m4, unshare and forcetls-milter are there.
 sm_requirements() {
@@ -223,7 +224,8 @@ sm_conf_merge() {
 
 # sm_world NAME [TABLE LINES...]: e2e_setup, the table, forcetls.conf (the example, with
 # the test's networks and user; a function sm_conf_hook, when defined, changes it more),
-# DNS, the receivers, forcetls-milter, then Sendmail built from examples/sendmail.
+# DNS (plus the dnsmasq options in the array SM_DNS_EXTRA), the receivers,
+# forcetls-milter, then Sendmail built from examples/sendmail.
 sm_world() {
 	local name=$1 l
 	shift
@@ -264,7 +266,7 @@ sm_world() {
 		--mx-host=forced-plain.test,mx.plain.test,10 \
 		--mx-host=open-plain.test,mx.plain.test,10 \
 		--mx-host=forced-tls.test,mx.tls.test,10 \
-		--mx-host=open-tls.test,mx.tls.test,10
+		--mx-host=open-tls.test,mx.tls.test,10 "${SM_DNS_EXTRA[@]}"
 	e2e_receiver $MW_GW_ADDR $MW_GW_PORT --starttls --name gateway.test ${SM_GW_OPTS:-}
 	e2e_receiver 127.0.0.2 25 --plain --name mx.plain.test
 	e2e_receiver 127.0.0.3 25 --starttls --name mx.tls.test

@@ -13,12 +13,15 @@
 #   - to a forced domain whose MX has no STARTTLS: deferred by the access map's
 #     TLS_Rcpt: entry (tls_rcpt, 454 4.7.0), kept in Sendmail's queue through queue runs,
 #     and never sent: mx.plain.test got only the unlisted message;
+#   - the same for a.deep.test under a ".deep.test" entry (FEATURE(`lookupdotdomain'));
 #   - examples/sendmail/README quotes the .mc lines exactly as forcetls.mc has them.
 set -u
 . "$(dirname "$0")/lib-sendmail.sh"
 FTLS_TLSMAPS=${FTLS_TLSMAPS:-$1}
 EXAMPLES=${2:-${FTLS_EXAMPLES:-}}
-sm_world sendmail-outbound
+# A ".parent" entry: only lookupdotdomain makes Sendmail look up ".deep.test".
+SM_DNS_EXTRA=("--mx-host=a.deep.test,mx.plain.test,10")
+sm_world sendmail-outbound ".deep.test                          encrypt"
 # The README quotes the .mc lines: the same as forcetls.mc's.
 while IFS= read -r l; do
 	grep -qxF "       $l" "$EX/sendmail/README" || e2e_fail "$EX/sendmail/README does not quote: $l"
@@ -31,6 +34,7 @@ mw_send_internal $F forced@forced-tls.test --header "X-TLSLevel: Try" ||
 	e2e_fail "message to forced-tls.test not accepted"
 mw_send_internal $F plain@open-plain.test || e2e_fail "message to open-plain.test not accepted"
 mw_send_internal $F forced@forced-plain.test || e2e_fail "message to forced-plain.test not accepted"
+mw_send_internal $F sub@a.deep.test || e2e_fail "message to a.deep.test not accepted"
 
 e2e_wait_delivered $MW_RX_TLS 1 30 || e2e_fail "forced-tls.test not delivered"
 f=$(mw_rx_one $MW_RX_TLS forced@forced-tls.test) || e2e_fail "mx.tls.test: not one message for forced@forced-tls.test"
@@ -61,11 +65,15 @@ sm_wait_log_count 'to=<forced@forced-plain\.test>.*stat=Deferred' 3 10 ||
 sm_queue_has forced@forced-plain.test || e2e_fail "forced-plain.test is no longer queued"
 sm_log_grep 'to=<forced@forced-plain\.test>.*stat=Sent' && e2e_fail "forced-plain.test was sent"
 [ -z "$(e2e_rx_file $MW_RX_PLAIN forced@forced-plain.test)" ] || e2e_fail "forced-plain.test reached mx.plain.test"
+sm_log_grep 'ruleset=tls_rcpt, arg1=<?sub@a\.deep\.test>?, .*reject=454 4\.7\.0' >/dev/null ||
+	e2e_fail "a.deep.test (under the .deep.test entry) was not deferred by tls_rcpt"
+sm_queue_has sub@a.deep.test || e2e_fail "a.deep.test is not in Sendmail's queue"
+[ -z "$(e2e_rx_file $MW_RX_PLAIN sub@a.deep.test)" ] || e2e_fail "a.deep.test reached mx.plain.test"
 
 [ "$(e2e_rx_count $MW_RX_PLAIN)" -eq 1 ] || e2e_fail "mx.plain.test got $(e2e_rx_count $MW_RX_PLAIN) messages, expected 1"
 [ "$(e2e_rx_count $MW_RX_TLS)" -eq 1 ] || e2e_fail "mx.tls.test got $(e2e_rx_count $MW_RX_TLS) messages, expected 1"
 [ "$(e2e_rx_count $MW_GW)" -eq 0 ] || e2e_fail "the gateway got mail"
-[ "$(sm_queue_count)" -eq 1 ] || e2e_fail "Sendmail's queue holds $(sm_queue_count) messages, expected 1"
+[ "$(sm_queue_count)" -eq 2 ] || e2e_fail "Sendmail's queue holds $(sm_queue_count) messages, expected 2"
 mw_milter_said 'direction=outbound .*tls=Require .*forced-tls\.test' ||
 	e2e_fail "milter.log: no outbound Require decision naming forced-tls.test"
 sm_finish
