@@ -223,7 +223,9 @@ sm_conf_merge() {
 }
 
 # sm_world NAME [TABLE LINES...]: e2e_setup, the table, forcetls.conf (the example, with
-# the test's networks and user; a function sm_conf_hook, when defined, changes it more),
+# the test's networks and user, and, when the milter has relay mode, the Sendmail
+# settings of forcetls.conf.relay: sm__relay_conf; a function sm_conf_hook, when
+# defined, changes it more),
 # DNS (plus the dnsmasq options in the array SM_DNS_EXTRA), the receivers,
 # forcetls-milter, then Sendmail built from examples/sendmail.
 sm_world() {
@@ -249,6 +251,11 @@ sm_world() {
 		mw_conf_set "$W/forcetls.conf" milter state_file "\"$W/milter.state\"" &&
 		mw_conf_set "$W/forcetls.conf" milter listen "\"inet:${SM_MILTER#*:}@${SM_MILTER%:*}\"" ||
 		e2e_fail "$EX/forcetls.conf: a setting the test changes is not there any more"
+	if sm_has_relay; then
+		sm__relay_conf "$W/forcetls.conf"
+	else
+		e2e_log "forcetls-milter without relay mode: examples/forcetls.conf alone"
+	fi
 	if declare -F sm_conf_hook >/dev/null; then sm_conf_hook "$W/forcetls.conf"; fi
 	chmod 644 "$W/forcetls.conf" "$W/forced-tls.table"
 	"$FTLS_MILTER" --check --config "$W/forcetls.conf" --table "$W/forced-tls.table" \
@@ -282,25 +289,29 @@ sm_world() {
 	sm_start
 }
 
-# sm_relay_world NAME [TABLE LINES...]: sm_world with the milter in relay mode: the
-# settings of examples/sendmail/forcetls.conf.relay merged in, then the test's gateway
-# (127.0.0.30:10025, verified against the test CA), spool dir and timeout; and the MSP.
-# Exit 77 when the milter has no relay mode.
+# sm_has_relay: the milter under test has relay mode (milter.relay_gateways).
+sm_has_relay() { grep -qa 'milter.relay_gateways' "${FTLS_MILTER:-/nonexistent}" 2>/dev/null; }
+
+# sm__relay_conf FILE: the settings of examples/sendmail/forcetls.conf.relay merged into
+# FILE (what the README tells a Sendmail admin), then the test's gateway
+# (127.0.0.30:10025, verified against the test CA), spool dir and timeout.
+sm__relay_conf() {
+	sm_conf_merge "$1" "$EX/sendmail/forcetls.conf.relay" &&
+		mw_conf_set "$1" milter relay_gateways "[ \"$MW_GW\" ]" &&
+		mw_conf_set "$1" milter relay_ca_file "\"$E2E_WORK/ca/ca.pem\"" &&
+		mw_conf_set "$1" milter relay_spool_dir "\"$E2E_WORK/spool\"" &&
+		mw_conf_set "$1" milter relay_timeout 30 ||
+		e2e_fail "$EX/sendmail/forcetls.conf.relay: cannot merge it"
+	grep -q '^  routing = "relay";' "$1" || e2e_fail "forcetls.conf.relay does not set routing = \"relay\""
+	mkdir -p "$E2E_WORK/spool"
+	chown nobody "$E2E_WORK/spool"
+	chmod 700 "$E2E_WORK/spool"
+}
+
+# sm_relay_world NAME [TABLE LINES...]: sm_world, which puts the milter in relay mode,
+# and the MSP. Exit 77 when the milter has no relay mode.
 sm_relay_world() {
-	grep -qa 'relay_gateways' "${FTLS_MILTER:-/nonexistent}" 2>/dev/null ||
-		e2e_skip "forcetls-milter has no relay mode (milter.relay_gateways unknown)"
-	sm_conf_hook() {
-		sm_conf_merge "$1" "$EX/sendmail/forcetls.conf.relay" &&
-			mw_conf_set "$1" milter relay_gateways "[ \"$MW_GW\" ]" &&
-			mw_conf_set "$1" milter relay_ca_file "\"$E2E_WORK/ca/ca.pem\"" &&
-			mw_conf_set "$1" milter relay_spool_dir "\"$E2E_WORK/spool\"" &&
-			mw_conf_set "$1" milter relay_timeout 30 ||
-			e2e_fail "$EX/sendmail/forcetls.conf.relay: cannot merge it"
-		grep -q '^  routing = "relay";' "$1" || e2e_fail "forcetls.conf.relay does not set routing = \"relay\""
-		mkdir -p "$E2E_WORK/spool"
-		chown nobody "$E2E_WORK/spool"
-		chmod 700 "$E2E_WORK/spool"
-	}
+	sm_has_relay || e2e_skip "forcetls-milter has no relay mode (milter.relay_gateways unknown)"
 	sm_world "$@"
 	sm_msp
 }
@@ -333,8 +344,9 @@ sm_queue_count() {
 # line of its own: "<rcpt>" in the daemon's queue, "rcpt" in the MSP's).
 sm_queue_has() { sm_queue | sed 's/^[[:space:]]*<\{0,1\}//; s/>\{0,1\}[[:space:]]*$//' | grep -qixF "$1"; }
 
-# sm_flush: a queue run now (sendmail -q, in the foreground).
-sm_flush() { sm__sendmail -C "${SM_Q_CF:-$SM_CF}" -q >>"$SM/flush.log" 2>&1; }
+# sm_flush: a queue run now, in the foreground (sendmail -qf: plain -q forks and returns
+# before the deliveries are done).
+sm_flush() { sm__sendmail -C "${SM_Q_CF:-$SM_CF}" -qf >>"$SM/flush.log" 2>&1; }
 
 # sm_log_grep ERE / sm_log_count ERE / sm_wait_log ERE TIMEOUT: Sendmail's syslog lines
 # ($E2E_WORK/sendmail.log).
@@ -403,6 +415,9 @@ sm_msp_send() {
 sm_msp_queue_count() { SM_Q_CF=$SM_MSP_CF sm_queue_count; }
 sm_msp_queue_has() { SM_Q_CF=$SM_MSP_CF sm_queue_has "$1"; }
 sm_msp_flush() { SM_Q_CF=$SM_MSP_CF sm_flush; }
+
+# sm__milter_count_ge ERE N: at least N lines of the milter's log match ERE.
+sm__milter_count_ge() { [ "$(grep -Ec -- "$1" "$E2E_WORK/milter.log" 2>/dev/null)" -ge "$2" ]; }
 
 # sm_finish: the milter lived through the test (unless the test stopped it), no
 # sanitizer spoke; e2e_pass.

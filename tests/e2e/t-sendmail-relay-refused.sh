@@ -28,6 +28,8 @@ sm_msp_queue_has busy@open-plain.test || e2e_fail "the MSP did not keep the mess
 sm_wait_log 'Milter: data, reject=4' 10 || e2e_fail "maillog: no 4xx from the milter at the end of data"
 e2e_wait_until 5 mw_milter_said 'gateway busy \(e2e\)' || e2e_fail "milter.log: the gateway's 451 is not logged"
 sm_msp_flush
+e2e_wait_until 10 sm__milter_count_ge 'relay=failed why=.*: 451 4\.3\.0 gateway busy \(e2e\) result=defer' 2 ||
+	e2e_fail "milter.log: the queue run did not try the gateway again"
 sm_msp_queue_has busy@open-plain.test || e2e_fail "the message left the MSP's queue while the gateway refused it"
 
 # 2. The gateway's certificate fails verification.
@@ -37,6 +39,8 @@ n=$(sm_log_count 'Milter: data, reject=4')
 sm_msp_flush
 sm_wait_log_count 'Milter: data, reject=4' $((n + 1)) 10 ||
 	e2e_fail "maillog: no 4xx from the milter with an untrusted gateway certificate"
+mw_milter_said 'relay=failed why=\[127\.0\.0\.30\]:10025: TLS handshake: certificate verification failed' ||
+	e2e_fail "milter.log: the failed verification is not logged"
 sm_msp_queue_has busy@open-plain.test || e2e_fail "the message left the MSP's queue (untrusted gateway)"
 [ "$(e2e_rx_count $MW_GW)" -eq 0 ] || e2e_fail "the untrusted gateway got the message"
 

@@ -9,8 +9,9 @@
 #
 # Proves (lib-sendmail.sh's world, sm_relay_world):
 #   - a tagged ("[encrypt]") message to a forced domain whose MX has no STARTTLS reaches
-#     the gateway over TLS, and only the gateway: the MX gets nothing, Sendmail sends
-#     nothing (no to=... stat=Sent), nothing stays in the daemon's or the MSP's queue;
+#     the gateway over TLS with one "X-Encrypt: yes", and only the gateway: Sendmail
+#     discards its copy after the gateway's 250 (stat=discarded), the MX gets nothing,
+#     Sendmail sends nothing (no to=... stat=Sent), both queues are empty;
 #   - an untagged message still goes to its MX, not to the gateway;
 #   - while the gateway is down, a tagged message is tempfailed at the end of data
 #     (Sendmail logs the milter's 4xx), stays in the MSP's queue through a queue run,
@@ -33,7 +34,12 @@ e2e_assert_tls $MW_GW tagged@forced-plain.test || e2e_fail "the gateway did not 
 mw_headers "$f" | grep -qix 'Subject: \[encrypt\] quarterly figures' || e2e_fail "gateway: not the tagged message"
 e2e_wait_until 10 sm__msp_empty || e2e_fail "the MSP still holds the tagged message"
 [ "$(sm_queue_count)" -eq 0 ] || e2e_fail "Sendmail's queue still holds a copy"
-mw_milter_said 'encrypt=yes \(subject_tag\)' || e2e_fail "milter.log: no subject_tag decision"
+[ "$(mw_hcount "$f" X-Encrypt)" = 1 ] && mw_headers "$f" | grep -qix 'X-Encrypt: yes' ||
+	e2e_fail "gateway: not exactly one 'X-Encrypt: yes'"
+mw_milter_said 'encrypt=yes \(subject_tag\) relay=sent gateway=\[127\.0\.0\.30\]:10025 .*reply=250 ' ||
+	e2e_fail "milter.log: no relay=sent to the gateway"
+sm_wait_log 'to=<tagged@forced-plain\.test>, .*stat=discarded' 10 ||
+	e2e_fail "maillog: Sendmail did not discard its copy after the gateway's 250"
 
 # 2. Untagged: to the MX.
 sm_msp_send $F plain@open-plain.test "nothing to encrypt" || e2e_fail "the MSP refused the untagged message"
@@ -46,7 +52,11 @@ sm_msp_send $F later@open-tls.test "[secure] while the gateway is down" ||
 	e2e_fail "the MSP refused the message: $(cat "$SM/msp-$E2E_SENT.log")"
 sm_msp_queue_has later@open-tls.test || e2e_fail "the MSP did not keep the message while the gateway was down"
 sm_wait_log 'Milter: data, reject=4' 10 || e2e_fail "maillog: no 4xx from the milter at the end of data"
+mw_milter_said 'relay=failed why=\[127\.0\.0\.30\]:10025: connect: .* result=defer' ||
+	e2e_fail "milter.log: the failed hand-off is not logged"
 sm_msp_flush
+e2e_wait_until 10 sm__milter_count_ge 'relay=failed why=\[127\.0\.0\.30\]:10025: connect: ' 2 ||
+	e2e_fail "milter.log: the queue run did not try the gateway again"
 sm_msp_queue_has later@open-tls.test || e2e_fail "the message left the MSP's queue while the gateway was down"
 [ "$(sm_queue_count)" -eq 0 ] || e2e_fail "Sendmail queued a copy while the gateway was down"
 e2e_receiver $MW_GW_ADDR $MW_GW_PORT --starttls --name gateway.test
