@@ -104,6 +104,10 @@ sm_mc_lines() {
 			echo "$f: the STARTTLS or access_db lines are not the ones the test knows" >&2
 			return 1
 		}
+	grep -q "^MAILER(\`smtp')dnl\$" <<<"$out" || {
+		echo "$f: no MAILER(\`smtp') line" >&2
+		return 1
+	}
 	! grep -q /etc/mail <<<"$out" || {
 		echo "$f: a path under /etc/mail the test does not replace" >&2
 		return 1
@@ -141,17 +145,15 @@ EOF
 }
 
 # shellcheck disable=SC2120 # (MC_FILE is optional)
-# sm_build [MC_FILE]: write $SM/sendmail.mc (the test's head, then the example's lines),
-# build sendmail.cf with m4 and the access map ($SM/access.local plus the compiled table
-# without TLS_Clt: lines). $SM_MC_EXTRA lines go after the example's.
+# sm_build [MC_FILE]: write $SM/sendmail.mc (the test's head, then the example's lines,
+# which end the .mc: MAILER lines included), build sendmail.cf with m4 and the access
+# map ($SM/access.local plus the compiled table without TLS_Clt: lines).
 sm_build() {
 	local mc=${1:-$EX/sendmail/forcetls.mc} lines
 	lines=$(sm_mc_lines "$mc") || e2e_fail "$mc: cannot use it"
 	{
 		sm__mc_head
 		printf '%s\n' "$lines"
-		[ -z "${SM_MC_EXTRA:-}" ] || printf '%s\n' "$SM_MC_EXTRA"
-		printf '%s\n' "MAILER(\`local')dnl" "MAILER(\`smtp')dnl"
 	} >"$SM/sendmail.mc"
 	SM_CF=$SM/sendmail.cf
 	m4 -D_CF_DIR_="$SM_CFDIR/" "$SM/sendmail.mc" >"$SM_CF" 2>"$SM/m4.log" ||
