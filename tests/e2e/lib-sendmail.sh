@@ -32,6 +32,7 @@ SM=
 SM_LOG=
 SM_CF=
 SM_MSP_CF=
+SM_ACCESS=      # compiled or live (sm__access_mode)
 SM_DNS_EXTRA=() # more dnsmasq options for sm_world (set it after sourcing this file)
 
 # sm_requirements: exit 77 unless root, Sendmail, m4, unshare and forcetls-milter are there.
@@ -98,12 +99,14 @@ sm_mc_lines() {
 	local f=$1 out
 	out=$(grep -v '^dnl\b' "$f" | sed -e "s|/etc/mail/tls/|$SM/tls/|g" -e "s|/etc/mail/access|$SM/access|g")
 	grep -q "^define(\`confSERVER_CERT', \`$SM/tls/sendmail.pem')dnl\$" <<<"$out" &&
-		grep -q "^define(\`confCACERT_PATH', \`$SM/tls/certs')dnl\$" <<<"$out" &&
-		grep -q "^FEATURE(\`access_db', \`hash -T<TMPF> $SM/access')dnl\$" <<<"$out" ||
-		{
-			echo "$f: the STARTTLS or access_db lines are not the ones the test knows" >&2
-			return 1
-		}
+		grep -q "^define(\`confCACERT_PATH', \`$SM/tls/certs')dnl\$" <<<"$out" || {
+		echo "$f: the STARTTLS lines are not the ones the test knows" >&2
+		return 1
+	}
+	sm__access_mode <<<"$out" >/dev/null || {
+		echo "$f: the access_db lines are neither the compiled map's nor the live map's" >&2
+		return 1
+	}
 	grep -q "^MAILER(\`smtp')dnl\$" <<<"$out" || {
 		echo "$f: no MAILER(\`smtp') line" >&2
 		return 1
@@ -113,6 +116,25 @@ sm_mc_lines() {
 		return 1
 	}
 	printf '%s\n' "$out"
+}
+
+# sm__access_mode < MC_LINES: "compiled" for FEATURE(`access_db', `hash -T<TMPF> ACCESS')
+# (the compiled table's lines in the access map), "live" for forcetls-policyd's socket
+# map chained before the admin's hash map (docs/COMPILE.md): FEATURE(`access_db',
+# `switch -T<TMPF> access'), Kaccess.forcetls socket inet:10028@127.0.0.1 (policyd's
+# socketmap_listen in examples/forcetls.conf) and Kaccess.hash hash ACCESS.
+sm__access_mode() {
+	local out
+	out=$(cat)
+	if grep -q "^FEATURE(\`access_db', \`hash -T<TMPF> $SM/access')dnl\$" <<<"$out"; then
+		echo compiled
+	elif grep -q "^FEATURE(\`access_db', \`switch -T<TMPF> access')dnl\$" <<<"$out" &&
+		grep -q "^Kaccess\.forcetls socket inet:10028@127\.0\.0\.1\$" <<<"$out" &&
+		grep -q "^Kaccess\.hash hash $SM/access\$" <<<"$out"; then
+		echo live
+	else
+		return 1
+	fi
 }
 
 # sm__mc_head: the test's own lines: paths, names, the listener, logging, queue timing.
@@ -151,6 +173,10 @@ EOF
 sm_build() {
 	local mc=${1:-$EX/sendmail/forcetls.mc} lines
 	lines=$(sm_mc_lines "$mc") || e2e_fail "$mc: cannot use it"
+	SM_ACCESS=$(sm__access_mode <<<"$lines")
+	if [ "$SM_ACCESS" = live ] && ! grep -q '^access ' "$SM/service.switch"; then
+		echo 'access forcetls hash' >>"$SM/service.switch"
+	fi
 	{
 		sm__mc_head
 		printf '%s\n' "$lines"
@@ -161,12 +187,16 @@ sm_build() {
 	sm_access_build
 }
 
-# sm_access_build: (re)build the access map from $SM/access.local and the table.
-# TLS_Clt: lines are dropped: inbound is the milter's (examples/sendmail/README).
+# sm_access_build: (re)build the access map: $SM/access.local, and with the compiled map
+# the table's lines without TLS_Clt: (inbound is the milter's, examples/sendmail/README).
 sm_access_build() {
 	"$FTLS_TLSMAPS" compile --format sendmail-access "$W/forced-tls.table" \
 		>"$SM/forcetls.access" 2>"$SM/compile.err" || e2e_fail "tlsmaps compile: $(cat "$SM/compile.err")"
-	grep -v '^TLS_Clt:' "$SM/forcetls.access" | cat "$SM/access.local" - >"$SM/access.txt"
+	if [ "$SM_ACCESS" = live ]; then
+		cp "$SM/access.local" "$SM/access.txt"
+	else
+		grep -v '^TLS_Clt:' "$SM/forcetls.access" | cat "$SM/access.local" - >"$SM/access.txt"
+	fi
 	timeout 30 "$SM_MAKEMAP" -C "$SM_CF" hash "$SM/access" <"$SM/access.txt" >"$SM/makemap.log" 2>&1 ||
 		e2e_fail "makemap: $(cat "$SM/makemap.log")"
 }
@@ -251,6 +281,8 @@ sm_world() {
 		mw_conf_set "$W/forcetls.conf" milter gateway_networks "[ \"$MW_GW_ADDR/32\" ]" &&
 		mw_conf_set "$W/forcetls.conf" milter user '"nobody"' &&
 		mw_conf_set "$W/forcetls.conf" milter state_file "\"$W/milter.state\"" &&
+		mw_conf_set "$W/forcetls.conf" policyd user '"nobody"' &&
+		mw_conf_set "$W/forcetls.conf" policyd state_file "\"$W/policyd.state\"" &&
 		mw_conf_set "$W/forcetls.conf" milter listen "\"inet:${SM_MILTER#*:}@${SM_MILTER%:*}\"" ||
 		e2e_fail "$EX/forcetls.conf: a setting the test changes is not there any more"
 	if sm_has_relay; then
@@ -288,7 +320,19 @@ sm_world() {
 	sm__nsinit
 	sm__logreader
 	sm_build
+	[ "$SM_ACCESS" = compiled ] || sm_policyd_start
 	sm_start
+}
+
+# sm_policyd_start: forcetls-policyd for the live access map (socketmap_listen of
+# examples/forcetls.conf, inet:127.0.0.1:10028; no policy listener).
+sm_policyd_start() {
+	[ -n "${FTLS_POLICYD:-}" ] && [ -x "$FTLS_POLICYD" ] ||
+		e2e_skip "FTLS_POLICYD is not set: forcetls-policyd not built (the live access map)"
+	e2e_spawn policyd "$FTLS_POLICYD" --foreground --config "$W/forcetls.conf" \
+		--table "$W/forced-tls.table" --policy-listen ""
+	e2e_wait_listen 127.0.0.1 10028 15 || e2e_fail "forcetls-policyd not listening on 127.0.0.1:10028"
+	e2e_log "forcetls-policyd: the live access map on 127.0.0.1:10028"
 }
 
 # sm_has_relay: the milter under test has relay mode (milter.relay_gateways).

@@ -27,6 +27,8 @@ ip -n "$E2E_NS" addr add "$PARTNER/32" dev lo 2>/dev/null
 grep -q "^TLS_Clt:$PARTNER" "$SM/forcetls.access" ||
 	e2e_fail "tlsmaps compiled no TLS_Clt: line for the partner (nothing was left out)"
 grep -q '^TLS_Clt:' "$SM/access.txt" && e2e_fail "a TLS_Clt: line is in the access map"
+[ "$SM_ACCESS" = compiled ] || ! grep -Eq '^[[:space:]]*sendmail_inbound[[:space:]]*=[[:space:]]*true' "$W/forcetls.conf" ||
+	e2e_fail "policyd.sendmail_inbound is on: the live map would answer TLS_Clt: keys"
 
 # 1. The partner in clear text: the milter's reply.
 sm_send info@partner.e2e.test enforce@open-tls.test --local-interface $PARTNER
