@@ -346,22 +346,26 @@ static const char *dir_name(msg_dir dir)
 	return dir == DIR_OUTBOUND ? "outbound" : dir == DIR_GATEWAY ? "gateway" : "inbound";
 }
 
+/* Is there a Require from a trusted header (the client's or the gateway's own)? */
+static int trusted_require(const decide_config *c, const msg_state *m)
+{
+	for (size_t i = 0; i < m->nseen[H_TLSLEVEL]; i++)
+		if (value_is(m->seen[H_TLSLEVEL][i].value, c->tls_require))
+			return 1;
+	/* Copies beyond MSG_MAX_SEEN: their values are not kept, any may be Require. */
+	for (size_t i = 0; i < m->nnames; i++)
+		if (m->names[i].kind == H_TLSLEVEL && m->names[i].count > m->names[i].seen_max)
+			return 1;
+	return 0;
+}
+
 /* The one X-TLSLevel value (NULL: none) and why; failed: the gateway failed. */
 static const char *tls_level(const decide_config *c, const msg_state *m, int failed,
                              const char **why)
 {
-	int trusted_require = 0;
-
 	*why = "";
 	if (m->dir == DIR_INBOUND)
 		return NULL;
-	for (size_t i = 0; i < m->nseen[H_TLSLEVEL]; i++)
-		if (value_is(m->seen[H_TLSLEVEL][i].value, c->tls_require))
-			trusted_require = 1;
-	/* Copies beyond MSG_MAX_SEEN: their values are not kept, any may be Require. */
-	for (size_t i = 0; i < m->nnames; i++)
-		if (m->names[i].kind == H_TLSLEVEL && m->names[i].count > m->names[i].seen_max)
-			trusted_require = 1;
 	if (m->forced) {
 		*why = m->forced_by;
 		return c->tls_require;
@@ -373,7 +377,7 @@ static const char *tls_level(const decide_config *c, const msg_state *m, int fai
 		                                             : "on_encrypt_failure=tls";
 		return c->tls_require;
 	}
-	if (trusted_require) {
+	if (trusted_require(c, m)) {
 		*why = "kept trusted Require";
 		return c->tls_require;
 	}
@@ -382,6 +386,41 @@ static const char *tls_level(const decide_config *c, const msg_state *m, int fai
 		return c->tls_try;
 	}
 	return NULL;
+}
+
+/*
+ * Sendmail enforces Require only per recipient (TLS_Rcpt: for the table's
+ * forced domains). A Require that a header alone asks for, on a message
+ * with a recipient the table does not force, is held instead. An MTA that
+ * did not say what it is gets the same.
+ */
+static void sendmail_require(const decide_config *c, const msg_state *m, int failed, decision *d)
+{
+	int by_header = (failed && c->on_encrypt_failure == ON_FAIL_TLS) || trusted_require(c, m);
+
+	if (m->mta == MTA_POSTFIX || !by_header || (m->nrcpt > 0 && m->nforced == m->nrcpt))
+		return;
+	push(d, ACT_QUARANTINE, "", 0,
+	     "forcetls: X-TLSLevel: Require, which Sendmail cannot enforce for every recipient");
+	say(d, " action=hold (%s)%s", "Sendmail: Require for recipients the table does not force",
+	    "");
+}
+
+/* Header routing needs Postfix: elsewhere a message for the gateway is deferred. */
+static int unroutable(const decide_config *c, const msg_state *m, decision *d)
+{
+	if (c->relay || m->mta == MTA_POSTFIX ||
+	    !((m->dir == DIR_OUTBOUND && m->flagged) || (m->dir == DIR_INBOUND && m->decrypt)))
+		return 0;
+	push(d, ACT_TEMPFAIL, "", 0,
+	     "forcetls: this MTA cannot route mail to the encryption gateway; try again later");
+	say(d, " %s=yes (%s)", m->dir == DIR_OUTBOUND ? "encrypt" : "decrypt",
+	    m->dir == DIR_OUTBOUND ? m->flagged_by : m->decrypt_by);
+	say(d,
+	    " result=defer (routing=header needs Postfix; the MTA is %s: set routing = "
+	    "\"relay\")%s",
+	    m->mta == MTA_SENDMAIL ? "Sendmail" : "unknown", "");
+	return 1;
 }
 
 /* Outbound mail a rule flagged: the tag stripped (if asked), the trigger added. */
@@ -432,6 +471,8 @@ void decide_message(const decide_config *c, const msg_state *m, decision *d)
 	d->n = 0;
 	d->summary[0] = '\0';
 	say(d, "direction=%s%s", dir_name(m->dir), "");
+	if (unroutable(c, m, d))
+		return;
 
 	/* The gateway's verdict, trusted only from the gateway. */
 	if (m->dir == DIR_GATEWAY) {
@@ -470,6 +511,10 @@ void decide_message(const decide_config *c, const msg_state *m, decision *d)
 	}
 	if (failed)
 		failure_actions(c, d);
+	if (level != NULL && strcmp(level, c->tls_require) == 0 &&
+	    !(failed &&
+	      (c->on_encrypt_failure == ON_FAIL_HOLD || c->on_encrypt_failure == ON_FAIL_REJECT)))
+		sendmail_require(c, m, failed, d);
 }
 
 int decide_encrypted_content(const char *ct)

@@ -29,6 +29,19 @@
  *	  gateway=failure (unknown status "pending")). Values compare without
  *	  surrounding blanks, ignoring case. The decryption status is judged
  *	  the same way and logged (decrypt_gateway=...); no setting acts on it.
+ *
+ *	What the MTA cannot do (SPEC 4: nothing flagged may leave because the
+ *	MTA ignored a header):
+ *	- header routing on an MTA that is not Postfix (Sendmail, or one that
+ *	  did not say): a message to route to the gateway (encryption or
+ *	  decryption trigger) gets ACT_TEMPFAIL alone; relay mode is the way;
+ *	- on Sendmail, X-TLSLevel: Require is only enforced per recipient, by
+ *	  the access map's TLS_Rcpt: entries for the table's forced domains.
+ *	  A Require that comes from a header alone (the gateway's failure with
+ *	  on_encrypt_failure = tls, or a trusted Require kept) while not every
+ *	  recipient is forced by the table is enforced by quarantine instead
+ *	  (ACT_QUARANTINE): the message stays in Sendmail's queue, held. An
+ *	  MTA that did not say what it is is treated the same way.
  */
 #ifndef MILTER_DECIDE_H
 #define MILTER_DECIDE_H
@@ -50,6 +63,13 @@ typedef enum {
 	ON_FAIL_PASS,
 } on_failure;
 
+/* The MTA on the other end, from the v macro at connect (mlfi.c). */
+typedef enum {
+	MTA_UNKNOWN = 0, /* no v macro, or one of neither: treated like Sendmail */
+	MTA_POSTFIX,     /* "Postfix 3.7.11": routes on headers (milter_header_checks) */
+	MTA_SENDMAIL,    /* "8.17.1.9": cannot route on a header */
+} mta_kind;
+
 /* A header as configured: "Name: value". */
 typedef struct {
 	char name[128];
@@ -70,6 +90,7 @@ typedef struct {
 	on_failure on_encrypt_failure;
 	int strip_subject_tag;
 	int remove_tls_required; /* always 1; a setting for the record */
+	int relay;               /* routing = "relay": the milter hands flagged mail over */
 } decide_config;
 
 /* Which header a name is, for the message state. */
@@ -148,6 +169,9 @@ typedef struct {
 	char forced_by[300]; /* "bank.test (table:3)" */
 	size_t subject_tag_start, subject_tag_end; /* when the tag matched */
 	int subject_tagged;
+	mta_kind mta;
+	unsigned nrcpt;   /* recipients seen (outbound and gateway mail) */
+	unsigned nforced; /* of them, forced by the table (or not parseable) */
 } msg_state;
 
 /* An action for mlfi.c to carry out, in this order. */
@@ -158,6 +182,7 @@ typedef enum {
 	ACT_CHANGE,       /* smfi_chgheader(name, index, value) */
 	ACT_QUARANTINE,   /* smfi_quarantine(value) */
 	ACT_REJECT,       /* reply 550 5.7.1 value */
+	ACT_TEMPFAIL,     /* reply 451 4.7.0 value: the message cannot be handled here */
 } act_kind;
 
 typedef struct {

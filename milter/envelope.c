@@ -8,7 +8,10 @@
  *	core, and carries out the answers; nothing is decided here.
  *
  *	Connect: the client address and name (kept whole), the direction by
- *	internal_networks and gateway_networks.
+ *	internal_networks and gateway_networks, and which MTA this is: the v
+ *	macro (asked for at connect) is "Postfix 3.7.11" on Postfix and
+ *	"8.17.1.9" on Sendmail. What the MTA says wins over milter.mta; with
+ *	neither, the MTA is unknown and treated like Sendmail (decide.h).
  *
  *	MAIL: the inbound check, tlsmaps_decide_inbound(), the rule
  *	forcetls-policyd follows too. The session: the client address and
@@ -25,7 +28,8 @@
  *	RCPT: tlsmaps_decide_recipient() on each recipient of outbound and
  *	gateway mail: FORCED, and ERROR (a domain that cannot be parsed, such
  *	as a bad U-label), both make the message's X-TLSLevel Require; the
- *	error is logged. encrypt_table is asked the same way.
+ *	error is logged. encrypt_table is asked the same way. Relay mode keeps
+ *	every recipient in the message's copy (msgcopy.h).
  * DIAGNOSTICS
  *	"QUEUEID: reject: client=NAME[ADDR] sender=S reason=... level=...
  *	entry=KEY (FILE:LINE) reply=CODE XCODE", "QUEUEID: defer: ...
@@ -50,6 +54,16 @@ static int in_table(const tlsmaps_table *t, const tlsmaps_addr *a)
 	tlsmaps_id id;
 
 	return t != NULL && tlsmaps_lookup_addr(t, a, TLSMAPS_DIR_IN, &id) == TLSMAPS_FOUND;
+}
+
+/* The v macro: Postfix says "Postfix 3.7.11", Sendmail "8.17.1.9". */
+static mta_kind which_mta(const char *v, mta_kind declared)
+{
+	if (strncasecmp(v, "postfix", 7) == 0)
+		return MTA_POSTFIX;
+	if (*v >= '0' && *v <= '9' && strchr(v, '.') != NULL)
+		return MTA_SENDMAIL;
+	return declared;
 }
 
 sfsistat mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
@@ -83,6 +97,7 @@ sfsistat mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	else if (c->have_addr && in_table(c->snap->internal, &c->client_addr))
 		c->conn_dir = DIR_OUTBOUND;
 	c->internal = c->have_addr && in_table(c->snap->internal, &c->client_addr);
+	c->mta = which_mta(macro(ctx, "v"), c->snap->mta);
 	return go_on(c, SMFIP_NR_CONN);
 }
 
@@ -180,6 +195,7 @@ sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 	    (c->sender = strdup(argv[0] != NULL ? argv[0] : "")) == NULL)
 		return SMFIS_TEMPFAIL; /* and end of message defers: no state */
 	c->m->dir = c->conn_dir;
+	c->m->mta = c->mta;
 	if (c->m->dir == DIR_INBOUND && *macro(ctx, "{auth_authen}") != '\0')
 		c->m->dir = DIR_OUTBOUND;
 	/* The core exempts internal and authenticated clients (or not); never the gateway. */
@@ -197,6 +213,11 @@ sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 			return SMFIS_TEMPFAIL;
 		}
 	}
+	if (c->snap->relay != NULL && c->m->dir != DIR_GATEWAY &&
+	    (c->copy = msgcopy_new(c->snap->spool_dir, c->snap->spool_threshold)) == NULL) {
+		c->failed = 1;
+		return SMFIS_TEMPFAIL;
+	}
 	if (c->m->dir == DIR_OUTBOUND && sender_listed(c)) {
 		c->m->flagged = 1;
 		snprintf(c->m->flagged_by, sizeof(c->m->flagged_by), "encrypt_senders");
@@ -211,8 +232,10 @@ static void recipient_forced(SMFICTX *ctx, cctx *c, const char *rcpt)
 	tlsmaps_rcpt_result r;
 	char safe[600];
 
+	c->m->nrcpt++;
 	switch (tlsmaps_decide_recipient(t, rcpt, strlen(rcpt), &r)) {
 	case TLSMAPS_RCPT_ERROR:
+		c->m->nforced++;
 		log_safe(rcpt, strlen(rcpt), safe, sizeof(safe));
 		log_warnx("%s: recipient %s: %s; %s: %s", queue_id(ctx), safe, r.reason,
 		          c->snap->dc.tls_header, c->snap->dc.tls_require);
@@ -222,6 +245,7 @@ static void recipient_forced(SMFICTX *ctx, cctx *c, const char *rcpt)
 		c->m->forced = 1;
 		return;
 	case TLSMAPS_RCPT_FORCED:
+		c->m->nforced++;
 		if (!c->m->forced)
 			snprintf(c->m->forced_by, sizeof(c->m->forced_by), "rcpt %s: %s %s:%u",
 			         r.domain, tlsmaps_entry_key(t, r.id), tlsmaps_entry_file(t, r.id),
@@ -248,5 +272,7 @@ sfsistat mlfi_envrcpt(SMFICTX *ctx, char **argv)
 		return SMFIS_TEMPFAIL;
 	if (c->m->dir != DIR_INBOUND && argv[0] != NULL)
 		recipient_forced(ctx, c, argv[0]);
+	if (c->copy != NULL && argv[0] != NULL)
+		(void)msgcopy_rcpt(c->copy, argv[0]); /* a failed copy defers if it is needed */
 	return go_on(c, SMFIP_NR_RCPT);
 }

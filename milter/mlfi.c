@@ -75,6 +75,8 @@ void mlfi_message_reset(cctx *c)
 	c->nnames = 0;
 	free(c->subject);
 	c->subject = NULL;
+	msgcopy_free(c->copy);
+	c->copy = NULL;
 	c->failed = 0;
 }
 
@@ -175,6 +177,8 @@ static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
 
 	if (c == NULL || c->m == NULL)
 		return SMFIS_TEMPFAIL;
+	if (c->copy != NULL)
+		(void)msgcopy_header(c->copy, name, value); /* a failed copy defers if needed */
 	kind = decide_header_kind(&c->snap->dc, name);
 	if (kind != H_OTHER)
 		msg_note_header(c->m, kind, name, name_index(c, name), value);
@@ -205,18 +209,21 @@ static sfsistat mlfi_data(SMFICTX *ctx)
 static sfsistat mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
 	cctx *c = get(ctx);
-	content_rc rc;
+	content_rc rc = CONTENT_DONE;
+	int keep = 0; /* relay mode: the whole body goes into the copy */
 
 	if (c == NULL || c->m == NULL)
 		return SMFIS_TEMPFAIL;
+	if (c->copy != NULL)
+		keep = msgcopy_body(c->copy, chunk, len) == 0;
 	if (c->failed || c->content == NULL || !content_wants_body(c->content) ||
 	    (c->m->dir == DIR_OUTBOUND ? c->m->flagged : c->m->decrypt))
-		return SMFIS_SKIP;
+		return keep ? SMFIS_CONTINUE : SMFIS_SKIP;
 	rc = content_body(c->content, chunk, len);
 	note_content(c);
 	if (rc == CONTENT_NOMEM)
 		c->failed = 1; /* end of message defers */
-	return rc == CONTENT_MORE ? SMFIS_CONTINUE : SMFIS_SKIP;
+	return rc == CONTENT_MORE || keep ? SMFIS_CONTINUE : SMFIS_SKIP;
 }
 
 /* The body has ended: a body pattern that needed to see its end may match now. */
@@ -231,7 +238,7 @@ static void body_end(cctx *c)
  * The Subject without its tag, from the whole value (the state keeps a
  * truncated copy); NULL when out of memory.
  */
-static char *subject_stripped(const cctx *c)
+char *mlfi_subject_stripped(const cctx *c)
 {
 	const char *s = c->subject, *tail;
 	size_t len = strlen(s), head = c->m->subject_tag_start;
@@ -271,6 +278,12 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 		return SMFIS_TEMPFAIL;
 	}
 	decide_message(&c->snap->dc, c->m, d);
+	if (handoff_wanted(c) && (d->n == 0 || d->a[0].kind != ACT_TEMPFAIL)) {
+		rc = handoff(ctx, c, d);
+		free(d);
+		mlfi_message_reset(c);
+		return rc;
+	}
 	for (size_t i = 0; i < d->n && rc == SMFIS_ACCEPT; i++) {
 		action *a = &d->a[i];
 		int r = MI_SUCCESS;
@@ -291,7 +304,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 			break;
 		case ACT_CHANGE:
 			if (c->subject != NULL && strcasecmp(a->name, "Subject") == 0 &&
-			    (v = subject_stripped(c)) == NULL)
+			    (v = mlfi_subject_stripped(c)) == NULL)
 				r = MI_FAILURE;
 			else
 				r = smfi_chgheader(ctx, a->name, (int)a->index, v ? v : a->value);
@@ -304,6 +317,10 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 			smfi_setreply(ctx, "550", "5.7.1", a->value);
 			rc = SMFIS_REJECT;
 			break;
+		case ACT_TEMPFAIL:
+			smfi_setreply(ctx, "451", "4.7.0", a->value);
+			rc = SMFIS_TEMPFAIL;
+			break;
 		}
 		if (r != MI_SUCCESS) {
 			static const char *const what[] = {
@@ -313,6 +330,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 			        [ACT_CHANGE] = "change",
 			        [ACT_QUARANTINE] = "quarantine",
 			        [ACT_REJECT] = "reject",
+			        [ACT_TEMPFAIL] = "tempfail",
 			};
 
 			log_warnx("%s: cannot change the message (%s %s); deferring", qid,
@@ -374,14 +392,14 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	smfi_setpriv(ctx, c);
 	body = rules_want_body(s->rules) || rules_want_attachments(s->rules) ||
 	       (s->decrypt_rules != NULL && rules_want_body(s->decrypt_rules));
-	if (!body)
+	if (!body && s->relay == NULL) /* relay mode copies every body */
 		steps |= SMFIP_NOBODY;
 	if (answer_data)
 		steps &= ~(unsigned long)SMFIP_NODATA;
 	if (!s->inbound_enforce) /* MAIL never answers anything but continue */
 		steps |= SMFIP_NR_MAIL;
-	if (s->dc.on_encrypt_failure == ON_FAIL_HOLD)
-		want |= SMFIF_QUARANTINE;
+	/* hold, and Sendmail's stand-in for a Require it cannot enforce (decide.h) */
+	want |= SMFIF_QUARANTINE;
 	if ((f0 & want) != want) {
 		/* An MTA without header changes or macro lists: do without the lists. */
 		want &= f0;
@@ -395,6 +413,7 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	*pf2 = 0;
 	*pf3 = 0;
 	if (want & SMFIF_SETSYMLIST) {
+		smfi_setsymlist(ctx, SMFIM_CONNECT, "v j {daemon_name}");
 		smfi_setsymlist(ctx, SMFIM_ENVFROM,
 		                "{auth_authen} {tls_version} {cipher_bits} {cert_subject} {verify} "
 		                "{cert_md5} {cert_fp} i");

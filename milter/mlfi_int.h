@@ -13,6 +13,7 @@
 
 #include "content.h"
 #include "decide.h"
+#include "msgcopy.h"
 #include "rules.h"
 #include "snapshot.h"
 #include "tlsmaps.h"
@@ -27,12 +28,14 @@ typedef struct {
 	int have_addr;
 	int internal;     /* client_addr in internal_networks */
 	msg_dir conn_dir; /* by network; auth may make a message outbound */
+	mta_kind mta;     /* from the v macro at connect */
 	/* per message */
 	msg_state *m;
 	content *content; /* content rules: encryption (outbound) or decrypt (inbound) */
 	char *sender;     /* MAIL FROM as the MTA gave it, whole; NULL: none */
 	char *subject;    /* the first Subject, whole and decoded (for stripping its tag) */
 	int failed;       /* out of memory: defer at end of message */
+	msgcopy *copy;    /* relay mode: the message as it came, for the gateway */
 	struct {
 		char name[128];
 		unsigned count;
@@ -67,6 +70,13 @@ static inline const char *queue_id(SMFICTX *ctx)
 
 /* Forget the message (mlfi.c). */
 void mlfi_message_reset(cctx *c);
+/* The whole Subject without its tag, encoded for the header; NULL: no memory (mlfi.c). */
+char *mlfi_subject_stripped(const cctx *c);
+
+/* Relay mode's hand-off at end of message (handoff.c): DISCARD once a gateway took it. */
+sfsistat handoff(SMFICTX *ctx, cctx *c, const decision *d);
+/* Does this message go to the gateway by relay? */
+int handoff_wanted(const cctx *c);
 
 /* The envelope stage (envelope.c). */
 sfsistat mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa);

@@ -43,6 +43,17 @@
  *	are protocol errors (a failure).
  *
  *	The caller ignores SIGPIPE.
+ *
+ *	Where the above is silent (relay.c, relay_dns.c, relay_smtp.c): every
+ *	envelope address must be in angle brackets, without control bytes,
+ *	under 512 bytes, else relay_send() fails before any session; a bare
+ *	IPv4 address is a literal, an IPv6 one needs its brackets; addresses
+ *	are tried A before AAAA; an MX host whose addresses cannot be found
+ *	is skipped (the gateway fails when no MX host has one); a DNS query
+ *	gets at most a sixth of the time left per try (3 s at most, doubled
+ *	for the second try); attempts counts TCP connections made; why is ""
+ *	on success; a gateway's reply text in why or reply has every byte
+ *	outside 0x20..0x7e replaced by '?'.
  * DIAGNOSTICS
  *	Nothing is logged: relay_result says which gateway took the message
  *	and, on failure, why each gateway failed (server text made printable).

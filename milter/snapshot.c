@@ -17,11 +17,13 @@
  * DIAGNOSTICS
  *	Every configuration and table error is logged, as FILE:LINE: reason.
  */
+#include <errno.h>
 #include <stdatomic.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -31,7 +33,8 @@ static const char *const level_choices[] = {
         "none", "may", "encrypt", "dane", "dane-only", "fingerprint", "verify", "secure", NULL,
 };
 static const char *const failure_choices[] = {"tls", "hold", "reject", "pass", NULL};
-static const char *const routing_choices[] = {"header", NULL};
+static const char *const routing_choices[] = {"header", "relay", NULL};
+static const char *const mta_choices[] = {"auto", "postfix", "sendmail", NULL};
 
 static const cfg_def settings[] = {
         {"tables.forced_tls", CFG_STRING, "/etc/forcetls/forced-tls.table", 0, 0, 0, NULL},
@@ -71,6 +74,18 @@ static const cfg_def settings[] = {
         {"milter.inbound_reply", CFG_STRING, "450 4.7.0 TLS is required for this session", 0, 0, 0,
          NULL},
         {"milter.routing", CFG_STRING, "header", 0, 0, 0, routing_choices},
+        {"milter.mta", CFG_STRING, "auto", 0, 0, 0, mta_choices},
+        /* Relay mode (handoff.c, relay.h). */
+        {"milter.relay_gateways", CFG_LIST, "", 0, 0, 0, NULL},
+        {"milter.relay_mx_lookup", CFG_BOOL, NULL, 0, 0, 0, NULL},
+        {"milter.relay_ca_file", CFG_STRING, "", 0, 0, 0, NULL},
+        {"milter.relay_verify", CFG_BOOL, NULL, 1, 0, 0, NULL},
+        {"milter.relay_auth_user", CFG_STRING, "", 0, 0, 0, NULL},
+        {"milter.relay_auth_password_file", CFG_STRING, "", 0, 0, 0, NULL},
+        {"milter.relay_timeout", CFG_INT, NULL, 60, 1, RELAY_TIMEOUT_MAX, NULL},
+        {"milter.relay_helo", CFG_STRING, "", 0, 0, 0, NULL},
+        {"milter.relay_spool_dir", CFG_STRING, "/var/spool/forcetls", 0, 0, 0, NULL},
+        {"milter.relay_spool_threshold", CFG_INT, NULL, 1048576, 65536, 67108864, NULL},
         {"milter.log_decisions", CFG_BOOL, NULL, 1, 0, 0, NULL},
         /* The shrink guard across restarts (reload.h, reload_ops.state_file); "": off. */
         {"milter.state_file", CFG_STRING, "/var/lib/forcetls/milter.state", 0, 0, 0, NULL},
@@ -204,6 +219,7 @@ static void snapshot_free(msnapshot *s)
 	tlsmaps_table_free(s->gateway);
 	rules_free(s->rules);
 	rules_free(s->decrypt_rules);
+	relay_client_free(s->relay);
 	cfg_free(s->cfg);
 	free(s);
 }
@@ -245,6 +261,72 @@ static int content_settings(const cfg *c, msnapshot *s)
 	s->content.max_depth = (unsigned)cfg_int(c, "milter.mime_max_depth");
 	s->content.max_parts = (unsigned)cfg_int(c, "milter.mime_max_parts");
 	return bad ? -1 : 0;
+}
+
+/* Which MTA the file says (milter.mta), and routing that it cannot do. */
+static int mta_setting(const cfg *c, msnapshot *s)
+{
+	const char *mta = cfg_str(c, "milter.mta");
+	char where[PATH_MAX + 16];
+
+	s->mta = strcmp(mta, "postfix") == 0    ? MTA_POSTFIX
+	         : strcmp(mta, "sendmail") == 0 ? MTA_SENDMAIL
+	                                        : MTA_UNKNOWN;
+	if (s->mta == MTA_SENDMAIL && !s->dc.relay) {
+		log_errx("%s: milter.routing: \"header\" cannot work with milter.mta = "
+		         "\"sendmail\": "
+		         "Sendmail cannot route on a header; set routing = \"relay\"",
+		         cfg_where(c, "milter.routing", where, sizeof(where)));
+		return -1;
+	}
+	return 0;
+}
+
+/* routing = "relay": the gateway client, checked now (relay.h); the spool. */
+static int relay_settings(const cfg *c, msnapshot *s)
+{
+	relay_options ro;
+	char why[512], where[PATH_MAX + 16], host[256];
+	struct stat st;
+
+	s->dc.relay = strcmp(cfg_str(c, "milter.routing"), "relay") == 0;
+	if (!s->dc.relay)
+		return 0;
+	memset(&ro, 0, sizeof(ro));
+	ro.ngateways = cfg_list(c, "milter.relay_gateways", &ro.gateways);
+	ro.mx_lookup = cfg_bool(c, "milter.relay_mx_lookup");
+	ro.ca_file = cfg_str(c, "milter.relay_ca_file");
+	ro.verify = cfg_bool(c, "milter.relay_verify");
+	ro.auth_user = cfg_str(c, "milter.relay_auth_user");
+	ro.auth_password_file = cfg_str(c, "milter.relay_auth_password_file");
+	ro.timeout = (unsigned)cfg_int(c, "milter.relay_timeout");
+	ro.helo = cfg_str(c, "milter.relay_helo");
+	if (*ro.helo == '\0') {
+		if (gethostname(host, sizeof(host)) < 0)
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		ro.helo = host;
+	}
+	s->spool_dir = cfg_str(c, "milter.relay_spool_dir");
+	s->spool_threshold = (size_t)cfg_int(c, "milter.relay_spool_threshold");
+	if (stat(s->spool_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		log_errx("%s: milter.relay_spool_dir: %s: %s",
+		         cfg_where(c, "milter.relay_spool_dir", where, sizeof(where)), s->spool_dir,
+		         errno ? strerror(errno) : "not a directory");
+		return -1;
+	}
+	if (ro.ngateways == 0) {
+		log_errx(
+		        "%s: milter.relay_gateways: routing = \"relay\" needs at least one gateway",
+		        cfg_where(c, "milter.routing", where, sizeof(where)));
+		return -1;
+	}
+	if ((s->relay = relay_client_new(&ro, why, sizeof(why))) == NULL) {
+		log_errx("%s: milter.relay: %s",
+		         cfg_where(c, "milter.relay_gateways", where, sizeof(where)), why);
+		return -1;
+	}
+	return 0;
 }
 
 msnapshot *msnapshot_load(const msnapshot_options *o)
@@ -302,6 +384,8 @@ msnapshot *msnapshot_load(const msnapshot_options *o)
 	s->nsenders = cfg_list(c, "milter.encrypt_senders", &s->senders);
 
 	if (content_settings(c, s) < 0)
+		bad = 1;
+	if (relay_settings(c, s) < 0 || mta_setting(c, s) < 0)
 		bad = 1;
 	if (bad) {
 		snapshot_free(s);

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "content.h"
 #include "reload.h"
+#include "relay.h"
 #include "decide.h"
 #include "rules.h"
 #include "tlsmaps.h"
@@ -39,6 +40,11 @@ typedef struct msnapshot {
 	int log_decisions;
 	char inbound_code[4], inbound_xcode[16], inbound_text[256];
 	const char *table_path;
+	/* routing = "relay" (handoff.c); NULL relay in header mode */
+	relay_client *relay;
+	const char *spool_dir;
+	size_t spool_threshold;
+	mta_kind mta; /* milter.mta: MTA_UNKNOWN for "auto" */
 } msnapshot;
 
 typedef struct {

@@ -13,10 +13,11 @@
 static atomic_ulong counters[STAT_COUNT];
 
 static const char *const names[STAT_COUNT] = {
-        [STAT_MESSAGES] = "messages",       [STAT_FLAGGED] = "flagged",
-        [STAT_DECRYPT] = "decrypt",         [STAT_MATCH_ERRORS] = "rule_match_errors",
-        [STAT_MIME_LIMITS] = "mime_limits", [STAT_SCAN_LIMITS] = "scan_limits",
-        [STAT_DEFERRED] = "deferred",
+        [STAT_MESSAGES] = "messages",         [STAT_FLAGGED] = "flagged",
+        [STAT_DECRYPT] = "decrypt",           [STAT_MATCH_ERRORS] = "rule_match_errors",
+        [STAT_MIME_LIMITS] = "mime_limits",   [STAT_SCAN_LIMITS] = "scan_limits",
+        [STAT_DEFERRED] = "deferred",         [STAT_RELAYED] = "relayed",
+        [STAT_RELAY_FAILED] = "relay_failed",
 };
 
 void stats_add(stat_id id)

@@ -16,6 +16,8 @@ typedef enum {
 	STAT_MIME_LIMITS,  /* mime_max_depth or mime_max_parts passed: counted as a match */
 	STAT_SCAN_LIMITS,  /* body_scan_limit or body_read_limit reached: counted as a match */
 	STAT_DEFERRED,     /* answered with a temporary failure at end of message */
+	STAT_RELAYED,      /* relay mode: a gateway took the message (the MTA's copy dropped) */
+	STAT_RELAY_FAILED, /* relay mode: no gateway took it (deferred) */
 	STAT_COUNT
 } stat_id;
 

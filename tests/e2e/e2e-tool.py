@@ -5,7 +5,7 @@
 #       A real SMTP server (Debian's python3-aiosmtpd). With --cert/--key it offers
 #       STARTTLS. Every message it accepts is stored in DIR as NNNN.eml (the message as
 #       received) and NNNN.meta (key=value lines: peer, helo, mail_from, rcpt, tls,
-#       tls_version, tls_cipher, tls_bits), the .meta written last and atomically, so a
+#       tls_version, tls_cipher, tls_bits, mail_options), the .meta written last and atomically, so a
 #       .meta file means a complete message. Writes DIR/ready once it listens.
 #       --rcpt-reply 'CODE TEXT' answers every RCPT with that reply instead of 250.
 #
@@ -56,6 +56,7 @@ def receiver(args):
                 "peer=%s" % (session.peer[0] if session.peer else ""),
                 "helo=%s" % (session.host_name or ""),
                 "mail_from=%s" % envelope.mail_from,
+                "mail_options=%s" % " ".join(envelope.mail_options),
             ]
             meta += ["rcpt=%s" % r for r in envelope.rcpt_tos]
             sslobj = session.ssl.get("ssl_object") if session.ssl else None
@@ -91,7 +92,9 @@ def receiver(args):
             ok = (isinstance(auth_data, LoginPassword) and auth_data.login == user.encode()
                   and auth_data.password == password.encode())
             print("AUTH %s %s" % (mechanism, "ok" if ok else "refused"), flush=True)
-            return AuthResult(success=ok)
+            # handled=False: aiosmtpd sends the 535 itself (its default, handled=True,
+            # sends no reply at all, and the client times out instead).
+            return AuthResult(success=ok, handled=False)
 
         # AUTH only after STARTTLS, and no mail without it.
         auth = dict(authenticator=authenticator, auth_required=True, auth_require_tls=True)
@@ -101,7 +104,7 @@ def receiver(args):
         # must meet the TLS decision, not bounce 5.6.7 before it.
         return SMTP(Handler(), hostname=args.hostname, tls_context=ctx,
                     require_starttls=args.require_starttls, decode_data=False,
-                    enable_SMTPUTF8=True, ident="e2e receiver", **auth)
+                    enable_SMTPUTF8=not args.no_smtputf8, ident="e2e receiver", **auth)
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -147,6 +150,7 @@ def main():
     r.add_argument("--data-reply", help="answer DATA with this ('451 4.3.0 busy') and store nothing")
     r.add_argument("--auth", help="USER:PASSWORD: AUTH PLAIN/LOGIN required, after STARTTLS")
     r.add_argument("--require-starttls", action="store_true")
+    r.add_argument("--no-smtputf8", action="store_true", help="do not offer SMTPUTF8")
     d = sub.add_parser("dns-servfail")
     d.add_argument("--addr", required=True)
     d.add_argument("--port", type=int, default=53)

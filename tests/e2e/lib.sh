@@ -181,17 +181,19 @@ e2e__listening() { [ -n "$(e2e_ns ss -Hln "$1" "src $2" 2>/dev/null)" ]; }
 
 # e2e_receiver ADDR PORT --starttls|--plain [--name HOST]... [--rcpt-reply 'CODE TEXT']
 #     [--data-reply 'CODE TEXT'] [--auth USER:PASSWORD] [--require-starttls] [--untrusted]
+#     [--no-smtputf8]
 # A real SMTP server (aiosmtpd) on ADDR:PORT in the netns. With --starttls it offers
 # STARTTLS with a certificate from the test CA for the --name hosts (default rx.e2e.test)
 # and ADDR, so Postfix's verify/secure levels can check it; --untrusted makes that
 # certificate self-signed instead (same names, not from the test CA). Every message is
-# stored in its dir (e2e_rx_dir) as NNNN.eml plus NNNN.meta (peer, helo, mail_from, rcpt=,
+# stored in its dir (e2e_rx_dir) as NNNN.eml plus NNNN.meta (peer, helo, mail_from,
+# mail_options (the MAIL parameters, e.g. "BODY=8BITMIME SMTPUTF8"), rcpt=,
 # tls=yes|no, tls_version, tls_cipher, tls_bits, auth=USER or empty). --data-reply answers
 # DATA with that reply and stores nothing; --auth requires AUTH (PLAIN or LOGIN, only
 # after STARTTLS) with these credentials before MAIL; --require-starttls refuses MAIL
-# before STARTTLS. The receiver id, for the other helpers, is ADDR:PORT. Returns once it
-# listens. Called again for the same ADDR:PORT after e2e_receiver_stop, it starts again
-# with the same mail folder (numbering goes on).
+# before STARTTLS; --no-smtputf8 does not offer SMTPUTF8. The receiver id, for the other
+# helpers, is ADDR:PORT. Returns once it listens. Called again for the same ADDR:PORT
+# after e2e_receiver_stop, it starts again with the same mail folder (numbering goes on).
 e2e_receiver() {
 	local addr=$1 port=$2 mode=$3 names="" opts=() untrusted=0
 	shift 3 || e2e_fail "usage: e2e_receiver ADDR PORT --starttls|--plain [--name HOST]..."
@@ -199,7 +201,7 @@ e2e_receiver() {
 		case $1 in
 		--name) names="$names${names:+,}$2"; shift 2 ;;
 		--rcpt-reply | --data-reply | --auth) opts+=("$1" "$2"); shift 2 ;;
-		--require-starttls) opts+=("$1"); shift ;;
+		--require-starttls | --no-smtputf8) opts+=("$1"); shift ;;
 		--untrusted) untrusted=1; shift ;;
 		*) e2e_fail "e2e_receiver: unknown option $1" ;;
 		esac

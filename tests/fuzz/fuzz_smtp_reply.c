@@ -1,20 +1,25 @@
 /*
  * NAME
- *	fuzz_smtp_reply - libFuzzer target for the SMTP reply reader of tlsmaps probe
+ *	fuzz_smtp_reply - libFuzzer target for the SMTP reply reader (common/smtpconn.c)
  * DESCRIPTION
  *	The input is what a hostile SMTP server sends before it closes the
  *	connection. It is written into one end of a socketpair and read back
- *	with smtp_probe.c's own read_reply(), reply after reply, until it
- *	fails. smtp_probe.c is included whole, so that its static reader is the
- *	code under test, not a copy. Properties checked besides the sanitizers:
+ *	with smtpconn_read_reply(), the reader of tlsmaps probe and of the
+ *	milter's relay client, reply after reply, until it fails. Properties
+ *	checked besides the sanitizers:
  *	- every reply has a code from 200 to 599 and printable text;
  *	- a failure always says why;
  *	- the reader never returns more replies than the input has lines.
  */
-#include "smtp_probe.c"
-
 #include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include "smtpconn.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -29,8 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static conn c;
-	char why[SMTP_PROBE_WHY_MAX];
+	smtpconn *c;
+	char why[SMTPCONN_TEXT_MAX];
 	size_t lines = 0, replies = 0, i;
 	int sv[2], bufsize = 1 << 20;
 
@@ -47,15 +52,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (i = 0; i < size; i++)
 		lines += data[i] == '\n';
-	memset(&c, 0, sizeof(c));
-	c.fd = sv[0];
-	c.timeout = 1;
+	if ((c = smtpconn_new(1, 0)) == NULL)
+		abort();
+	smtpconn_set_fd(c, sv[0]);
 	why[0] = '\0';
 	for (;;) {
-		reply r;
+		smtpconn_reply r;
 		size_t j;
 
-		if (read_reply(&c, &r, why, sizeof(why)) < 0)
+		if (smtpconn_read_reply(c, &r, why, sizeof(why)) < 0)
 			break;
 		replies++;
 		CHECK(replies <= lines);
@@ -64,6 +69,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(r.text[j] >= 0x20 && r.text[j] < 0x7f);
 	}
 	CHECK(why[0] != '\0');
-	close(sv[0]);
+	smtpconn_free(c);
 	return 0;
 }

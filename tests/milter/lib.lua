@@ -189,10 +189,19 @@ function M.reconfigure(milter_lines)
 	M.reload("ok")
 end
 
+-- The MTA's v macro at connect: Postfix's by default (header routing needs
+-- Postfix); a test sets M.mta_version = "8.17.1.9" to be Sendmail, or false
+-- for an MTA that sends none.
+M.mta_version = "Postfix 3.7.11"
+
 -- A new connection from ip (host name host), connect stage done.
 function M.connect(ip, host)
 	local c = mt.connect(M.sock, 50, 0.1)
 	M.ok(c ~= nil, "connect to the filter")
+	if M.mta_version then
+		local e = mt.macro(c, SMFIC_CONNECT, "v", M.mta_version)
+		M.ok(e == nil, "mt.macro v: " .. tostring(e))
+	end
 	local e = mt.conninfo(c, host or "client.example", ip)
 	M.ok(e == nil, "mt.conninfo: " .. tostring(e))
 	return c

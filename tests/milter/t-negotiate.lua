@@ -49,7 +49,8 @@ T.run("negotiate", function()
 	always(c, "defaults")
 	has(c, SMFIP_NOBODY, "SMFIP_NOBODY", "no body or decrypt patterns")
 	hasnt(c, SMFIP_NR_MAIL, "SMFIP_NR_MAIL", "inbound enforcement answers at MAIL")
-	T.ok(not mt.test_action(c, SMFIF_QUARANTINE), "defaults: no quarantine without hold")
+	-- Quarantine always: hold, and Sendmail's stand-in for a Require it cannot enforce.
+	T.ok(mt.test_action(c, SMFIF_QUARANTINE), "defaults: quarantine asked for")
 	-- A whole message still works without EOH and body.
 	c = T.send{ conn = c, rcpt = {"<a@forced.test>"} }
 	T.expect_insert(c, "X-TLSLevel", "Require", 0, "defaults")

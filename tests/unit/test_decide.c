@@ -48,7 +48,7 @@ static void note(const decide_config *c, msg_state *m, const char *name, unsigne
 	msg_note_header(m, decide_header_kind(c, name), name, idx, value);
 }
 
-/* "D:name:idx", "I:name:value", "A:name:value", "C:name:idx:value", "Q", "R" */
+/* "D:name:idx", "I:name:value", "A:name:value", "C:name:idx:value", "Q", "R", "T" */
 static void expect(const decision *d, const char *const *want, size_t n)
 {
 	char got[DECIDE_MAX_ACTIONS][700];
@@ -75,6 +75,9 @@ static void expect(const decision *d, const char *const *want, size_t n)
 		case ACT_REJECT:
 			snprintf(got[i], sizeof(got[i]), "R");
 			break;
+		case ACT_TEMPFAIL:
+			snprintf(got[i], sizeof(got[i]), "T");
+			break;
 		}
 	}
 	for (size_t i = 0; i < n && i < d->n; i++)
@@ -94,6 +97,7 @@ static void test_outbound_forced_one_require_first(void **state)
 
 	(void)state;
 	memset(&m, 0, sizeof(m));
+	m.mta = MTA_POSTFIX;
 	m.dir = DIR_OUTBOUND;
 	m.forced = 1;
 	strcpy(m.forced_by, "rcpt bank.test");
@@ -114,6 +118,7 @@ static void test_outbound_try_and_no_downgrade(void **state)
 
 	(void)state;
 	memset(&m, 0, sizeof(m));
+	m.mta = MTA_POSTFIX;
 	m.dir = DIR_OUTBOUND;
 	decide_message(&c, &m, &d);
 	expect(&d, try, 1);
@@ -122,6 +127,7 @@ static void test_outbound_try_and_no_downgrade(void **state)
 	expect(&d, kept, 2);
 	c.opportunistic = 0;
 	memset(&m, 0, sizeof(m));
+	m.mta = MTA_POSTFIX;
 	m.dir = DIR_OUTBOUND;
 	decide_message(&c, &m, &d);
 	expect(&d, NULL, 0);
@@ -137,6 +143,7 @@ static void test_inbound_spoofs_removed(void **state)
 
 	(void)state;
 	memset(&m, 0, sizeof(m));
+	m.mta = MTA_POSTFIX;
 	m.dir = DIR_INBOUND;
 	note(&c, &m, "X-TLSLevel", 1, "Require");
 	note(&c, &m, "X-Encrypt", 1, "yes");
@@ -159,6 +166,7 @@ static void test_flagged_trigger_after_tlslevel(void **state)
 
 	(void)state;
 	memset(&m, 0, sizeof(m));
+	m.mta = MTA_POSTFIX;
 	m.dir = DIR_OUTBOUND;
 	m.flagged = 1;
 	strcpy(m.flagged_by, "subject_tag");
@@ -180,6 +188,7 @@ static void test_subject_strip(void **state)
 	(void)state;
 	c.strip_subject_tag = 1;
 	memset(&m, 0, sizeof(m));
+	m.mta = MTA_POSTFIX;
 	m.dir = DIR_OUTBOUND;
 	m.flagged = m.subject_tagged = 1;
 	note(&c, &m, "Subject", 1, " [ENCRYPT] Quarterly report");
@@ -201,6 +210,7 @@ static void test_gateway_return(void **state)
 
 	(void)state;
 	memset(&m, 0, sizeof(m));
+	m.mta = MTA_POSTFIX;
 	m.dir = DIR_GATEWAY;
 	note(&c, &m, "X-Encrypt", 1, "yes"); /* never routed back: no loop */
 	note(&c, &m, "X-Encrypt-Status", 1, "success");
@@ -209,6 +219,7 @@ static void test_gateway_return(void **state)
 	assert_non_null(strstr(d.summary, "gateway=success"));
 
 	memset(&m, 0, sizeof(m));
+	m.mta = MTA_POSTFIX;
 	m.dir = DIR_GATEWAY;
 	m.flagged = 1; /* a rule hit on gateway mail flags nothing */
 	note(&c, &m, "X-Encrypt", 1, "yes");
@@ -271,6 +282,7 @@ static void test_gateway_status_unknown(void **state)
 
 	(void)state;
 	memset(&m, 0, sizeof(m));
+	m.mta = MTA_POSTFIX;
 	m.dir = DIR_GATEWAY;
 	note(&c, &m, "X-Encrypt-Status", 1, "success");
 	note(&c, &m, "X-Encrypt-Status", 2, " pending ");
@@ -280,6 +292,7 @@ static void test_gateway_status_unknown(void **state)
 
 	/* Hostile bytes are escaped in the summary; many distinct values still fail. */
 	memset(&m, 0, sizeof(m));
+	m.mta = MTA_POSTFIX;
 	m.dir = DIR_GATEWAY;
 	for (unsigned i = 1; i <= 20; i++)
 		note(&c, &m, "X-Encrypt-Status", i, i == 1 ? "a\"b\\\x01" : "success");
@@ -295,6 +308,7 @@ static void test_gateway_status_unknown(void **state)
 
 	/* All success: success; the decryption status is judged alike (logged). */
 	memset(&m, 0, sizeof(m));
+	m.mta = MTA_POSTFIX;
 	m.dir = DIR_GATEWAY;
 	note(&c, &m, "X-Encrypt-Status", 1, "Success");
 	note(&c, &m, "X-Encrypt-Status", 2, "success ");
@@ -308,6 +322,7 @@ static void test_gateway_status_unknown(void **state)
 
 	/* From anyone but the gateway: not judged, every copy deleted (past 64 too). */
 	memset(&m, 0, sizeof(m));
+	m.mta = MTA_POSTFIX;
 	m.dir = DIR_OUTBOUND;
 	for (unsigned i = 1; i <= 100; i++)
 		note(&c, &m, "X-Encrypt-Status", i, "failure");
@@ -325,6 +340,7 @@ static void test_inbound_decrypt(void **state)
 
 	(void)state;
 	memset(&m, 0, sizeof(m));
+	m.mta = MTA_POSTFIX;
 	m.dir = DIR_INBOUND;
 	m.decrypt = 1;
 	strcpy(m.decrypt_by, "Content-Type");
@@ -395,9 +411,97 @@ static void test_tls_header_setting(void **state)
 	assert_string_equal(c.tls_require, "Require");
 }
 
+/* Header routing needs Postfix: Sendmail, or an MTA that did not say, defers. */
+static void test_header_routing_needs_postfix(void **state)
+{
+	decide_config c = conf();
+	msg_state m;
+	decision d;
+	const char *defer[] = {"T"};
+	const char *routed[] = {"I:X-TLSLevel:Try", "A:X-Encrypt:yes"};
+
+	(void)state;
+	for (int mta = MTA_UNKNOWN; mta <= MTA_SENDMAIL; mta++) {
+		memset(&m, 0, sizeof(m));
+		m.mta = (mta_kind)mta;
+		m.dir = DIR_OUTBOUND;
+		m.flagged = 1;
+		strcpy(m.flagged_by, "subject_tag");
+		c.relay = 0;
+		decide_message(&c, &m, &d);
+		if (mta == MTA_POSTFIX) {
+			expect(&d, routed, 2);
+		} else {
+			expect(&d, defer, 1);
+			assert_non_null(
+			        strstr(d.summary, "result=defer (routing=header needs Postfix"));
+		}
+		c.relay = 1; /* relay mode: the milter routes, on any MTA */
+		decide_message(&c, &m, &d);
+		expect(&d, routed, 2);
+		/* Inbound mail to decrypt is routed the same way. */
+		memset(&m, 0, sizeof(m));
+		m.mta = (mta_kind)mta;
+		m.dir = DIR_INBOUND;
+		m.decrypt = 1;
+		c.relay = 0;
+		decide_message(&c, &m, &d);
+		assert_int_equal(d.n > 0 && d.a[0].kind == ACT_TEMPFAIL, mta != MTA_POSTFIX);
+	}
+}
+
+/* Sendmail: a Require from a header alone is held unless the table forces every recipient. */
+static void test_sendmail_require_held(void **state)
+{
+	decide_config c = conf();
+	msg_state m;
+	decision d;
+	int held;
+
+	(void)state;
+	for (int mta = MTA_UNKNOWN; mta <= MTA_SENDMAIL; mta++)
+		for (unsigned nforced = 0; nforced <= 2; nforced++) {
+			/* The gateway's failure, on_encrypt_failure = tls. */
+			memset(&m, 0, sizeof(m));
+			m.mta = (mta_kind)mta;
+			m.dir = DIR_GATEWAY;
+			m.nrcpt = 2;
+			m.nforced = nforced;
+			m.forced = nforced > 0;
+			note(&c, &m, "X-Encrypt-Status", 1, "failure");
+			decide_message(&c, &m, &d);
+			held = d.n > 0 && d.a[d.n - 1].kind == ACT_QUARANTINE;
+			if (held != (mta != MTA_POSTFIX && nforced < 2))
+				fail_msg("mta %d, %u of 2 forced: held=%d (%s)", mta, nforced, held,
+				         d.summary);
+			/* A trusted Require kept from an internal client. */
+			memset(&m, 0, sizeof(m));
+			m.mta = (mta_kind)mta;
+			m.dir = DIR_OUTBOUND;
+			m.nrcpt = 2;
+			m.nforced = nforced;
+			m.forced = nforced > 0;
+			note(&c, &m, "X-TLSLevel", 1, "Require");
+			decide_message(&c, &m, &d);
+			held = d.n > 0 && d.a[d.n - 1].kind == ACT_QUARANTINE;
+			assert_int_equal(held, mta != MTA_POSTFIX && nforced < 2);
+			/* Require from the table alone: enforced per recipient, never held. */
+			memset(&m, 0, sizeof(m));
+			m.mta = (mta_kind)mta;
+			m.dir = DIR_OUTBOUND;
+			m.nrcpt = 2;
+			m.nforced = nforced;
+			m.forced = nforced > 0;
+			decide_message(&c, &m, &d);
+			assert_false(d.n > 0 && d.a[d.n - 1].kind == ACT_QUARANTINE);
+		}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_header_routing_needs_postfix),
+	        cmocka_unit_test(test_sendmail_require_held),
 	        cmocka_unit_test(test_outbound_forced_one_require_first),
 	        cmocka_unit_test(test_outbound_try_and_no_downgrade),
 	        cmocka_unit_test(test_inbound_spoofs_removed),

@@ -12,8 +12,9 @@
  *
  *	Every step (connect, each reply, the handshake) has its own deadline of
  *	timeout seconds, so a silent or trickling server costs at most a few
- *	timeouts. Reply lines longer than SMTP_PROBE_LINE_MAX bytes and replies
- *	of more than SMTP_PROBE_LINES_MAX lines are protocol errors.
+ *	timeouts. Reply lines longer than SMTPCONN_LINE_MAX bytes and replies
+ *	of more than SMTPCONN_LINES_MAX lines are protocol errors (the
+ *	connection is common/smtpconn.h).
  *
  *	The caller ignores SIGPIPE: OpenSSL writes to a socket the server may
  *	have closed.
@@ -21,7 +22,7 @@
  *	Failures are recorded in the result's "why" text; server text in it is
  *	made printable. Nothing is printed.
  * SEE ALSO
- *	cmd_probe.c, RFC 5321, RFC 3207
+ *	cmd_probe.c, common/smtpconn.h, RFC 5321, RFC 3207
  */
 #ifndef SMTP_PROBE_H
 #define SMTP_PROBE_H
@@ -32,8 +33,6 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#define SMTP_PROBE_LINE_MAX 2048 /* RFC 5321 says 512; be lenient, but bounded */
-#define SMTP_PROBE_LINES_MAX 100 /* lines in one multi-line reply */
 #define SMTP_PROBE_WHY_MAX 320
 
 /* How far a session got. */
