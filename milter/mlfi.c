@@ -257,8 +257,59 @@ char *mlfi_subject_stripped(const cctx *c)
 	return enc;
 }
 
+/* Carry out one action; MI_SUCCESS or MI_FAILURE, *rc set by reply actions. */
+static int apply(SMFICTX *ctx, cctx *c, const action *a, sfsistat *rc)
+{
+	int r = MI_SUCCESS;
+	char *v = NULL;
+
+	switch (a->kind) {
+	case ACT_DELETE:
+		for (unsigned k = 0;
+		     k < (a->span > 1 ? a->span : 1) && r == MI_SUCCESS && a->index > k; k++)
+			r = smfi_chgheader(ctx, (char *)a->name, (int)(a->index - k), NULL);
+		break;
+	case ACT_INSERT_FIRST:
+		r = smfi_insheader(ctx, 0, (char *)a->name, (char *)a->value);
+		break;
+	case ACT_ADD:
+		r = smfi_addheader(ctx, (char *)a->name, (char *)a->value);
+		break;
+	case ACT_CHANGE:
+		if (c->subject != NULL && strcasecmp(a->name, "Subject") == 0 &&
+		    (v = mlfi_subject_stripped(c)) == NULL)
+			r = MI_FAILURE;
+		else
+			r = smfi_chgheader(ctx, (char *)a->name, (int)a->index,
+			                   v ? v : (char *)a->value);
+		free(v);
+		break;
+	case ACT_QUARANTINE:
+		r = smfi_quarantine(ctx, (char *)a->value);
+		break;
+	case ACT_REJECT:
+		smfi_setreply(ctx, "550", "5.7.1", (char *)a->value);
+		*rc = SMFIS_REJECT;
+		break;
+	case ACT_TEMPFAIL:
+		smfi_setreply(ctx, "451", "4.7.0", (char *)a->value);
+		*rc = SMFIS_TEMPFAIL;
+		break;
+	}
+	return r;
+}
+
 static sfsistat mlfi_eom(SMFICTX *ctx)
 {
+	static const char *const what[] = {
+	        [ACT_DELETE] = "delete",
+	        [ACT_INSERT_FIRST] = "insert",
+	        [ACT_ADD] = "add",
+	        [ACT_CHANGE] = "change",
+	        [ACT_QUARANTINE] = "quarantine",
+	        [ACT_REJECT] = "reject",
+	        [ACT_TEMPFAIL] = "tempfail",
+	};
 	cctx *c = get(ctx);
 	decision *d;
 	sfsistat rc = SMFIS_ACCEPT;
@@ -279,65 +330,17 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 	}
 	decide_message(&c->snap->dc, c->m, d);
 	if (handoff_wanted(c) && (d->n == 0 || d->a[0].kind != ACT_TEMPFAIL)) {
-		rc = handoff(ctx, c, d);
+		rc = handoff(ctx, c, d); /* relay mode: the gateway gets the message */
 		free(d);
 		mlfi_message_reset(c);
 		return rc;
 	}
-	for (size_t i = 0; i < d->n && rc == SMFIS_ACCEPT; i++) {
-		action *a = &d->a[i];
-		int r = MI_SUCCESS;
-		char *v = NULL;
-
-		switch (a->kind) {
-		case ACT_DELETE:
-			for (unsigned k = 0;
-			     k < (a->span > 1 ? a->span : 1) && r == MI_SUCCESS && a->index > k;
-			     k++)
-				r = smfi_chgheader(ctx, a->name, (int)(a->index - k), NULL);
-			break;
-		case ACT_INSERT_FIRST:
-			r = smfi_insheader(ctx, 0, a->name, a->value);
-			break;
-		case ACT_ADD:
-			r = smfi_addheader(ctx, a->name, a->value);
-			break;
-		case ACT_CHANGE:
-			if (c->subject != NULL && strcasecmp(a->name, "Subject") == 0 &&
-			    (v = mlfi_subject_stripped(c)) == NULL)
-				r = MI_FAILURE;
-			else
-				r = smfi_chgheader(ctx, a->name, (int)a->index, v ? v : a->value);
-			free(v);
-			break;
-		case ACT_QUARANTINE:
-			r = smfi_quarantine(ctx, a->value);
-			break;
-		case ACT_REJECT:
-			smfi_setreply(ctx, "550", "5.7.1", a->value);
-			rc = SMFIS_REJECT;
-			break;
-		case ACT_TEMPFAIL:
-			smfi_setreply(ctx, "451", "4.7.0", a->value);
-			rc = SMFIS_TEMPFAIL;
-			break;
-		}
-		if (r != MI_SUCCESS) {
-			static const char *const what[] = {
-			        [ACT_DELETE] = "delete",
-			        [ACT_INSERT_FIRST] = "insert",
-			        [ACT_ADD] = "add",
-			        [ACT_CHANGE] = "change",
-			        [ACT_QUARANTINE] = "quarantine",
-			        [ACT_REJECT] = "reject",
-			        [ACT_TEMPFAIL] = "tempfail",
-			};
-
+	for (size_t i = 0; i < d->n && rc == SMFIS_ACCEPT; i++)
+		if (apply(ctx, c, &d->a[i], &rc) != MI_SUCCESS) {
 			log_warnx("%s: cannot change the message (%s %s); deferring", qid,
-			          what[a->kind], a->name);
+			          what[d->a[i].kind], d->a[i].name);
 			rc = SMFIS_TEMPFAIL;
 		}
-	}
 	stats_add(STAT_MESSAGES);
 	if (rc == SMFIS_TEMPFAIL)
 		stats_add(STAT_DEFERRED);
