@@ -111,6 +111,7 @@ static ssize_t request(conn *c, const char *buf, size_t len, int too_long, size_
 		                           sizeof(reply));
 
 		send_reply(c, reply, n);
+		conn_no_idle_timeout(c); /* Sendmail takes an idle close for a failure */
 		return (ssize_t)*used;
 	}
 	if (sp == NULL || sp == data || sp + 1 == data + dlen) {

@@ -19,6 +19,7 @@
 #   give a temporary failure (4.3.0) for every tls_rcpt and tls_server
 #   lookup, forced or not, admin entries included: nothing leaves in clear;
 # - a missing "access" service switch line fails closed too;
+# - a lookup after a Sendmail process was idle past policyd.idle_timeout works;
 # - tls_server and tls_client need the LOCAL_TLS_SERVER / LOCAL_TLS_CLIENT
 #   hooks below for that: without them Sendmail 8.17 ignores a failed lookup
 #   there (checked too, on a .cf without them);
@@ -138,6 +139,15 @@ start_policyd ""
 printf 'hosts files\naliases files\n' >"$work/service.switch"
 expect "no service line" "$(ret "$cf" rcpt unlisted.example)" 4.3.0
 printf 'hosts files\naliases files\naccess forcetls hash\n' >"$work/service.switch"
+
+# 7 (before 6, which stops policyd). A Sendmail process idle for longer than
+# policyd.idle_timeout: its next lookup must not fail (Sendmail does not reconnect
+# after an idle close; policyd keeps Sendmail's connections open).
+start_policyd '  idle_timeout = 1;'
+out=$( (rcpt_lines example.com; sleep 3; echo 'tls_rcpt user@example.com') |
+	timeout 30 unshare --uts sh -c 'hostname sm.forcetls.test && exec "$@"' sh \
+		"$sendmail" -C "$cf" -bt 2>&1 | grep -c 'tls_rcpt *returns: .*4 \. 7 \. 0')
+expect "lookup after an idle wait" "$out" 2
 
 # 6. Counter-example: a sequence map falls through to the hash map on TEMP or
 # when policyd is down: tls_rcpt says OK, the forced domain would go out in clear.

@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 from policyd_client import Daemon, Socketmap
@@ -143,6 +144,26 @@ class Golden(unittest.TestCase):
                 d = Daemon(POLICYD, table_text(), conf_extra=extra)
             if d is not None:
                 d.stop()
+
+
+class Idle(unittest.TestCase):
+    def test_sendmail_connection_outlives_idle_timeout(self):
+        """Sendmail does not reconnect after an idle close: its next lookup would fail."""
+        d = Daemon(POLICYD, "a.example encrypt\n", conf_extra="  idle_timeout = 1;\n")
+        try:
+            sm = Socketmap(d.sm, name=NAME)
+            pf = Socketmap(d.sm, name="forcetls")
+            for _ in range(3):  # more than one read: libevent re-arms an old timeout
+                self.assertEqual(sm.lookup("tls_rcpt:a.example"), "OK ENCR:128")
+            self.assertEqual(pf.lookup("a.example"), "OK encrypt")
+            time.sleep(2.5)
+            self.assertEqual(sm.lookup("tls_rcpt:a.example"), "OK ENCR:128")
+            with self.assertRaises((EOFError, OSError)):  # Postfix's: closed, as before
+                pf.lookup("a.example")
+            sm.close()
+            pf.close()
+        finally:
+            self.assertEqual(d.stop(), 0)
 
 
 class Reload(unittest.TestCase):
