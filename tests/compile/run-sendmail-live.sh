@@ -22,7 +22,8 @@
 # - a lookup after a Sendmail process was idle past policyd.idle_timeout works;
 # - tls_server and tls_client need the LOCAL_TLS_SERVER / LOCAL_TLS_CLIENT
 #   hooks below for that: without them Sendmail 8.17 ignores a failed lookup
-#   there (checked too, on a .cf without them);
+#   there (checked too, on a .cf without them), and the same holds for a static
+#   compiled hash map that cannot be read;
 # - the counter-example: a "sequence" map falls through to the hash map when
 #   policyd is down, and tls_rcpt says OK (why docs/COMPILE.md does not use it).
 # Helpers in sendmail-lib.sh. Exit 77 (skipped) without m4, unshare, Sendmail.
@@ -157,6 +158,13 @@ start_policyd ''
 expect "sequence, policyd TEMP (falls through: OK)" "$(ret "$work/seq.cf" rcpt example.com)" OK
 stop_policyd
 expect "sequence, policyd down (falls through: OK)" "$(ret "$work/seq.cf" rcpt example.com)" OK
+
+# 8. The static compiled map's hash file cannot be read: the same hole, the same hooks.
+sm_cf static "hash -T<TMPF> $work/nosuch" "" "$guard"
+sm_cf static0 "hash -T<TMPF> $work/nosuch" ""
+expect "static, unreadable map: tls_rcpt" "$(ret "$work/static.cf" rcpt example.com)" 4.3.0
+expect "static, unreadable map: tls_server" "$(ret "$work/static.cf" srv mx.x 192.0.2.1)" 4.3.0
+expect "static, unreadable map: tls_server, no hook" "$(ret "$work/static0.cf" srv mx.x 192.0.2.1)" OK
 
 [ $fail -eq 0 ] && echo "PASS: sendmail live map: $n1 probes twice, chaining, TEMP and down fail closed"
 exit $fail
