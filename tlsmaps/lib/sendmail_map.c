@@ -121,8 +121,11 @@ sm_rec *sm_add(sm_ctx *c, const char *tag, const char *key, const sm_req *r, uns
 	}
 	rec = &c->recs[c->nrecs];
 	memset(rec, 0, sizeof(*rec));
+	if ((rec->key = strdup(key)) == NULL) {
+		c->oom = 1;
+		return NULL;
+	}
 	rec->tag = tag;
-	snprintf(rec->key, sizeof(rec->key), "%s", key);
 	rec->req = *r;
 	rec->id = c->cur;
 	rec->from = TLSMAPS_NO_ID;
@@ -308,15 +311,26 @@ static int folded_cmp(const sm_rec *r, const char *q, size_t qlen)
 	return i == qlen ? 0 : -1;
 }
 
-/* The folded "TAG:KEY" of a and b. */
+static int fold_strcmp(const char *a, const char *b)
+{
+	int x, y;
+
+	do {
+		x = tolower((unsigned char)*a++);
+		y = tolower((unsigned char)*b++);
+	} while (x == y && x != '\0');
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The folded "TAG:KEY" of a and b, as folded_cmp() orders them: by tag,
+ * then key, since no tag is the start of another.
+ */
 static int key_cmp(const sm_rec *a, const sm_rec *b)
 {
-	char key[TLSMAPS_KEY_MAX + 16];
-	int n = snprintf(key, sizeof(key), "%s:%s", b->tag, b->key);
+	int d = fold_strcmp(a->tag, b->tag);
 
-	for (int i = 0; i < n; i++)
-		key[i] = (char)tolower((unsigned char)key[i]);
-	return folded_cmp(a, key, (size_t)n);
+	return d != 0 ? d : fold_strcmp(a->key, b->key);
 }
 
 static int index_cmp(const void *x, const void *y)

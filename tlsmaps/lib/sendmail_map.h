@@ -30,7 +30,7 @@ typedef struct {
 /* One output line. */
 typedef struct {
 	const char *tag;
-	char key[TLSMAPS_KEY_MAX + 8];
+	char *key; /* allocated: tables of 100000 entries and more */
 	sm_req req;
 	tlsmaps_id id;   /* the entry it comes from */
 	tlsmaps_id from; /* synthetic ".d" line: the parent entry, or TLSMAPS_NO_ID */

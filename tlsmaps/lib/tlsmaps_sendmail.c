@@ -344,6 +344,8 @@ void tlsmaps_smap_free(tlsmaps_smap *m)
 {
 	if (m == NULL)
 		return;
+	for (size_t i = 0; i < m->c.nrecs; i++)
+		free(m->c.recs[i].key);
 	free(m->c.recs);
 	free(m->c.flagged);
 	free(m->index);
