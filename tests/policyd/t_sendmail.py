@@ -136,6 +136,16 @@ class Golden(unittest.TestCase):
         finally:
             self.assertEqual(d.stop(), 0)
 
+    def test_empty_table(self):
+        """No line at all (under the sanitizers: no qsort() of a NULL array)."""
+        d = Daemon(POLICYD, "# nothing\n")
+        try:
+            sm = Socketmap(d.sm, name=NAME)
+            self.assertEqual(sm.lookup("tls_rcpt:example.com"), "NOTFOUND ")
+            sm.close()
+        finally:
+            self.assertEqual(d.stop(), 0)
+
     def test_bad_name_refused(self):
         for extra in ('  sendmail_map_name = "forcetls";\n',
                       '  sendmail_map_name = "a b";\n'):

@@ -214,6 +214,8 @@ void sm_merge(sm_ctx *c)
 {
 	char buf[TLSMAPS_KEY_MAX * 2 + 200], x[32];
 
+	if (c->nrecs == 0)
+		return; /* recs is NULL: no qsort() */
 	qsort(c->recs, c->nrecs, sizeof(*c->recs), merge_cmp);
 	for (size_t i = 0; i < c->nrecs;) {
 		sm_rec *w = &c->recs[i];
