@@ -69,7 +69,7 @@ static const cfg_def settings[] = {
         {"policyd.policy_listen", CFG_STRING, "inet:127.0.0.1:10029", 0, 0, 0, NULL},
         {"policyd.map_name", CFG_STRING, "forcetls", 0, 0, 0, NULL},
         {"policyd.require_map_name", CFG_STRING, "forcetls-require", 0, 0, 0, NULL},
-        {"policyd.sendmail_map_name", CFG_STRING, "access.forcetls", 0, 0, 0, NULL},
+        {"policyd.sendmail_map_name", CFG_STRING, "", 0, 0, 0, NULL}, /* off: memory */
         {"policyd.sendmail_inbound", CFG_BOOL, NULL, 0, 0, 0, NULL},
         {"policyd.user", CFG_STRING, "forcetls", 0, 0, 0, NULL},
         {"policyd.socket_owner", CFG_STRING, "", 0, 0, 0, NULL},

@@ -9,7 +9,8 @@
  *	name in its K line, KEY folded to lower case unless the K line has -f,
  *	and takes "OK value", "NOTFOUND ", "TEMP"/"TIMEOUT" (a temporary
  *	failure) and "PERM" (unavailable). Requests for policyd.sendmail_map_name
- *	are answered here, from the access map that tlsmaps compile --format
+ *	(off by default: the map costs memory and load time; docs/COMPILE.md
+ *	uses "access.forcetls") are answered here, from the access map that tlsmaps compile --format
  *	sendmail-access would write for the same table (libtlsmaps
  *	tlsmaps_smap_build(), the one mapping): "OK ENCR:128", "OK VERIFY:256",
  *	"OK OK", or "NOTFOUND ". Keys are whole access map keys

@@ -18,7 +18,7 @@
  *	Three map names are served: policyd.map_name (the table's answer, for
  *	smtp_tls_policy_maps), policyd.require_map_name (at least encrypt,
  *	for the transport that X-TLSLevel: Require selects) and
- *	policyd.sendmail_map_name (Sendmail's access map keys, sendmail.c;
+ *	policyd.sendmail_map_name (when set: Sendmail's access map keys, sendmail.c;
  *	Sendmail's socket map class speaks this same protocol).
  *
  *	A reply is at most 100000 bytes. Postfix defers the recipient with

@@ -46,8 +46,10 @@ trap stop_policyd EXIT
 # start_policyd SETTINGS: forcetls-policyd on $port serving sendmail.tbl.
 start_policyd() {
 	stop_policyd
-	printf 'policyd = {\n  user = "nobody";\n  watch_table = false;\n  state_file = "";\n%s\n};\n' \
-		"$1" >"$pd/forcetls.conf"
+	local name='  sendmail_map_name = "access.forcetls";' # off by default
+	case $1 in *sendmail_map_name*) name= ;; esac
+	printf 'policyd = {\n  user = "nobody";\n  watch_table = false;\n  state_file = "";\n%s\n%s\n};\n' \
+		"$name" "$1" >"$pd/forcetls.conf"
 	: >"$pd/policyd.log"
 	"$policyd" --foreground --config "$pd/forcetls.conf" --table "$src/sendmail.tbl" \
 		--socketmap-listen "inet:127.0.0.1:$port" --policy-listen "" >"$pd/policyd.log" 2>&1 &

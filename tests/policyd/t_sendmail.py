@@ -30,6 +30,7 @@ POLICYD = TLSMAPS = SRC = None
 SR = os.environ.get("SENDMAIL_ROOT", "/opt/forcetls-test/sendmail")
 MAKEMAP = os.path.join(SR, "usr/sbin/makemap")
 NAME = "access.forcetls"
+ON = '  sendmail_map_name = "%s";\n' % NAME  # off by default
 
 # Keys no line has (or only some forms of), as Sendmail's rulesets send them.
 ABSENT = [
@@ -111,7 +112,7 @@ class Golden(unittest.TestCase):
         return len(probes)
 
     def test_default_no_tls_clt(self):
-        d = Daemon(POLICYD, table_text())
+        d = Daemon(POLICYD, table_text(), conf_extra=ON)
         try:
             n = self.check(d, self.noclt)
             self.assertGreater(n, 3 * len(self.all))
@@ -119,14 +120,14 @@ class Golden(unittest.TestCase):
             self.assertEqual(d.stop(), 0)
 
     def test_sendmail_inbound_serves_tls_clt(self):
-        d = Daemon(POLICYD, table_text(), conf_extra="  sendmail_inbound = true;\n")
+        d = Daemon(POLICYD, table_text(), conf_extra=ON + "  sendmail_inbound = true;\n")
         try:
             self.check(d, self.all)
         finally:
             self.assertEqual(d.stop(), 0)
 
     def test_errors_are_temp(self):
-        d = Daemon(POLICYD, table_text(), conf_extra='  sendmail_map_name = "";\n')
+        d = Daemon(POLICYD, table_text())  # off by default
         try:
             sm = Socketmap(d.sm, name=NAME)
             self.assertEqual(sm.lookup("tls_rcpt:example.com"), "TEMP unknown map name")
@@ -138,7 +139,7 @@ class Golden(unittest.TestCase):
 
     def test_empty_table(self):
         """No line at all (under the sanitizers: no qsort() of a NULL array)."""
-        d = Daemon(POLICYD, "# nothing\n")
+        d = Daemon(POLICYD, "# nothing\n", conf_extra=ON)
         try:
             sm = Socketmap(d.sm, name=NAME)
             self.assertEqual(sm.lookup("tls_rcpt:example.com"), "NOTFOUND ")
@@ -159,7 +160,7 @@ class Golden(unittest.TestCase):
 class Idle(unittest.TestCase):
     def test_sendmail_connection_outlives_idle_timeout(self):
         """Sendmail does not reconnect after an idle close: its next lookup would fail."""
-        d = Daemon(POLICYD, "a.example encrypt\n", conf_extra="  idle_timeout = 1;\n")
+        d = Daemon(POLICYD, "a.example encrypt\n", conf_extra=ON + "  idle_timeout = 1;\n")
         try:
             sm = Socketmap(d.sm, name=NAME)
             pf = Socketmap(d.sm, name="forcetls")
@@ -179,7 +180,7 @@ class Idle(unittest.TestCase):
 class Reload(unittest.TestCase):
     def test_new_table_new_answers_broken_table_old(self):
         d = Daemon(POLICYD, "a.example encrypt\n[mx.b.example] verify\n10.0.0.0/8 encrypt direction=in\n",
-                   conf_extra="  sendmail_inbound = true;\n")
+                   conf_extra=ON + "  sendmail_inbound = true;\n")
         try:
             sm = Socketmap(d.sm, name=NAME)
             self.assertEqual(sm.lookup("tls_rcpt:a.example"), "OK ENCR:128")
