@@ -106,6 +106,7 @@ n1=$probes_run
 expect "admin TLS_Rcpt entry" "$(req "$cf" rcpt admin.example)" VERIFY:256
 expect "table key over the admin's" "$(req "$cf" rcpt bank.example)" ENCR:256
 expect "unlisted domain" "$(ret "$cf" rcpt unlisted.example)" OK
+expect "check_relay, 127.0.0.1 (admin RELAY)" "$(ret "$cf" relay localhost 127.0.0.1)" RELAY
 expect "forced domain in clear" "$(ret "$cf" rcpt example.com)" 4.7.0
 
 # 2. Default: the table's TLS_Clt keys are the milter's; the admin's still apply.
@@ -129,6 +130,9 @@ for state in temp down; do
 	expect "$state: tls_server" "$(ret "$cf" srv mx.partner.example 192.0.2.99)" 4.3.0
 	expect "$state: tls_server, unlisted" "$(ret "$cf" srv x.invalid 192.0.2.98)" 4.3.0
 	expect "$state: tls_client" "$(ret "$cf" clt c.invalid 198.51.100.9)" 4.3.0
+	# Every access lookup asks policyd first: SMTP clients are deferred at connect,
+	# even one the admin's map lets relay (Connect:127.0.0 RELAY).
+	expect "$state: check_relay, 127.0.0.1" "$(ret "$cf" relay localhost 127.0.0.1)" 4.3.0
 	# Without the hooks: Sendmail's own tls_server and tls_client fail open.
 	expect "$state: tls_server, no hook" "$(ret "$work/bare.cf" srv mx.partner.example 192.0.2.99)" OK
 	expect "$state: tls_client, no hook" "$(ret "$work/bare.cf" clt c.invalid 198.51.100.9)" OK

@@ -2,7 +2,8 @@
 #
 # sm_setup WORK          checks the tools (exit 77 when missing), makes WORK (mode 0700)
 # sm_cf NAME ARG LOCAL [TAIL]  writes WORK/NAME.cf: FEATURE(`access_db', `ARG'),
-#                        lookupdotdomain, the test_tls_client ruleset, LOCAL (lines
+#                        lookupdotdomain, the test_tls_client and test_check_relay
+#                        rulesets (with the macros Sendmail sets), LOCAL (lines
 #                        for LOCAL_CONFIG, put after MAILER as an admin's .mc has them)
 #                        and TAIL (.mc lines at the end: LOCAL_TLS_SERVER ...); with
 #                        SM_LOCAL_FIRST=1 the LOCAL_CONFIG lines come before the FEATUREs
@@ -66,6 +67,9 @@ ${early}FEATURE(\`access_db', \`$arg')dnl
 FEATURE(\`lookupdotdomain')dnl
 MAILER(\`smtp')dnl
 ${late}LOCAL_RULESETS
+Stest_check_relay
+R\$*			\$: \$&{client_name} \$| \$&{client_addr}
+R\$*			\$@ \$>check_relay \$1
 Stest_tls_client
 R\$*			\$: \$1 \$| MAIL
 R\$*			\$@ \$>tls_client \$1
@@ -92,7 +96,7 @@ sm_req() {
 
 sm_ret() {
 	local out
-	out=$(sm_bt "$@" | grep -E '^(tls_rcpt|tls_server|tls_client|test_tls_client) +returns:' |
+	out=$(sm_bt "$@" | grep -E '^(tls_rcpt|tls_server|tls_client|test_tls_client|test_check_relay) +returns:' |
 		tail -1 | sed 's/^[a-z_]* *returns: *//')
 	case $out in
 	'$# error $@ '*) sed 's/^\$# error \$@ \([0-9]\) \. \([0-9]\) \. \([0-9]\).*/\1.\2.\3/' <<<"$out" ;;
@@ -116,6 +120,7 @@ lib_req() {
 # Macros as Sendmail sets them for each ruleset, in clear text (no STARTTLS).
 rcpt_lines() { printf '%s\n' '.D{verify}NONE' '.D{cipher_bits}0' '.D{server_name}mx.invalid' "tls_rcpt user@$1"; }
 srv_lines() { printf '%s\n' '.D{verify}NONE' '.D{cipher_bits}0' ".D{server_name}$1" ".D{server_addr}$2" 'tls_server NONE'; }
+relay_lines() { printf '%s\n' ".D{client_name}$1" ".D{client_addr}$2" 'test_check_relay x'; }
 clt_lines() { printf '%s\n' '.D{verify}NONE' '.D{cipher_bits}0' ".D{client_name}$1" ".D{client_addr}$2" 'test_tls_client NONE'; }
 
 sm_probes() {
