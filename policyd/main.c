@@ -69,6 +69,8 @@ static const cfg_def settings[] = {
         {"policyd.policy_listen", CFG_STRING, "inet:127.0.0.1:10029", 0, 0, 0, NULL},
         {"policyd.map_name", CFG_STRING, "forcetls", 0, 0, 0, NULL},
         {"policyd.require_map_name", CFG_STRING, "forcetls-require", 0, 0, 0, NULL},
+        {"policyd.sendmail_map_name", CFG_STRING, "", 0, 0, 0, NULL}, /* off: memory */
+        {"policyd.sendmail_inbound", CFG_BOOL, NULL, 0, 0, 0, NULL},
         {"policyd.user", CFG_STRING, "forcetls", 0, 0, 0, NULL},
         {"policyd.socket_owner", CFG_STRING, "", 0, 0, 0, NULL},
         {"policyd.socket_group", CFG_STRING, "", 0, 0, 0, NULL},
@@ -138,6 +140,7 @@ static void snapshot_free(rsnap *r)
 {
 	snapshot *s = (snapshot *)r;
 
+	sendmail_snapshot_free(s);
 	tlsmaps_table_free(s->table);
 	inbound_snapshot_free(s);
 	cfg_free(s->cfg);
@@ -228,6 +231,8 @@ static snapshot *snapshot_load(const options *o)
 	}
 	s->rs.table = path;
 	s->rs.entries = tlsmaps_table_count(s->table);
+	if (sendmail_snapshot_load(s) < 0)
+		goto fail;
 	return s;
 fail:
 	snapshot_release(s);
@@ -278,14 +283,15 @@ static void dump_stats(daemon_state *ds)
 	         "dns_temp=%lu dns_queries=%lu dns_cache_hits=%lu dns_cache_misses=%lu "
 	         "dns_cache_entries=%zu malformed=%lu policy_requests=%lu policy_dunno=%lu "
 	         "policy_reject=%lu reloads=%lu reload_failures=%lu socketmap_connections=%zu "
-	         "policy_connections=%zu",
+	         "policy_connections=%zu sendmail_ok=%lu sendmail_notfound=%lu",
 	         st->by_level[0], st->by_level[1], st->by_level[2], st->by_level[3],
 	         st->by_level[4], st->by_level[5], st->by_level[6], st->by_level[7], st->notfound,
 	         st->temp, st->perm, st->dns_temp, rs.queries, rs.cache_hits, rs.cache_misses,
 	         rs.cache_entries, st->malformed, st->policy_requests, st->policy_dunno,
 	         st->policy_reject, st->reloads, st->reload_failures,
 	         ds->socketmap ? listener_connections(ds->socketmap) : 0,
-	         ds->policy ? listener_connections(ds->policy) : 0);
+	         ds->policy ? listener_connections(ds->policy) : 0, st->sendmail_ok,
+	         st->sendmail_notfound);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)

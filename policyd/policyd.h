@@ -20,6 +20,7 @@
 #include "reload.h"
 #include "resolver.h"
 #include "tlsmaps.h"
+#include "tlsmaps_sendmail.h"
 
 typedef struct snapshot {
 	rsnap rs; /* first: refcount, table path, entry count, guard (reload.h) */
@@ -34,6 +35,9 @@ typedef struct snapshot {
 	/* Inbound (inbound.c): the exemptions and policyd.internal_networks. */
 	tlsmaps_inbound_options inbound;
 	tlsmaps_table *internal;
+	/* Sendmail (sendmail.c): the access map answered as policyd.sendmail_map_name. */
+	const char *sendmail_map_name; /* "": not served */
+	tlsmaps_smap *smap;
 } snapshot;
 
 typedef struct {
@@ -48,6 +52,7 @@ typedef struct {
 	unsigned long policy_reject;
 	unsigned long reloads;
 	unsigned long reload_failures;
+	unsigned long sendmail_ok, sendmail_notfound; /* policyd.sendmail_map_name */
 } policyd_stats;
 
 typedef struct policyd {
@@ -81,5 +86,11 @@ void inbound_decide(policyd *d, const policy_request *r, char *action, size_t le
 /* The inbound settings of a snapshot (s->cfg read): 0, or -1 with errors logged. */
 int inbound_snapshot_load(snapshot *s);
 void inbound_snapshot_free(snapshot *s);
+
+/* sendmail.c: Sendmail's access map (policyd.sendmail_map_name), built with the table. */
+int sendmail_snapshot_load(snapshot *s); /* after s->table: 0, or -1 logged */
+void sendmail_snapshot_free(snapshot *s);
+/* The socketmap reply for one key ("OK ENCR:128", "NOTFOUND ", "TEMP ..."); its length. */
+size_t sendmail_answer(policyd *d, const char *key, size_t len, char *reply, size_t rlen);
 
 #endif

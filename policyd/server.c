@@ -13,14 +13,13 @@
  *
  *	Time limits (server.h). The idle timeout is the read event's own
  *	timeout: it restarts on every read, and holds only while no request is
- *	pending. A request's deadline is one timer per connection (tev), armed
- *	at the end of the read that brought a request's first byte and left it
- *	unanswered (partial, or waiting for an asynchronous reply), disarmed
- *	when its reply is queued, re-armed for a pipelined request behind it.
- *	A request read and answered in one go never touches the timer. The
- *	write deadline is the EV_WRITE event's timeout, counted from the first
- *	send that would block (write_since) and not extended by progress. The
- *	drain after a last reply reuses tev, with a byte count.
+ *	pending; conn_no_idle_timeout() turns it off for one connection. A request's deadline is one
+ *timer per connection (tev), armed at the end of the read that brought a request's first byte and
+ *left it unanswered (partial, or waiting for an asynchronous reply), disarmed when its reply is
+ *queued, re-armed for a pipelined request behind it. A request read and answered in one go never
+ *touches the timer. The write deadline is the EV_WRITE event's timeout, counted from the first send
+ *that would block (write_since) and not extended by progress. The drain after a last reply reuses
+ *tev, with a byte count.
  *
  *	File descriptors: a listener holds at most fdbudget_cap() connections,
  *	max_connections or its share of RLIMIT_NOFILE (fdbudget.c), so that a
@@ -101,10 +100,12 @@ struct conn {
 	unsigned long armed_at; /* replies when tev was armed for a request */
 	int64_t write_since;    /* ms: the first send that would block; 0: none */
 	size_t drained;         /* bytes discarded while draining */
+	int no_idle;            /* conn_no_idle_timeout(): the idle timeout is off */
 };
 
 static void conn_process(conn *c);
 static void conn_flush(conn *c);
+static void on_read(evutil_socket_t fd, short what, void *arg);
 
 static int64_t now_ms(void)
 {
@@ -118,6 +119,11 @@ static int64_t now_ms(void)
  * Connections.
  */
 
+static const struct timeval *idle_of(const conn *c)
+{
+	return c->no_idle || c->l->idle.tv_sec == 0 ? NULL : &c->l->idle;
+}
+
 /* Read only when no reply is pending and the output is not backed up. */
 static void conn_update_read(conn *c)
 {
@@ -125,7 +131,7 @@ static void conn_update_read(conn *c)
 	           c->outlen - c->outoff <= OUT_HIGH_WATER;
 
 	if (want && !c->reading)
-		event_add(c->rev, c->l->idle.tv_sec > 0 ? &c->l->idle : NULL);
+		event_add(c->rev, idle_of(c));
 	else if (!want && c->reading)
 		event_del(c->rev);
 	c->reading = want;
@@ -187,6 +193,21 @@ static void conn_close(conn *c)
 	close(c->fd);
 	c->l->nconns--;
 	conn_release(c);
+}
+
+/* A new read event: libevent re-arms a persistent event's old timeout after add(NULL). */
+void conn_no_idle_timeout(conn *c)
+{
+	struct event *ev;
+
+	if (c->no_idle || c->dead)
+		return;
+	if ((ev = event_new(c->l->base, c->fd, EV_READ | EV_PERSIST, on_read, c)) == NULL)
+		return; /* the idle timeout stays: a later lookup may fail, safely */
+	c->no_idle = 1;
+	event_free(c->rev); /* safe in its own callback */
+	c->rev = ev;
+	c->reading = c->reading && event_add(c->rev, NULL) == 0;
 }
 
 void *conn_ctx(const conn *c)
@@ -474,7 +495,7 @@ static void conn_new(listener *l, int fd)
 	c->wev = event_new(l->base, fd, EV_WRITE, on_write, c);
 	c->tev = evtimer_new(l->base, on_deadline, c);
 	if (c->rev == NULL || c->wev == NULL || c->tev == NULL ||
-	    event_add(c->rev, l->idle.tv_sec > 0 ? &l->idle : NULL) < 0) {
+	    event_add(c->rev, idle_of(c)) < 0) {
 		if (c->rev != NULL)
 			event_free(c->rev);
 		if (c->wev != NULL)

@@ -85,6 +85,11 @@ size_t listener_connections(const listener *l);
 
 /* Queue reply bytes; ends an ASYNC wait. Safe on a connection whose peer left. */
 void conn_reply(conn *c, const char *data, size_t len);
+/*
+ * No idle timeout for this connection from now on (Sendmail's socket map
+ * client does not reconnect after an idle close: its next lookup fails).
+ */
+void conn_no_idle_timeout(conn *c);
 /* The listener's protocol context. */
 void *conn_ctx(const conn *c);
 /* Hold and release a connection across an asynchronous reply. */

@@ -15,14 +15,17 @@
  *	    TIMEOUT <reason>   timeout
  *	    PERM <reason>      permanent failure
  *
- *	Two map names are served: policyd.map_name (the table's answer, for
- *	smtp_tls_policy_maps) and policyd.require_map_name (at least encrypt,
- *	for the transport that X-TLSLevel: Require selects).
+ *	Three map names are served: policyd.map_name (the table's answer, for
+ *	smtp_tls_policy_maps), policyd.require_map_name (at least encrypt,
+ *	for the transport that X-TLSLevel: Require selects) and
+ *	policyd.sendmail_map_name (when set: Sendmail's access map keys, sendmail.c;
+ *	Sendmail's socket map class speaks this same protocol).
  *
  *	A reply is at most 100000 bytes. Postfix defers the recipient with
- *	4.7.5 on any failure answer, PERM included, so every failure path here
- *	is safe; PERM is used only for a map name we do not serve (a
- *	configuration error that must be fixed, not retried).
+ *	4.7.5 on any failure answer, PERM included. Sendmail does not: a PERM
+ *	reply is "unavailable", which its access map rulesets read as "not
+ *	found" (mail would leave in clear). So no reply here is PERM: a map
+ *	name we do not serve (a configuration error) answers TEMP too.
  *
  *	Bad framing (not a netstring) gets a TEMP reply and the connection is
  *	closed, since the stream cannot be resynchronised; so does a request
@@ -101,6 +104,16 @@ static ssize_t request(conn *c, const char *buf, size_t len, int too_long, size_
 		break;
 	}
 	sp = memchr(data, ' ', dlen);
+	if (sp != NULL && sp != data && sp + 1 != data + dlen &&
+	    name_is(data, (size_t)(sp - data), d->snap->sendmail_map_name)) {
+		char reply[128];
+		size_t n = sendmail_answer(d, sp + 1, (size_t)(data + dlen - sp - 1), reply,
+		                           sizeof(reply));
+
+		send_reply(c, reply, n);
+		conn_no_idle_timeout(c); /* Sendmail takes an idle close for a failure */
+		return (ssize_t)*used;
+	}
 	if (sp == NULL || sp == data || sp + 1 == data + dlen) {
 		d->stats.malformed++;
 		log_warnx("socketmap: request \"%s\" is not NAME KEY",
@@ -114,7 +127,7 @@ static ssize_t request(conn *c, const char *buf, size_t len, int too_long, size_
 		d->stats.perm++;
 		log_warnx("socketmap: unknown map name \"%s\" (this daemon serves \"%s\")",
 		          log_safe(data, name_len, safe, sizeof(safe)), d->snap->map_name);
-		send_reply(c, "PERM unknown map name", 21);
+		send_reply(c, "TEMP unknown map name", 21);
 		return (ssize_t)*used;
 	}
 	/* The answer may come at once (no DNS) or from the event loop. */

@@ -51,5 +51,16 @@ diff -u "$work/want" "$work/got" >"$work/dump.diff" || {
 }
 n=$(wc -l <"$work/want")
 [ "$n" -gt 0 ] || bad "no lines compiled"
+
+# --no-tls-clt: the same lines without the TLS_Clt ones, and no inbound notes.
+"$tlsmaps" compile --format sendmail-access --no-tls-clt sendmail.tbl >"$work/noclt.txt" \
+	2>"$work/noclt.err" || bad "compile --no-tls-clt exited $?"
+grep -v '^#' "$work/access.txt" | grep -v '^TLS_Clt:' >"$work/noclt.want"
+grep -v '^#' "$work/noclt.txt" | diff -u "$work/noclt.want" - || bad "--no-tls-clt: other lines differ"
+grep -q '^TLS_Clt:' "$work/access.txt" || bad "the fixture compiles no TLS_Clt line"
+grep -q 'TLS_Clt\|inbound' "$work/noclt.err" && bad "--no-tls-clt still reports inbound entries"
+grep -q 'TLS_Clt:) are left out' "$work/noclt.txt" || bad "--no-tls-clt output does not say so"
+"$tlsmaps" compile --format postfix-policy --no-tls-clt sendmail.tbl >/dev/null 2>&1
+[ $? -eq 2 ] || bad "--no-tls-clt with another format is not a usage error"
 [ $fail -eq 0 ] && echo "PASS: sendmail-access: $n keys through makemap hash"
 exit $fail

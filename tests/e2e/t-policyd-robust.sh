@@ -151,7 +151,7 @@ expect_raw sm-rand "$NOT_OK|^EOF$|^SENDERR" '^EOF$|^SENDERR|^b.*$'
 # Well framed but wrong: the connection stays usable.
 raw "$SM_SOCK" "b','" "ns:hello" "ns:nosuchmap forced.test" "ns:$MAP evil"$'\x01\x7f'".test" \
 	"ns:$MAP [unclosed.test" "ns:$MAP forced.test" "ns:$MAP open.test" >"$W/raw-sm-framed.out"
-expect_raw sm-framed "^b'[0-9]+:TEMP malformed request,'" "^b'[0-9]+:PERM unknown map name,'" \
+expect_raw sm-framed "^b'[0-9]+:TEMP malformed request,'" "^b'[0-9]+:TEMP unknown map name,'" \
 	"$NOT_OK" "$NOT_OK" "^b'10:OK encrypt,'$" "^b'9:NOTFOUND ,'$"
 raw "$SM_SOCK" "b','" "partial:b'100:$MAP forced'" close >"$W/raw-sm-cut.out"
 expect_raw sm-cut '^CLOSED$'

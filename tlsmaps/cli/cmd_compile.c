@@ -2,14 +2,16 @@
  * NAME
  *	cmd_compile.c - tlsmaps compile: the table as a native MTA map
  * SUMMARY
- *	tlsmaps compile --format FORMAT [--strict] [--default-level LEVEL] TABLE...
+ *	tlsmaps compile --format FORMAT [--strict] [--default-level LEVEL]
+ *		[--no-tls-clt] TABLE...
  * DESCRIPTION
  *	Writes the map source to stdout; entries the format cannot express
  *	are listed on stderr (never dropped silently). FORMAT is one of
  *	postfix-policy (smtp_tls_policy_maps, for postmap), postfix-client-cidr
  *	(a cidr: table for check_client_access) and sendmail-access (access
  *	map entries TLS_Rcpt:, TLS_Srv:, TLS_Clt:, for makemap). The mapping
- *	rules are in compile_postfix.c, compile_sendmail.c and docs/COMPILE.md.
+ *	rules are in compile_postfix.c, tlsmaps_sendmail.c and docs/COMPILE.md.
+ *	--no-tls-clt (sendmail-access only) leaves the TLS_Clt lines out.
  * DIAGNOSTICS
  *	Exit 0 on success, 1 on table errors (or with --strict when some entry
  *	could not be expressed), 2 on usage or write errors.
@@ -35,12 +37,13 @@ int cmd_compile(int argc, char **argv)
 	        {"format", required_argument, NULL, 'f'},
 	        {"strict", no_argument, NULL, 's'},
 	        {"default-level", required_argument, NULL, 'l'},
+	        {"no-tls-clt", no_argument, NULL, 'C'},
 	        {NULL, 0, NULL, 0},
 	};
 	tlsmaps_level level = TLSMAPS_LEVEL_ENCRYPT;
 	const char *format = NULL;
 	size_t f, nformats = sizeof(formats) / sizeof(formats[0]);
-	int strict = 0, opt, n;
+	int strict = 0, no_clt = 0, opt, n;
 	tlsmaps_table *t;
 
 	optind = 1;
@@ -52,6 +55,9 @@ int cmd_compile(int argc, char **argv)
 		case 's':
 			strict = 1;
 			break;
+		case 'C':
+			no_clt = 1;
+			break;
 		case 'l':
 			if (cli_level_arg(optarg, &level) < 0)
 				return EXIT_USAGE;
@@ -62,7 +68,7 @@ int cmd_compile(int argc, char **argv)
 	}
 	if (format == NULL || optind >= argc) {
 		fputs("usage: tlsmaps compile --format postfix-policy|postfix-client-cidr|"
-		      "sendmail-access [--strict] TABLE...\n",
+		      "sendmail-access [--strict] [--no-tls-clt] TABLE...\n",
 		      stderr);
 		return EXIT_USAGE;
 	}
@@ -73,9 +79,14 @@ int cmd_compile(int argc, char **argv)
 		fprintf(stderr, "tlsmaps: unknown format \"%s\"\n", format);
 		return EXIT_USAGE;
 	}
+	if (no_clt && formats[f].fn != compile_sendmail_access) {
+		fputs("tlsmaps: --no-tls-clt is for --format sendmail-access\n", stderr);
+		return EXIT_USAGE;
+	}
 	if ((t = cli_load(argv + optind, (size_t)(argc - optind), level)) == NULL)
 		return 1;
-	n = formats[f].fn(t, stdout, stderr);
+	n = no_clt ? compile_sendmail_access_opts(t, 1, stdout, stderr)
+	           : formats[f].fn(t, stdout, stderr);
 	tlsmaps_table_free(t);
 	if (n < 0 || fflush(stdout) != 0) {
 		perror("tlsmaps: write");

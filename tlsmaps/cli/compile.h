@@ -30,5 +30,7 @@ int compile_postfix_client_cidr(const tlsmaps_table *t, FILE *out, FILE *err);
 
 /* Sendmail access map entries (TLS_Rcpt:, TLS_Srv:, TLS_Clt:) for makemap. */
 int compile_sendmail_access(const tlsmaps_table *t, FILE *out, FILE *err);
+/* ... no_clt: without the TLS_Clt lines (forcetls-milter enforces inbound). */
+int compile_sendmail_access_opts(const tlsmaps_table *t, int no_clt, FILE *out, FILE *err);
 
 #endif

@@ -1,25 +1,34 @@
 /*
  * NAME
- *	sendmail_map.c - the access map lines of tlsmaps compile --format sendmail-access
+ *	sendmail_map.c - the lines of the Sendmail access map, and their index
  * SUMMARY
  *	sm_note(), sm_flush(), sm_rhs_text(), sm_req_equal(), sm_req_union(),
- *	sm_req_stricter(), sm_add(), sm_address_keys(), sm_merge(), sm_print()
+ *	sm_req_stricter(), sm_add(), sm_address_keys(), sm_merge(), sm_print(),
+ *	sm_index(), tlsmaps_smap_lookup(), tlsmaps_smap_count()
  * DESCRIPTION
- *	compile_sendmail.c decides what each table entry means to Sendmail;
+ *	tlsmaps_sendmail.c decides what each table entry means to Sendmail;
  *	this file owns the map it produces: the requirements (the RHS "OK",
  *	"ENCR:bits", "VERIFY:bits" and how two of them combine), the lines
  *	(TAG:KEY, with the entry they come from), the expansion of a network
  *	into octet-prefix or IPv6 address keys, the merge of lines that share
  *	a key (the longest source prefix wins, equal prefixes carry the union
- *	of their requirements), and the printed map source. The rules are
- *	written at the top of compile_sendmail.c.
+ *	of their requirements), the printed map source, and the index by
+ *	which forcetls-policyd answers a key as the makemap'd map would. The
+ *	rules are written at the top of tlsmaps_sendmail.c.
+ *
+ *	The index folds ASCII case, as makemap(8) and Sendmail's map lookups
+ *	do without -f. Two lines whose keys differ only in case would be one
+ *	key to makemap, which keeps the first and reports the second: so
+ *	does the index (the table's keys are lower case, so this does not
+ *	arise from a table).
  * DIAGNOSTICS
  *	Reasons are collected per entry and printed on err as one line
- *	"FILE:LINE: KEY: reason; reason" by sm_flush(). Running out of memory
- *	sets c->oom.
+ *	"FILE:LINE: KEY: reason; reason" by sm_flush() (only counted when
+ *	c->err is NULL). Running out of memory sets c->oom.
  * SEE ALSO
- *	compile_sendmail.c, sendmail_map.h, docs/COMPILE.md
+ *	tlsmaps_sendmail.c, sendmail_map.h, docs/COMPILE.md
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,8 +56,9 @@ void sm_flush(sm_ctx *c)
 {
 	if (c->whylen == 0)
 		return;
-	fprintf(c->err, "%s:%u: %s: %s\n", tlsmaps_entry_file(c->t, c->cur),
-	        tlsmaps_entry_line(c->t, c->cur), tlsmaps_entry_key(c->t, c->cur), c->why);
+	if (c->err != NULL)
+		fprintf(c->err, "%s:%u: %s: %s\n", tlsmaps_entry_file(c->t, c->cur),
+		        tlsmaps_entry_line(c->t, c->cur), tlsmaps_entry_key(c->t, c->cur), c->why);
 	if (!c->flagged[c->cur]) {
 		c->flagged[c->cur] = 1;
 		c->nflagged++;
@@ -111,8 +121,11 @@ sm_rec *sm_add(sm_ctx *c, const char *tag, const char *key, const sm_req *r, uns
 	}
 	rec = &c->recs[c->nrecs];
 	memset(rec, 0, sizeof(*rec));
+	if ((rec->key = strdup(key)) == NULL) {
+		c->oom = 1;
+		return NULL;
+	}
 	rec->tag = tag;
-	snprintf(rec->key, sizeof(rec->key), "%s", key);
 	rec->req = *r;
 	rec->id = c->cur;
 	rec->from = TLSMAPS_NO_ID;
@@ -201,6 +214,8 @@ void sm_merge(sm_ctx *c)
 {
 	char buf[TLSMAPS_KEY_MAX * 2 + 200], x[32];
 
+	if (c->nrecs == 0)
+		return; /* recs is NULL: no qsort() */
 	qsort(c->recs, c->nrecs, sizeof(*c->recs), merge_cmp);
 	for (size_t i = 0; i < c->nrecs;) {
 		sm_rec *w = &c->recs[i];
@@ -242,7 +257,7 @@ void sm_merge(sm_ctx *c)
 	qsort(c->recs, c->nrecs, sizeof(*c->recs), output_cmp);
 }
 
-void sm_print(sm_ctx *c, FILE *out)
+void sm_print(const sm_ctx *c, FILE *out)
 {
 	const tlsmaps_table *t = c->t;
 	tlsmaps_id last = TLSMAPS_NO_ID;
@@ -255,6 +270,9 @@ void sm_print(sm_ctx *c, FILE *out)
 	      "# Add to /etc/mail/access, then: makemap hash /etc/mail/access < "
 	      "/etc/mail/access\n",
 	      out);
+	if (c->flags & TLSMAPS_SMAP_NO_CLT)
+		fputs("# Inbound entries (TLS_Clt:) are left out: forcetls-milter enforces them.\n",
+		      out);
 	for (size_t i = 0; i < c->nrecs; i++) {
 		const sm_rec *r = &c->recs[i];
 
@@ -274,4 +292,102 @@ void sm_print(sm_ctx *c, FILE *out)
 			        tlsmaps_entry_key(t, r->id));
 		fprintf(out, "%s:%s\t%s\n", r->tag, r->key, sm_rhs_text(&r->req, x, sizeof(x)));
 	}
+}
+
+/* Compare line r's "TAG:KEY" with q (folded, length qlen) as makemap's folded keys. */
+static int folded_cmp(const sm_rec *r, const char *q, size_t qlen)
+{
+	const char *parts[3] = {r->tag, ":", r->key};
+	size_t i = 0;
+
+	for (int p = 0; p < 3; p++)
+		for (const char *s = parts[p]; *s != '\0'; s++, i++) {
+			int a = tolower((unsigned char)*s), b;
+
+			if (i == qlen)
+				return 1;
+			b = (unsigned char)q[i];
+			if (a != b)
+				return a < b ? -1 : 1;
+		}
+	return i == qlen ? 0 : -1;
+}
+
+static int fold_strcmp(const char *a, const char *b)
+{
+	int x, y;
+
+	do {
+		x = tolower((unsigned char)*a++);
+		y = tolower((unsigned char)*b++);
+	} while (x == y && x != '\0');
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The folded "TAG:KEY" of a and b, as folded_cmp() orders them: by tag,
+ * then key, since no tag is the start of another.
+ */
+static int key_cmp(const sm_rec *a, const sm_rec *b)
+{
+	int d = fold_strcmp(a->tag, b->tag);
+
+	return d != 0 ? d : fold_strcmp(a->key, b->key);
+}
+
+static int index_cmp(const void *x, const void *y)
+{
+	const sm_rec *a = *(const sm_rec *const *)x, *b = *(const sm_rec *const *)y;
+	int d = key_cmp(a, b);
+
+	if (d != 0)
+		return d;
+	return a < b ? -1 : a > b; /* the first line in output order first */
+}
+
+int sm_index(tlsmaps_smap *m)
+{
+	sm_ctx *c = &m->c;
+	size_t n = 0;
+
+	if ((m->index = malloc((c->nrecs ? c->nrecs : 1) * sizeof(*m->index))) == NULL)
+		return -1;
+	for (size_t i = 0; i < c->nrecs; i++)
+		if (!c->recs[i].dropped)
+			m->index[n++] = &c->recs[i];
+	qsort(m->index, n, sizeof(*m->index), index_cmp);
+	m->nindex = 0;
+	for (size_t i = 0; i < n; i++) /* makemap keeps the first line of a duplicate key */
+		if (m->nindex == 0 || key_cmp(m->index[m->nindex - 1], m->index[i]) != 0)
+			m->index[m->nindex++] = m->index[i];
+	return 0;
+}
+
+size_t tlsmaps_smap_count(const tlsmaps_smap *m)
+{
+	return m->nindex;
+}
+
+const char *tlsmaps_smap_lookup(const tlsmaps_smap *m, const char *key, size_t len, char *rhs,
+                                size_t rhslen)
+{
+	char q[TLSMAPS_KEY_MAX + 16];
+	size_t lo = 0, hi = m->nindex;
+
+	if (len >= sizeof(q))
+		return NULL; /* longer than any line */
+	for (size_t i = 0; i < len; i++)
+		q[i] = (char)tolower((unsigned char)key[i]);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = folded_cmp(m->index[mid], q, len);
+
+		if (d == 0)
+			return sm_rhs_text(&m->index[mid]->req, rhs, rhslen);
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
 }

@@ -1,15 +1,16 @@
 /*
  * NAME
- *	sendmail_map.h - the Sendmail access map that tlsmaps compile builds
+ *	sendmail_map.h - the Sendmail access map that tlsmaps_smap_build() builds
  * SUMMARY
  *	#include "sendmail_map.h"
  * DESCRIPTION
- *	Internal to compile_sendmail.c and sendmail_map.c. A requirement
+ *	Internal to tlsmaps_sendmail.c and sendmail_map.c. A requirement
  *	(sm_req) is what the RHS of an access map line says; a record (sm_rec)
  *	is one output line; the context (sm_ctx) holds the records and the
- *	reasons being collected for the current entry.
+ *	reasons being collected for the current entry. A tlsmaps_smap is the
+ *	finished map: the records, and an index of them by folded key.
  * SEE ALSO
- *	compile_sendmail.c, sendmail_map.c
+ *	tlsmaps_sendmail.h, tlsmaps_sendmail.c, sendmail_map.c
  */
 #ifndef SENDMAIL_MAP_H
 #define SENDMAIL_MAP_H
@@ -17,6 +18,7 @@
 #include <stdio.h>
 
 #include "tlsmaps.h"
+#include "tlsmaps_sendmail.h"
 
 /* A requirement, as the RHS of an access map entry says it. */
 typedef struct {
@@ -28,7 +30,7 @@ typedef struct {
 /* One output line. */
 typedef struct {
 	const char *tag;
-	char key[TLSMAPS_KEY_MAX + 8];
+	char *key; /* allocated: tables of 100000 entries and more */
 	sm_req req;
 	tlsmaps_id id;   /* the entry it comes from */
 	tlsmaps_id from; /* synthetic ".d" line: the parent entry, or TLSMAPS_NO_ID */
@@ -40,7 +42,8 @@ typedef struct {
 
 typedef struct {
 	const tlsmaps_table *t;
-	FILE *err;
+	FILE *err;      /* NULL: reasons are counted, not written */
+	unsigned flags; /* TLSMAPS_SMAP_* */
 	sm_rec *recs;
 	size_t nrecs, cap;
 	unsigned char *flagged; /* entries reported on err */
@@ -73,6 +76,15 @@ int sm_address_keys(sm_ctx *c, const char *tag, const tlsmaps_addr *a, unsigned 
 /* One line per key: a longer source prefix shadows, equal ones are united. */
 void sm_merge(sm_ctx *c);
 /* The map source, in table order, with a comment naming each entry. */
-void sm_print(sm_ctx *c, FILE *out);
+void sm_print(const sm_ctx *c, FILE *out);
+
+struct tlsmaps_smap {
+	sm_ctx c;
+	const sm_rec **index; /* the lines, by folded "TAG:KEY"; a duplicate is left out */
+	size_t nindex;
+};
+
+/* After sm_merge(): the index of m->c's lines. -1: out of memory. */
+int sm_index(tlsmaps_smap *m);
 
 #endif
