@@ -237,26 +237,26 @@ sm_stop() {
 	e2e_wait_until 5 e2e__not_listening -t "$SM_ADDR:25"
 }
 
-# sm_conf_merge FILE EXCERPT: the "KEY = VALUE;" lines of EXCERPT's milter section
-# (examples/sendmail/forcetls.conf.relay; one line each) set in FILE's milter section:
-# replaced where FILE has KEY, else added at the section's end.
+# sm_conf_merge FILE EXCERPT: the "KEY = VALUE;" lines of each "SECTION = { ... };" of
+# EXCERPT (examples/sendmail/forcetls.conf.sendmail; one line each) set in the same
+# section of FILE: replaced where FILE has KEY, else added at the section's end.
 sm_conf_merge() {
-	local f=$1 line key val
-	while IFS= read -r line; do
+	local f=$1 sec line key val
+	while read -r sec line; do
 		key=${line%%=*} key=${key//[[:space:]]/}
 		val=${line#*=} val=${val%%;*} val=${val#"${val%%[![:space:]]*}"}
-		mw_conf_set "$f" milter "$key" "$val" && continue
-		awk -v l="  $key = $val;" '
-			/^milter[ \t]*=[ \t]*\{/ { insec = 1 }
+		mw_conf_set "$f" "$sec" "$key" "$val" && continue
+		awk -v sec="$sec" -v l="  $key = $val;" '
+			$0 ~ "^" sec "[ \t]*=[ \t]*\\{" { insec = 1 }
 			insec && /^};/ { print l; insec = 0 }
 			{ print }' "$f" >"$f.merge" && mv "$f.merge" "$f" || return 1
-	done < <(awk '/^milter[ \t]*=[ \t]*\{/ { insec = 1; next } insec && /^};/ { insec = 0 }
-		insec && /^[ \t]*[a-z_]+[ \t]*=.*;/ { print }' "$2")
+	done < <(awk '/^[a-z_]+[ \t]*=[ \t]*\{/ { sec = $1; next } /^};/ { sec = "" }
+		sec != "" && /^[ \t]*[a-z_]+[ \t]*=.*;/ { print sec, $0 }' "$2")
 }
 
 # sm_world NAME [TABLE LINES...]: e2e_setup, the table, forcetls.conf (the example, with
 # the test's networks and user, and, when the milter has relay mode, the Sendmail
-# settings of forcetls.conf.relay: sm__relay_conf; a function sm_conf_hook, when
+# settings of forcetls.conf.sendmail: sm__relay_conf; a function sm_conf_hook, when
 # defined, changes it more),
 # DNS (plus the dnsmasq options in the array SM_DNS_EXTRA), the receivers,
 # forcetls-milter, then Sendmail built from examples/sendmail.
@@ -338,17 +338,17 @@ sm_policyd_start() {
 # sm_has_relay: the milter under test has relay mode (milter.relay_gateways).
 sm_has_relay() { grep -qa 'milter.relay_gateways' "${FTLS_MILTER:-/nonexistent}" 2>/dev/null; }
 
-# sm__relay_conf FILE: the settings of examples/sendmail/forcetls.conf.relay merged into
+# sm__relay_conf FILE: the settings of examples/sendmail/forcetls.conf.sendmail merged into
 # FILE (what the README tells a Sendmail admin), then the test's gateway
 # (127.0.0.30:10025, verified against the test CA), spool dir and timeout.
 sm__relay_conf() {
-	sm_conf_merge "$1" "$EX/sendmail/forcetls.conf.relay" &&
+	sm_conf_merge "$1" "$EX/sendmail/forcetls.conf.sendmail" &&
 		mw_conf_set "$1" milter relay_gateways "[ \"$MW_GW\" ]" &&
 		mw_conf_set "$1" milter relay_ca_file "\"$E2E_WORK/ca/ca.pem\"" &&
 		mw_conf_set "$1" milter relay_spool_dir "\"$E2E_WORK/spool\"" &&
 		mw_conf_set "$1" milter relay_timeout 30 ||
-		e2e_fail "$EX/sendmail/forcetls.conf.relay: cannot merge it"
-	grep -q '^  routing = "relay";' "$1" || e2e_fail "forcetls.conf.relay does not set routing = \"relay\""
+		e2e_fail "$EX/sendmail/forcetls.conf.sendmail: cannot merge it"
+	grep -q '^  routing = "relay";' "$1" || e2e_fail "forcetls.conf.sendmail does not set routing = \"relay\""
 	mkdir -p "$E2E_WORK/spool"
 	chown nobody "$E2E_WORK/spool"
 	chmod 700 "$E2E_WORK/spool"
