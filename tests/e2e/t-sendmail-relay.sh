@@ -1,6 +1,6 @@
 #!/bin/bash
 # t-sendmail-relay.sh - relay mode with a real Sendmail 8.17 daemon built from
-# examples/sendmail/forcetls.mc and the milter settings of forcetls.conf.relay: the
+# examples/sendmail/forcetls.mc and the milter settings of forcetls.conf.sendmail: the
 # milter itself hands a flagged message to the gateway; Sendmail cannot route on a
 # header. Mail is submitted through Sendmail's MSP (submit.cf, as Debian's
 # /usr/sbin/sendmail does), which queues what the daemon tempfails.
