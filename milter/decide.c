@@ -417,7 +417,7 @@ static int unroutable(const decide_config *c, const msg_state *m, decision *d)
 	say(d, " %s=yes (%s)", m->dir == DIR_OUTBOUND ? "encrypt" : "decrypt",
 	    m->dir == DIR_OUTBOUND ? m->flagged_by : m->decrypt_by);
 	say(d,
-	    " result=defer (routing=header needs Postfix; the MTA is %s: set routing = "
+	    " routing=header (needs Postfix; the MTA is %s: set routing = "
 	    "\"relay\")%s",
 	    m->mta == MTA_SENDMAIL ? "Sendmail" : "unknown", "");
 	return 1;
