@@ -100,21 +100,58 @@ static int spool_failed(msgcopy *m, const spool *s)
 	return failed(m, spool_error(s));
 }
 
+/*
+ * A value whose line ends are all folds: a CR or LF not followed by a
+ * blank gets one (the relay makes every line end CRLF, so a bare CR or LF
+ * would otherwise start a new header at the gateway: an injected
+ * X-Encrypt-Status, say); line ends at the end are dropped. NULL: none
+ * needed; *fail on no memory.
+ */
+static char *folded(const char *v, size_t *len, int *fail)
+{
+	size_t n = *len, k = 0;
+	char *out;
+
+	*fail = 0;
+	if (strpbrk(v, "\r\n") == NULL)
+		return NULL;
+	while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n'))
+		n--;
+	if ((out = malloc(2 * n + 1)) == NULL) {
+		*fail = 1;
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		out[k++] = v[i];
+		if ((v[i] == '\r' || v[i] == '\n') && v[i + 1] != '\r' && v[i + 1] != '\n' &&
+		    v[i + 1] != ' ' && v[i + 1] != '\t')
+			out[k++] = ' ';
+	}
+	out[k] = '\0';
+	*len = k;
+	return out;
+}
+
 int msgcopy_header(msgcopy *m, const char *name, const char *value)
 {
 	uint32_t len[2];
 	size_t nl = strlen(name), vl = strlen(value);
+	char *fold;
+	int fail, rc = 0;
 
 	if (m->failed)
 		return -1;
 	if (nl > MSGCOPY_NAME_MAX || vl > UINT32_MAX)
 		return failed(m, "a header too long for relay mode's copy");
+	if ((fold = folded(value, &vl, &fail)) == NULL && fail)
+		return failed(m, "out of memory");
 	len[0] = (uint32_t)nl;
 	len[1] = (uint32_t)vl;
 	if (spool_write(m->hdrs, len, sizeof(len)) < 0 || spool_write(m->hdrs, name, nl) < 0 ||
-	    spool_write(m->hdrs, value, vl) < 0)
-		return spool_failed(m, m->hdrs);
-	return 0;
+	    spool_write(m->hdrs, fold != NULL ? fold : value, vl) < 0)
+		rc = spool_failed(m, m->hdrs);
+	free(fold);
+	return rc;
 }
 
 int msgcopy_body(msgcopy *m, const void *data, size_t n)

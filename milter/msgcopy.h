@@ -17,6 +17,9 @@
  *	changed values, added headers at the end of the header block, then the
  *	empty line and the body. A header is written "Name: value" (the MTA
  *	strips the blank after the colon); line ends are the relay's business.
+ *	A value's line ends stay folds: a CR or LF inside a value that no blank
+ *	follows gets a space after it, so no bare CR or LF can start a header
+ *	of its own at the gateway; line ends at a value's end are dropped.
  *
  *	A copy that failed (no memory, a full spool) stays failed; the caller
  *	answers a temporary failure.

@@ -9,7 +9,8 @@
  *	it stays failed. The copy: the gateway's view applies the decision's
  *	header edits (first insert, ranged deletes by occurrence, a change,
  *	additions at the end) exactly as the MTA would, with the headers and
- *	the body spilled to files, and the same bytes on a second pass.
+ *	the body spilled to files, and the same bytes on a second pass; a bare
+ *	CR or LF in a value stays a fold (no injected header at the gateway).
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -226,6 +227,30 @@ static void test_ranged_delete_and_subject_from_the_decision(void **state)
 	msgcopy_free(m);
 }
 
+/* A bare CR or LF in a value never starts a header of its own at the gateway. */
+static void test_no_header_injection(void **state)
+{
+	msgcopy *m = msgcopy_new(dir, 65536);
+	static decision d;
+	relay_source src;
+	char *got;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(msgcopy_header(m, "Subject", "a\rX-Encrypt-Status: success"), 0);
+	assert_int_equal(msgcopy_header(m, "X-A", "b\nX-TLSLevel: Try\r\n"), 0);
+	assert_int_equal(msgcopy_header(m, "X-B", "folded\n\tline\r\n more"), 0);
+	d.n = 0;
+	assert_int_equal(msgcopy_source(m, &d, NULL, &src), 0);
+	got = source_all(&src, &len);
+	assert_string_equal(got, "Subject: a\r X-Encrypt-Status: success\r\n"
+	                         "X-A: b\n X-TLSLevel: Try\r\n"
+	                         "X-B: folded\n\tline\r\n more\r\n"
+	                         "\r\n");
+	free(got);
+	msgcopy_free(m);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -245,6 +270,7 @@ int main(void)
 	        cmocka_unit_test(test_spool_bad_dir_fails_and_stays_failed),
 	        cmocka_unit_test(test_copy_applies_the_edits),
 	        cmocka_unit_test(test_ranged_delete_and_subject_from_the_decision),
+	        cmocka_unit_test(test_no_header_injection),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
