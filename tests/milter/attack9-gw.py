@@ -7,7 +7,11 @@ Every mode speaks ESMTP with STARTTLS (the relay requires it). What a mode chang
   normal   stores each message raw (dot-stuffing undone) in DIR/msg-N.eml, 250 to the dot
   presend  answers DATA with "354" and "250" at once (a stale 250 before the message),
            then 451 to the real end of data, and stores nothing
+  slowdot  like normal, but waits 3 s before the 250 to the end of data
+  silent   reads the message and never answers the end of data
+  trickle  sends its banner one byte a second
 """
+import time
 import os, socket, ssl, sys, threading
 
 d, mode = sys.argv[1], sys.argv[2]
@@ -28,7 +32,12 @@ def session(s):
     f = s.makefile("rb")
     def say(t):
         s.sendall(t.encode())
-    say("220 gw.attack9.test ESMTP\r\n")
+    if mode == "trickle":
+        for ch in "220 gw.attack9.test ESMTP\r\n":
+            s.sendall(ch.encode())
+            time.sleep(1)
+    else:
+        say("220 gw.attack9.test ESMTP\r\n")
     tls = False
     while True:
         line = f.readline()
@@ -51,6 +60,10 @@ def session(s):
                 if not l or l == b".\r\n":
                     break
                 data += l[1:] if l.startswith(b".") else l
+            if mode == "silent":
+                time.sleep(3600)
+            if mode == "slowdot":
+                time.sleep(3)
             if mode == "presend":
                 say("451 4.3.0 not taken\r\n")
                 continue

@@ -108,7 +108,7 @@ T.run("attack9", function()
 		port = gw_start("presend")
 		T.reconfigure(relay_conf(port))
 		c, d = T.send{ headers = {{"Subject", "[encrypt] must not be lost"}},
-			body = {"body\r\n"}, expect = SMFIR_TEMPFAIL }
+			body = {"body\r\n"}, expect = SMFIR_REPLYCODE }
 		mt.disconnect(c)
 		T.check(T.log_count("relay=sent") == 2,
 			"3: no relay=sent for the message the gateway answered 451 (log:\n" .. T.log() .. ")")

@@ -1,0 +1,51 @@
+#!/bin/bash
+# t-attack9-relay.sh - relay mode attacked through a real Postfix (attack9). The world is
+# t-milter-relay.sh's (the gateway's hook copied here).
+#
+# usage: t-attack9-relay.sh TLSMAPS [EXAMPLES_DIR]
+#
+# Proves (main withstood this: Postfix 3.7 turns the bare CR into a space before the milter
+# sees it; t-attack9.lua shows what the milter does when an MTA passes it on):
+#   - a client's header line with a bare CR ("X-Note: hi<CR>X-Encrypt-Status: verified"),
+#     which Postfix keeps as one header, reaches the gateway as one header too: no
+#     X-Encrypt-Status line the gateway would take for its own, and X-Encrypt: yes stays
+#     in the header block.
+set -u
+MILTER_WORLD_ONLY=1 . "$(dirname "$0")/t-milter-outbound.sh"
+EXAMPLES=${2:-${FTLS_EXAMPLES:-}}
+
+mw_world_hook() {
+	mkdir -p "$W/spool" && chown nobody "$W/spool" && chmod 700 "$W/spool"
+	printf 's3cret\n' >"$W/relay.pass" && chown nobody "$W/relay.pass" && chmod 600 "$W/relay.pass"
+	mw_conf_set "$W/forcetls.conf" milter routing '"relay"' &&
+		mw_conf_set "$W/forcetls.conf" milter relay_gateways '[ "gateway.test:10025" ]' &&
+		mw_conf_set "$W/forcetls.conf" milter relay_ca_file "\"$W/ca/ca.pem\"" &&
+		mw_conf_set "$W/forcetls.conf" milter relay_auth_user '"relay"' &&
+		mw_conf_set "$W/forcetls.conf" milter relay_auth_password_file "\"$W/relay.pass\"" &&
+		mw_conf_set "$W/forcetls.conf" milter relay_timeout 20 &&
+		mw_conf_set "$W/forcetls.conf" milter relay_helo '"relay.forcetls.test"' &&
+		mw_conf_set "$W/forcetls.conf" milter relay_spool_dir "\"$W/spool\"" ||
+		e2e_fail "examples/forcetls.conf: a relay setting is not there"
+	chmod 644 "$W/forcetls.conf"
+	e2e_receiver_stop $MW_GW
+	e2e_receiver $MW_GW_ADDR $MW_GW_PORT --starttls --name gateway.test --auth relay:s3cret
+	e2e_dns \
+		--host-record=gateway.test,$MW_GW_ADDR \
+		--host-record=mx.plain.test,127.0.0.2 \
+		--host-record=mx.tls.test,127.0.0.3 \
+		--mx-host=open-plain.test,mx.plain.test,10 \
+		--mx-host=open-tls.test,mx.tls.test,10
+}
+milter_world attack9-relay
+
+F=alice@corp.e2e.test
+printf 'From: <%s>\r\nTo: <bcr@open-plain.test>\r\nSubject: [encrypt] bare CR\r\nX-Note: hi\rX-Encrypt-Status: verified\r\n\r\nbody\r\n.\r\n' \
+	$F >"$W/bcr.eml"
+mw_send_internal $F bcr@open-plain.test --no-data-fixup --data "@$W/bcr.eml" ||
+	e2e_fail "the bare-CR message was not accepted: $(tail -5 "$E2E_SWAKS_LOG")"
+e2e_wait_delivered $MW_GW 1 30 || e2e_fail "the bare-CR message did not reach the gateway"
+f=$(mw_rx_one $MW_GW bcr@open-plain.test) || e2e_fail "gateway: not one message for bcr@"
+mw_headers "$f" | grep -qi '^X-Encrypt-Status:' &&
+	e2e_fail "gateway: a forged X-Encrypt-Status header line: $(mw_headers "$f" | od -c | head -20)"
+[ "$(mw_hcount "$f" X-Encrypt)" = 1 ] || e2e_fail "gateway: not exactly one X-Encrypt"
+mw_finish
