@@ -9,7 +9,12 @@
 --      the trigger;
 --   3. a gateway that sends "250" before the message (right after "354") and 451 to
 --      the real end of data: the milter reads the stale 250, answers DISCARD, and
---      the message is lost (the gateway never took it).
+--      the message is lost (the gateway never took it);
+--   4. on Sendmail (v "8.17.1.9"), and on an MTA that sends no v, a flagged message whose
+--      client asked for "X-TLSLevel: Require" gets Sendmail's stand-in hold
+--      (sendmail_require), and relay mode defers every hold: 451 on every retry, the
+--      message never reaches the gateway (it bounces days later). In relay mode the
+--      MTA does not deliver it: the hold has no purpose there.
 local here = os.getenv("FTLS_MILTER_TESTS") or
 	(debug.getinfo(1, "S").source:gsub("^@", ""):match("^(.*)/[^/]*$") or ".")
 local T = dofile(here .. "/lib.lua")
@@ -77,6 +82,15 @@ local function has_line(block, line)
 	return false
 end
 
+-- A send whose end-of-message answer is a soft check (FTLS_MILTER_SOFT=1 shows every case).
+local function send_soft(m)
+	local hard = T.ok
+	T.ok = T.check
+	local c, d = T.send(m)
+	T.ok = hard
+	return c, d
+end
+
 T.run("attack9", function()
 	local ok, err = pcall(function()
 		local port = gw_start("normal")
@@ -107,11 +121,23 @@ T.run("attack9", function()
 		-- 3. a stale 250 sent with the 354: the real answer to the dot is 451
 		port = gw_start("presend")
 		T.reconfigure(relay_conf(port))
-		c, d = T.send{ headers = {{"Subject", "[encrypt] must not be lost"}},
+		c, d = send_soft{ headers = {{"Subject", "[encrypt] must not be lost"}},
 			body = {"body\r\n"}, expect = SMFIR_REPLYCODE }
 		mt.disconnect(c)
 		T.check(T.log_count("relay=sent") == 2,
 			"3: no relay=sent for the message the gateway answered 451 (log:\n" .. T.log() .. ")")
+		gw_stop()
+
+		-- 4. Sendmail, or no v at all: a flagged message with the client's Require
+		port = gw_start("normal")
+		T.reconfigure(relay_conf(port))
+		for _, v in ipairs({"8.17.1.9", false}) do
+			T.mta_version = v
+			c, d = send_soft{ headers = {{"Subject", "[encrypt] figures"}, {"X-TLSLevel", "Require"}},
+				body = {"body\r\n"}, expect = SMFIR_DISCARD }
+			mt.disconnect(c)
+		end
+		T.mta_version = "Postfix 3.7.11"
 	end)
 	gw_stop()
 	if not ok then error(err, 0) end
