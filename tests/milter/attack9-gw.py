@@ -54,12 +54,12 @@ def session(s):
             tls = True
         elif cmd == b"DATA":
             say("354 go\r\n250 2.0.0 queued early\r\n" if mode == "presend" else "354 go\r\n")
-            data = b""
+            data = []
             while True:
                 l = f.readline()
                 if not l or l == b".\r\n":
                     break
-                data += l[1:] if l.startswith(b".") else l
+                data.append(l[1:] if l.startswith(b".") else l)
             if mode == "silent":
                 time.sleep(3600)
             if mode == "slowdot":
@@ -71,7 +71,7 @@ def session(s):
                 n[0] += 1
                 k = n[0]
             with open(os.path.join(d, "msg-%d.eml" % k), "wb") as o:
-                o.write(data)
+                o.write(b"".join(data))
             say("250 2.0.0 stored %d\r\n" % k)
         elif cmd == b"QUIT":
             say("221 bye\r\n")
