@@ -170,16 +170,26 @@ T.run("attack9-holds", function()
 			expect = SMFIR_DISCARD}
 		mt.disconnect(c)
 
-		-- kill -9 while a spooled copy is relayed (3 s before the gateway's 250)
-		os.execute("(sleep 1.5; kill -9 " .. pid .. ") &")
+		-- kill -9 while a spooled copy is relayed (3 s before the gateway's 250), on a
+		-- second filter of ours (miltertest's own must live to the end)
+		local sock2 = T.dir .. "/milter2.sock"
+		local pid2 = sh("unset LD_PRELOAD; " .. T.bin .. " --foreground --config " .. T.conf ..
+			" --table " .. T.table .. " --listen unix:" .. sock2 .. " >>" .. T.dir ..
+			"/filter2.log 2>&1 & echo $!"):match("%d+")
+		T.ok(pid2 ~= nil, "a second filter started")
+		local sock1 = T.sock
+		T.sock = "unix:" .. sock2
 		c = T.connect("127.0.0.1")
+		T.sock = sock1
 		T.mail(c, "<s@corp.test>", T.next_qid("K"))
 		mt.rcptto(c, "<r@other.test>")
 		mt.header(c, "Subject", "[encrypt] killed")
 		for _, chunk in ipairs(big(4)) do mt.bodystring(c, chunk) end
+		os.execute("(sleep 1.5; kill -9 " .. pid2 .. ") &")
 		mt.eom(c)
 		os.execute("sleep 2")
 		T.check(sh("ls -A " .. T.dir .. "/spool") == "", "kill -9: nothing left in the spool")
+		T.check(sh("kill -0 " .. pid2 .. " 2>&1; echo $?"):match("1%s*$") ~= nil, "the second filter was killed")
 	end)
 	gw_stop()
 	os.execute("umount " .. T.dir .. "/spool 2>/dev/null")
