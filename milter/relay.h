@@ -25,7 +25,10 @@
  *	- EHLO, STARTTLS (required: not offered, refused, or a failed
  *	  handshake is a failure), then with verify the certificate chain
  *	  against ca_file and the name: the gateway host as configured (its
- *	  IP address for a literal), or the MX host's name with mx_lookup;
+ *	  IP address for a literal); with mx_lookup that name or a name under
+ *	  it (Postfix's "secure": nexthop, dot-nexthop), never the MX host
+ *	  name that DNS gave (DNS must not choose the name checked); SNI is
+ *	  the MX host's name;
  *	  EHLO again over TLS;
  *	- AUTH PLAIN when auth_user is set, only over TLS;
  *	- MAIL FROM with the sender as the MTA gave it, RCPT TO for every

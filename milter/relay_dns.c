@@ -356,5 +356,8 @@ int relay_dns_targets(const relay_gateway *g, int mx_lookup, int64_t deadline, r
 		       -1;
 	rc = lookup(ch, g, mx_lookup, deadline, t, max, n, why, len);
 	ares_destroy(ch);
+	/* The certificate is checked against the name as configured, never DNS's answer. */
+	for (size_t i = 0; mx_lookup && i < *n; i++)
+		snprintf(t[i].domain, sizeof(t[i].domain), "%s", g->host);
 	return rc;
 }

@@ -47,7 +47,8 @@ struct relay_client {
 
 /* One address to try, and the name its certificate must carry. */
 typedef struct {
-	char name[RELAY_HOST_MAX]; /* SNI and the checked name; "" for a literal */
+	char name[RELAY_HOST_MAX];   /* SNI and the checked name; "" for a literal */
+	char domain[RELAY_HOST_MAX]; /* mx_lookup: the gateway as configured; "" otherwise */
 	char addr[INET6_ADDRSTRLEN];
 	struct sockaddr_storage sa;
 	socklen_t salen;

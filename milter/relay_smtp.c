@@ -94,6 +94,15 @@ static int ehlo(smtpconn *conn, const relay_client *c, unsigned *ext, char *why,
 	return 0;
 }
 
+/* ".domain": any name under domain (OpenSSL's leading-dot form). */
+static int add_dot_host(X509_VERIFY_PARAM *vp, const char *domain)
+{
+	char dot[RELAY_HOST_MAX + 1];
+
+	snprintf(dot, sizeof(dot), ".%s", domain);
+	return X509_VERIFY_PARAM_add1_host(vp, dot, 0);
+}
+
 /* The handshake, with the name or address to verify. 0, or -2 with why. */
 static int tls_start(smtpconn *conn, const relay_client *c, const relay_target *t, char *why,
                      size_t len)
@@ -107,8 +116,15 @@ static int tls_start(smtpconn *conn, const relay_client *c, const relay_target *
 	if (c->verify) {
 		vp = SSL_get0_param(ssl);
 		X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-		if ((t->name[0] != '\0' ? X509_VERIFY_PARAM_set1_host(vp, t->name, 0)
-		                        : X509_VERIFY_PARAM_set1_ip_asc(vp, t->addr)) != 1)
+		/*
+		 * With mx_lookup, the gateway's own name or a name under it (Postfix's
+		 * "secure" nexthop, dot-nexthop), not the MX host DNS named: an
+		 * attacker's DNS answer must not choose the name that is checked.
+		 */
+		if (t->domain[0] != '\0' ? X509_VERIFY_PARAM_set1_host(vp, t->domain, 0) != 1 ||
+		                                   add_dot_host(vp, t->domain) != 1
+		    : t->name[0] != '\0' ? X509_VERIFY_PARAM_set1_host(vp, t->name, 0) != 1
+		                         : X509_VERIFY_PARAM_set1_ip_asc(vp, t->addr) != 1)
 			return say(why, len, -2, "TLS: cannot set the name to verify");
 		SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
 	}
