@@ -440,6 +440,15 @@ SSL *smtpconn_tls_new(smtpconn *c, SSL_CTX *ctx, const char *sni, char *why, siz
 	return c->ssl;
 }
 
+int smtpconn_pending(smtpconn *c)
+{
+	struct pollfd p = {c->fd, POLLIN, 0};
+
+	if (c->start < c->end || (c->ssl != NULL && SSL_pending(c->ssl) > 0))
+		return 1;
+	return c->fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR));
+}
+
 int smtpconn_handshake(smtpconn *c, char *why, size_t len)
 {
 	char sub[SMTPCONN_TEXT_MAX - 20];

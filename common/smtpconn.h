@@ -103,6 +103,14 @@ int smtpconn_handshake(smtpconn *c, char *why, size_t len);
 /* The TLS session, or NULL. */
 SSL *smtpconn_ssl(const smtpconn *c);
 
+/*
+ * Has the server sent anything not read yet (buffered, inside TLS, or
+ * waiting on the socket)? 1 or 0. Before the client's turn ends, a server
+ * that spoke out of turn must not have its early bytes taken as the
+ * answer (relay mode's end of data).
+ */
+int smtpconn_pending(smtpconn *c);
+
 /* QUIT, its reply read and ignored (one step), then the TLS close_notify. */
 void smtpconn_quit(smtpconn *c);
 

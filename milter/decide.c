@@ -400,6 +400,10 @@ static void sendmail_require(const decide_config *c, const msg_state *m, int fai
 
 	if (m->mta == MTA_POSTFIX || !by_header || (m->nrcpt > 0 && m->nforced == m->nrcpt))
 		return;
+	/* Relay mode hands mail for the gateway over itself: the MTA never delivers it. */
+	if (c->relay &&
+	    ((m->dir == DIR_OUTBOUND && m->flagged) || (m->dir == DIR_INBOUND && m->decrypt)))
+		return;
 	push(d, ACT_QUARANTINE, "", 0,
 	     "forcetls: X-TLSLevel: Require, which Sendmail cannot enforce for every recipient");
 	say(d, " action=hold (%s)%s", "Sendmail: Require for recipients the table does not force",

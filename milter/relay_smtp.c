@@ -288,6 +288,9 @@ static int data(smtpconn *conn, const relay_msg *m, smtpconn_reply *r, char *why
 
 	if ((rc = expect(conn, "DATA\r\n", 354, 0, "DATA", r, why, len)) < 0)
 		return rc;
+	/* A reply before the message was sent is not the answer to its end: never a 250. */
+	if (smtpconn_pending(conn))
+		return say(why, len, -2, "the gateway answered before the end of data");
 	/* The buffer is on the heap: libmilter threads have small stacks. */
 	if ((b = OPENSSL_malloc(sizeof(*b))) == NULL)
 		return say(why, len, -2, "out of memory");
@@ -303,17 +306,20 @@ static int data(smtpconn *conn, const relay_msg *m, smtpconn_reply *r, char *why
 		if ((rc = body_put(conn, b, p, n, why, len)) < 0)
 			goto out;
 	}
-	if (b->n + 5 > sizeof(b->buf) && (rc = body_flush(conn, b, why, len)) < 0)
+	if (b->n + 2 > sizeof(b->buf) && (rc = body_flush(conn, b, why, len)) < 0)
 		goto out;
 	if (!b->bol) {
 		memcpy(b->buf + b->n, "\r\n", 2);
 		b->n += 2;
 	}
-	memcpy(b->buf + b->n, ".\r\n", 3);
-	b->n += 3;
 	if ((rc = body_flush(conn, b, why, len)) < 0)
 		goto out;
-	rc = expect(conn, NULL, 250, 0, "end of data", r, why, len);
+	/* Anything the gateway said during the message came too early to be its answer. */
+	if (smtpconn_pending(conn)) {
+		rc = say(why, len, -2, "the gateway answered before the end of data");
+		goto out;
+	}
+	rc = expect(conn, ".\r\n", 250, 0, "end of data", r, why, len);
 out:
 	OPENSSL_free(b);
 	return rc;

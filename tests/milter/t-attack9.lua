@@ -35,6 +35,7 @@ local function gw_start(mode)
 			"-keyout " .. T.dir .. "/key.pem -out " .. T.dir .. "/cert.pem >/dev/null 2>&1")
 	end
 	os.execute("cp " .. T.dir .. "/key.pem " .. T.dir .. "/cert.pem " .. gwdir)
+	os.remove(gwdir .. "/port") -- a gateway started again in the same dir writes a new one
 	gwpid = sh("python3 " .. here .. "/attack9-gw.py " .. gwdir .. " " .. mode ..
 		" >" .. gwdir .. "/gw.log 2>&1 & echo $!"):match("%d+")
 	for _ = 1, 100 do

@@ -433,8 +433,7 @@ static void test_header_routing_needs_postfix(void **state)
 			expect(&d, routed, 2);
 		} else {
 			expect(&d, defer, 1);
-			assert_non_null(
-			        strstr(d.summary, "routing=header (needs Postfix"));
+			assert_non_null(strstr(d.summary, "routing=header (needs Postfix"));
 		}
 		c.relay = 1; /* relay mode: the milter routes, on any MTA */
 		decide_message(&c, &m, &d);
@@ -485,6 +484,12 @@ static void test_sendmail_require_held(void **state)
 			decide_message(&c, &m, &d);
 			held = d.n > 0 && d.a[d.n - 1].kind == ACT_QUARANTINE;
 			assert_int_equal(held, mta != MTA_POSTFIX && nforced < 2);
+			/* Flagged too, in relay mode: the gateway gets it, nothing to hold. */
+			m.flagged = 1;
+			c.relay = 1;
+			decide_message(&c, &m, &d);
+			c.relay = 0;
+			assert_false(d.n > 0 && d.a[d.n - 1].kind == ACT_QUARANTINE);
 			/* Require from the table alone: enforced per recipient, never held. */
 			memset(&m, 0, sizeof(m));
 			m.mta = (mta_kind)mta;
