@@ -186,7 +186,7 @@ const char *msgcopy_error(const msgcopy *m)
 
 /* --- reading back ------------------------------------------------------------------ */
 
-/* Exactly n bytes from the header spool into dst. 0, or -1 (the copy fails). */
+/* Exactly n bytes from the header spool into dst (NULL: skipped). 0, or -1 (the copy fails). */
 static int read_exact(msgcopy *m, void *dst, size_t n)
 {
 	char *p = dst;
@@ -198,8 +198,10 @@ static int read_exact(msgcopy *m, void *dst, size_t n)
 		if (r <= 0)
 			return r < 0 ? spool_failed(m, m->hdrs)
 			             : failed(m, "header copy cut short");
-		memcpy(p, data, (size_t)r);
-		p += r;
+		if (p != NULL) {
+			memcpy(p, data, (size_t)r);
+			p += r;
+		}
 		n -= (size_t)r;
 	}
 	return 0;
@@ -265,21 +267,6 @@ static int fate(msgcopy *m, const char *name, const char **value)
 	return verdict;
 }
 
-/* Skip a value in the header spool. */
-static int skip_value(msgcopy *m, uint32_t n)
-{
-	while (n > 0) {
-		const char *data;
-		long r = spool_read(m->hdrs, &data, n);
-
-		if (r <= 0)
-			return r < 0 ? spool_failed(m, m->hdrs)
-			             : failed(m, "header copy cut short");
-		n -= (uint32_t)r;
-	}
-	return 0;
-}
-
 /* The next stored header's first piece: > 0 a piece in m->line, 0 none left, -1 error. */
 static int next_record(msgcopy *m)
 {
@@ -300,11 +287,11 @@ static int next_record(msgcopy *m)
 		name[len[0]] = '\0';
 		switch (fate(m, name, &change)) {
 		case 1:
-			if (skip_value(m, len[1]) < 0)
+			if (read_exact(m, NULL, len[1]) < 0)
 				return -1;
 			continue;
 		case 2:
-			if (skip_value(m, len[1]) < 0)
+			if (read_exact(m, NULL, len[1]) < 0)
 				return -1;
 			return make_line(m, name, len[0], change);
 		default:

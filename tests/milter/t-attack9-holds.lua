@@ -13,52 +13,8 @@ local here = os.getenv("FTLS_MILTER_TESTS") or
 	(debug.getinfo(1, "S").source:gsub("^@", ""):match("^(.*)/[^/]*$") or ".")
 local T = dofile(here .. "/lib.lua")
 
-local function sh(cmd)
-	local p = io.popen(cmd)
-	local out = p:read("*a")
-	p:close()
-	return out
-end
-
-local gwdir, gwpid
-local function gw_start(mode)
-	gwdir = T.dir .. "/gw-" .. mode
-	os.execute("mkdir -p " .. gwdir)
-	if not io.open(T.dir .. "/key.pem") then
-		os.execute("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=gw.attack9.test " ..
-			"-keyout " .. T.dir .. "/key.pem -out " .. T.dir .. "/cert.pem >/dev/null 2>&1")
-	end
-	os.execute("cp " .. T.dir .. "/key.pem " .. T.dir .. "/cert.pem " .. gwdir)
-	gwpid = sh("python3 " .. here .. "/attack9-gw.py " .. gwdir .. " " .. mode ..
-		" >" .. gwdir .. "/gw.log 2>&1 & echo $!"):match("%d+")
-	for _ = 1, 100 do
-		local f = io.open(gwdir .. "/port")
-		if f then
-			local port = f:read("*l")
-			f:close()
-			return port
-		end
-		os.execute("sleep 0.1")
-	end
-	T.fail("the gateway did not start: " .. sh("cat " .. gwdir .. "/gw.log"))
-end
-local function gw_stop()
-	if gwpid then os.execute("kill " .. gwpid .. " 2>/dev/null") end
-	gwpid = nil
-end
-
-local function relay_conf(port)
-	os.execute("mkdir -p " .. T.dir .. "/spool && chown nobody " .. T.dir .. "/spool")
-	return [[
-  internal_networks = [ "127.0.0.0/8" ];
-  routing = "relay";
-  relay_gateways = [ "[127.0.0.1]:]] .. port .. [[" ];
-  relay_verify = false;
-  relay_timeout = 10;
-  relay_helo = "relay.attack9.test";
-  relay_spool_dir = "]] .. T.dir .. [[/spool";
-]]
-end
+local G = dofile(here .. "/relaygw.lua")(T, here)
+local sh, gw_start, gw_stop = G.sh, G.start, G.stop
 
 local function relay_conf(port, extra)
 	return [[
@@ -128,13 +84,13 @@ T.run("attack9-holds", function()
 		c = T.send{headers = hs, body = {"a\n.\nMAIL FROM:<evil@x.test>\r\n", "b\r.\r\n.\r\nRSET\r\n"},
 			expect = SMFIR_DISCARD}
 		mt.disconnect(c)
-		local f = io.open(gwdir .. "/msg-1.eml", "rb")
+		local f = io.open(G.dir() .. "/msg-1.eml", "rb")
 		local got = f and f:read("*a") or ""
 		if f then f:close() end
 		T.check(not got:lower():find("x-encrypt-status", 1, true),
 			"no forged X-Encrypt-Status reaches the gateway")
 		T.check(got:find("MAIL FROM:<evil@x.test>", 1, true) and got:find("RSET", 1, true) and
-			not io.open(gwdir .. "/msg-2.eml"), "smuggling: one message, its body whole")
+			not io.open(G.dir() .. "/msg-2.eml"), "smuggling: one message, its body whole")
 
 		-- 10,000 recipients: relayed; 10,001: deferred
 		T.reconfigure(relay_conf(port, "  relay_timeout = 60;\n"):gsub("relay_timeout = 4;\n", ""))

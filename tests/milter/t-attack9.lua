@@ -19,57 +19,12 @@ local here = os.getenv("FTLS_MILTER_TESTS") or
 	(debug.getinfo(1, "S").source:gsub("^@", ""):match("^(.*)/[^/]*$") or ".")
 local T = dofile(here .. "/lib.lua")
 
-local function sh(cmd)
-	local p = io.popen(cmd)
-	local out = p:read("*a")
-	p:close()
-	return out
-end
-
-local gwdir, gwpid
-local function gw_start(mode)
-	gwdir = T.dir .. "/gw-" .. mode
-	os.execute("mkdir -p " .. gwdir)
-	if not io.open(T.dir .. "/key.pem") then
-		os.execute("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=gw.attack9.test " ..
-			"-keyout " .. T.dir .. "/key.pem -out " .. T.dir .. "/cert.pem >/dev/null 2>&1")
-	end
-	os.execute("cp " .. T.dir .. "/key.pem " .. T.dir .. "/cert.pem " .. gwdir)
-	os.remove(gwdir .. "/port") -- a gateway started again in the same dir writes a new one
-	gwpid = sh("python3 " .. here .. "/attack9-gw.py " .. gwdir .. " " .. mode ..
-		" >" .. gwdir .. "/gw.log 2>&1 & echo $!"):match("%d+")
-	for _ = 1, 100 do
-		local f = io.open(gwdir .. "/port")
-		if f then
-			local port = f:read("*l")
-			f:close()
-			return port
-		end
-		os.execute("sleep 0.1")
-	end
-	T.fail("the gateway did not start: " .. sh("cat " .. gwdir .. "/gw.log"))
-end
-local function gw_stop()
-	if gwpid then os.execute("kill " .. gwpid .. " 2>/dev/null") end
-	gwpid = nil
-end
-
-local function relay_conf(port)
-	os.execute("mkdir -p " .. T.dir .. "/spool && chown nobody " .. T.dir .. "/spool")
-	return [[
-  internal_networks = [ "127.0.0.0/8" ];
-  routing = "relay";
-  relay_gateways = [ "[127.0.0.1]:]] .. port .. [[" ];
-  relay_verify = false;
-  relay_timeout = 10;
-  relay_helo = "relay.attack9.test";
-  relay_spool_dir = "]] .. T.dir .. [[/spool";
-]]
-end
+local G = dofile(here .. "/relaygw.lua")(T, here)
+local sh, gw_start, gw_stop, relay_conf = G.sh, G.start, G.stop, G.conf
 
 -- The header block and the body of what the gateway stored.
 local function stored(n)
-	local f = io.open(gwdir .. "/msg-" .. n .. ".eml", "rb")
+	local f = io.open(G.dir() .. "/msg-" .. n .. ".eml", "rb")
 	if not f then return nil end
 	local all = f:read("*a")
 	f:close()
