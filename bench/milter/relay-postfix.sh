@@ -32,6 +32,8 @@
 #
 # Environment: SESSIONS (20) MESSAGES_2K (1000) MESSAGES_1M (100) REPEAT (5) WARMUP (50)
 #   RSS_SIZE (52428800) RSS_MESSAGES (20) RCPT (rcpt@open.example: no forced domain)
+#   MODES ("header relay"; "nomilter" adds Postfix alone, routing the subject to the
+#   gateway with header_checks: the ceiling, gateway included, that both modes stay under)
 #   GATEWAY (postfix | aiosmtpd) FTLS_MILTER (BUILD_DIR/milter/forcetls-milter) KEEP=1
 set -u
 BUILD=$(cd "${1:?usage: relay-postfix.sh BUILD_DIR [rate] [rss]}" && pwd) || exit 2
@@ -43,6 +45,7 @@ RCPT=${RCPT:-rcpt@open.example}
 MESSAGES_2K=${MESSAGES_2K:-1000} MESSAGES_1M=${MESSAGES_1M:-100} REPEAT=${REPEAT:-5}
 WARMUP=${WARMUP:-50} RSS_SIZE=${RSS_SIZE:-52428800} RSS_MESSAGES=${RSS_MESSAGES:-20}
 GATEWAY=${GATEWAY:-postfix}
+read -ra MODES <<<"${MODES:-header relay}"
 FTLS_MILTER=${FTLS_MILTER:-$BUILD/milter/forcetls-milter}
 GW=127.0.0.30 GW_PORT=10025
 PARTS=("$@")
@@ -139,14 +142,14 @@ start_milter() {
 }
 spool_empty() { [ -z "$(ls -A "$E2E_WORK/spool")" ] || e2e_fail "files left in the spool: $(ls -A "$E2E_WORK/spool")"; }
 queue_empty() { [ "$(e2e_queue_count)" -eq 0 ] || e2e_fail "Postfix queued $(e2e_queue_count) message(s)"; }
-relayed() { grep -c 'relay=sent' "$E2E_WORK/$1.log" || true; }
+relayed() { grep -sc 'relay=sent' "$E2E_WORK/$1.log" || true; }
 # check_round MODE N RELAYED0: the path each of N messages took was MODE's
 check_round() {
 	local d
 	[ "$(e2e_log_count 'warning: milter |fatal|panic')" -eq 0 ] || e2e_fail "milter warnings in the maillog"
 	d=$(($(relayed "$1") - $3))
 	case $1 in
-	header) [ "$d" -eq 0 ] || e2e_fail "header mode: the milter relayed $d messages" ;;
+	header | nomilter) [ "$d" -eq 0 ] || e2e_fail "$1: the milter relayed $d messages" ;;
 	*) [ "$d" -eq "$2" ] || e2e_fail "$1: the milter relayed $d of $2 messages" ;;
 	esac
 	e2e_wait_until 60 queue_empty_q || e2e_fail "Postfix still has $(e2e_queue_count) message(s) queued"
@@ -154,7 +157,21 @@ check_round() {
 }
 queue_empty_q() { [ "$(e2e_queue_count)" -eq 0 ]; }
 
+# nomilter: Postfix alone routes the flagged subject to the gateway (header_checks FILTER)
+mode_start() {
+	if [ "$1" = nomilter ]; then
+		e2e_postconf "header_checks = regexp:$E2E_WORK/subject.regexp"
+		sleep 1
+	else
+		start_milter "$1"
+	fi
+}
+mode_stop() {
+	if [ "$1" = nomilter ]; then e2e_postconf "header_checks ="; else bench_stop_milter "$1"; fi
+}
+
 part_rate() {
+	printf '%s\n' "/^Subject: \\[encrypt\\]/ FILTER forcetls-gateway:[$GW]:$GW_PORT" >"$E2E_WORK/subject.regexp"
 	msg 2048
 	msg 1000000
 	ls -l "$E2E_WORK"/msg-*.eml >&2
@@ -163,8 +180,8 @@ part_rate() {
 	for round in $(seq "$REPEAT"); do
 		for size in 2048 1000000; do
 			[ $size = 2048 ] && n=$MESSAGES_2K || n=$MESSAGES_1M
-			for mode in header relay; do
-				start_milter $mode
+			for mode in "${MODES[@]}"; do
+				mode_start $mode
 				r0=$(relayed $mode)
 				d0=$(e2e_log_count 'milter triggers DISCARD action')
 				bench_run "$WARMUP" -F "$E2E_WORK/msg-$size.eml" >/dev/null
@@ -183,7 +200,7 @@ part_rate() {
 				a=$(echo "$n / $a" | bc -l) e=$(echo "$n / $e" | bc -l)
 				ACC[$mode.$size]+="$a " E2E[$mode.$size]+="$e "
 				e2e_log "$mode $size round $round: accept $(printf %.1f "$a") msg/s, e2e $(printf %.1f "$e") msg/s"
-				bench_stop_milter $mode
+				mode_stop $mode
 			done
 		done
 	done
@@ -192,7 +209,7 @@ part_rate() {
 		"smtp-source -s $SESSIONS, $REPEAT rounds, median"
 	printf '%-8s %8s %8s %8s   %s\n' mode size accept e2e "(e2e msg/s of each round)"
 	for size in 2048 1000000; do
-		for mode in header relay; do
+		for mode in "${MODES[@]}"; do
 			# shellcheck disable=SC2086
 			printf '%-8s %8s %8.1f %8.1f   (%s)\n' $mode $size \
 				"$(printf '%s\n' ${ACC[$mode.$size]} | median)" "$(printf '%s\n' ${E2E[$mode.$size]} | median)" \
