@@ -142,7 +142,7 @@ start_milter() {
 }
 spool_empty() { [ -z "$(ls -A "$E2E_WORK/spool")" ] || e2e_fail "files left in the spool: $(ls -A "$E2E_WORK/spool")"; }
 queue_empty() { [ "$(e2e_queue_count)" -eq 0 ] || e2e_fail "Postfix queued $(e2e_queue_count) message(s)"; }
-relayed() { grep -sc 'relay=sent' "$E2E_WORK/$1.log" || true; }
+relayed() { if [ -f "$E2E_WORK/$1.log" ]; then grep -c 'relay=sent' "$E2E_WORK/$1.log" || true; else echo 0; fi; }
 # check_round MODE N RELAYED0: the path each of N messages took was MODE's
 check_round() {
 	local d
@@ -210,6 +210,7 @@ part_rate() {
 	printf '%-8s %8s %8s %8s   %s\n' mode size accept e2e "(e2e msg/s of each round)"
 	for size in 2048 1000000; do
 		for mode in "${MODES[@]}"; do
+			[ -n "${ACC[$mode.$size]:-}" ] || e2e_fail "$mode $size: no figure"
 			# shellcheck disable=SC2086
 			printf '%-8s %8s %8.1f %8.1f   (%s)\n' $mode $size \
 				"$(printf '%s\n' ${ACC[$mode.$size]} | median)" "$(printf '%s\n' ${E2E[$mode.$size]} | median)" \
@@ -252,6 +253,7 @@ part_rss() {
 		e2e_log "${OUT[-1]}"
 		bench_stop_milter $cfg
 	done
+	[ ${#OUT[@]} -eq 2 ] || e2e_fail "rss: no figure"
 	echo
 	echo "forcetls-milter relay mode, $RSS_MESSAGES parallel messages of $RSS_SIZE bytes (smtp-source" \
 		"-s $RSS_MESSAGES -m $RSS_MESSAGES), VmRSS sampled every 0.2 s (kB)"
