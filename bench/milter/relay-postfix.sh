@@ -27,8 +27,9 @@
 #
 # rss: 20 sessions send one 50 MB flagged message each (smtp-source -s 20 -m 20), relay
 # mode, with relay_spool_threshold 65536 and 16777216; /proc/PID/status of the milter is
-# sampled every 0.2 s; the peak VmRSS and the final VmHWM are printed. The spool directory
-# must be empty afterwards (checked).
+# sampled every 0.2 s; the peak VmRSS and the final VmHWM are printed. Every message larger
+# than the threshold must have been spooled, none smaller, and the spool directory must be
+# empty afterwards (checked).
 #
 # Environment: SESSIONS (20) MESSAGES_2K (1000) MESSAGES_1M (100) REPEAT (5) WARMUP (50)
 #   RSS_SIZE (52428800) RSS_MESSAGES (20) RCPT (rcpt@open.example: no forced domain)
@@ -231,7 +232,7 @@ sample() {
 part_rss() {
 	msg "$RSS_SIZE"
 	ls -l "$E2E_WORK/msg-$RSS_SIZE.eml" >&2
-	local cfg pid r0 t a peak hwm base
+	local cfg pid r0 t a peak hwm base thr
 	local -a OUT=()
 	for cfg in rss-64k rss-16m; do
 		start_milter $cfg
@@ -243,7 +244,13 @@ part_rss() {
 		t=$!
 		read -r a _ < <(SESSIONS=$RSS_MESSAGES bench_run "$RSS_MESSAGES" -F "$E2E_WORK/msg-$RSS_SIZE.eml")
 		check_round $cfg "$RSS_MESSAGES" "$r0"
-		grep -q 'spooled=yes' "$E2E_WORK/$cfg.log" || e2e_fail "$cfg: nothing was spooled"
+		thr=$(sed -n 's/^  relay_spool_threshold = \([0-9]*\);/\1/p' "$E2E_WORK/$cfg.conf")
+		if [ "$RSS_SIZE" -gt "$thr" ]; then
+			[ "$(grep -c 'relay=sent .*spooled=yes' "$E2E_WORK/$cfg.log")" -eq "$RSS_MESSAGES" ] ||
+				e2e_fail "$cfg: not every message was spooled"
+		else
+			! grep -q 'spooled=yes' "$E2E_WORK/$cfg.log" || e2e_fail "$cfg: a message under the threshold was spooled"
+		fi
 		hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
 		kill "$t" 2>/dev/null
 		wait "$t" 2>/dev/null
