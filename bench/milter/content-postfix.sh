@@ -6,7 +6,7 @@
 #
 #   content-postfix.sh BUILD_DIR [CONFIG...]
 #
-# The world is run-milter-bench.sh's (tests/e2e/lib.sh): a network namespace of its own,
+# The world is bench-lib.sh's (tests/e2e/lib.sh): a network namespace of its own,
 # a private Postfix on 127.0.0.25:25 relaying everything to smtp-sink on 127.0.0.2:25, the
 # example's milter settings. smtp-source -s SESSIONS -m MESSAGES -F FILE sends a
 # pre-formatted MIME message (written here, as Thunderbird lays it out):
@@ -28,13 +28,11 @@ set -u
 BUILD=$(cd "${1:?usage: content-postfix.sh BUILD_DIR [CONFIG...]}" && pwd) || exit 2
 shift
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
-. "$SRC/tests/e2e/lib.sh"
-PATH=$PATH:/usr/sbin:/sbin
+. "$SRC/bench/milter/bench-lib.sh"
 
-SESSIONS=${SESSIONS:-20} MESSAGES_2K=${MESSAGES_2K:-2000} MESSAGES_100K=${MESSAGES_100K:-500}
-REPEAT=${REPEAT:-5} WARMUP=${WARMUP:-200} RCPT=${RCPT:-rcpt@insurer.example}
+MESSAGES_2K=${MESSAGES_2K:-2000} MESSAGES_100K=${MESSAGES_100K:-500}
+REPEAT=${REPEAT:-5} WARMUP=${WARMUP:-200}
 FTLS_MILTER=${FTLS_MILTER:-$BUILD/milter/forcetls-milter}
-SINK=127.0.0.2
 CONFIGS=("$@")
 [ ${#CONFIGS[@]} -gt 0 ] || CONFIGS=(none ftls-raw ftls-decode)
 [ -x "$FTLS_MILTER" ] || { echo "content-postfix: $FTLS_MILTER not built" >&2; exit 2; }
@@ -42,10 +40,7 @@ for t in smtp-source smtp-sink python3; do
 	command -v $t >/dev/null || { echo "content-postfix: $t missing" >&2; exit 2; }
 done
 
-e2e_setup contentbench
-SOCKDIR=$E2E_WORK/sock
-mkdir -p "$SOCKDIR" && chown postfix:postfix "$SOCKDIR"
-chmod 755 "$E2E_WORK"
+bench_world contentbench "message_size_limit = 10240000"
 
 # The messages (LF line ends: smtp-source -F sends each line with CRLF).
 /usr/bin/python3 - "$E2E_WORK" <<'EOF' || e2e_fail "cannot write the bench messages"
@@ -116,47 +111,13 @@ else
 fi
 echo '/^X-TLSLevel:/ WARN milter header' >"$E2E_WORK/seen.regexp"
 
-e2e_ns ip addr add $SINK/32 dev lo
-e2e_spawn sink smtp-sink -u postfix $SINK:25 256
-e2e_wait_listen $SINK 25 10 || e2e_fail "smtp-sink not listening"
-mapfile -t milter_lines < <(e2e_cf_lines "$SRC/examples/postfix/main.cf.milter" |
-	grep -E '^(milter_default_action|milter_protocol|milter_mail_macros) ')
-e2e_postfix "relayhost = [$SINK]:25" "smtp_tls_security_level = none" \
-	"smtpd_tls_security_level = none" "smtp_host_lookup = native" "message_size_limit = 10240000" \
-	"default_destination_concurrency_limit = $SESSIONS" "smtpd_client_connection_count_limit = 0" \
-	"smtpd_client_message_rate_limit = 0" "smtpd_client_connection_rate_limit = 0" \
-	"${milter_lines[@]}"
-
-SENT_TOTAL=0
-now() { date +%s.%N; }
-sent_count() { e2e_log_count ' status=sent '; }
-# shellcheck disable=SC2317 # (called through e2e_wait_until)
-delivered_ge() { [ "$(sent_count)" -ge "$1" ]; }
 # run N SIZE: send N messages of that size; prints "ACCEPT_SECONDS E2E_SECONDS"
-run() {
-	local n=$1 t0 t1 t2
-	t0=$(now)
-	e2e_ns timeout 600 smtp-source -s "$SESSIONS" -m "$n" -F "$E2E_WORK/msg-$2.eml" -f bench@client.test \
-		-t "$RCPT" 127.0.0.25:25 || e2e_fail "smtp-source failed"
-	t1=$(now)
-	SENT_TOTAL=$((SENT_TOTAL + n))
-	e2e_wait_until 600 delivered_ge $SENT_TOTAL || e2e_fail "only $(sent_count)/$SENT_TOTAL delivered"
-	t2=$(now)
-	[ "$(e2e_log_count 'status=(deferred|bounced)|milter-reject|reject:')" -eq 0 ] ||
-		e2e_fail "a message was deferred, bounced or rejected"
-	echo "$(echo "$t1 - $t0" | bc -l) $(echo "$t2 - $t0" | bc -l)"
-}
+run() { bench_run "$1" -F "$E2E_WORK/msg-$2.eml"; }
 start_milter() {
-	e2e_spawn "$1" setpriv --reuid=postfix --regid=postfix --clear-groups "$FTLS_MILTER" --foreground \
+	bench_start_milter "$1" "unix:$SOCKDIR/$1.sock" "$FTLS_MILTER" --foreground \
 		--config "$E2E_WORK/$1.conf" --table "$SRC/examples/forced-tls.table"
-	e2e_wait_until 10 test -S "$SOCKDIR/$1.sock" || e2e_fail "$1 did not start"
-	e2e_postconf "smtpd_milters = unix:$SOCKDIR/$1.sock" "milter_header_checks = regexp:$E2E_WORK/seen.regexp"
 }
-stop_milter() {
-	e2e_postconf "smtpd_milters ="
-	e2e_stop "$1" 5 || e2e_fail "$1 did not stop"
-}
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+stop_milter() { bench_stop_milter "$@"; }
 
 declare -A ACC E2E
 for round in $(seq "$REPEAT"); do

@@ -5,9 +5,9 @@
 #
 #   run-milter-bench.sh BUILD_DIR [CONFIG...]
 #
-# The world is the e2e harness's (tests/e2e/lib.sh): a network namespace of its own with
-# a private Postfix on 127.0.0.25:25 that relays everything (relayhost) to smtp-sink on
-# 127.0.0.2:25. smtp-source -s SESSIONS -m MESSAGES -l SIZE sends into Postfix from
+# The world is bench-lib.sh's (the e2e harness's, tests/e2e/lib.sh): a network namespace
+# of its own with a private Postfix on 127.0.0.25:25 that relays everything (relayhost) to
+# smtp-sink on 127.0.0.2:25. smtp-source -s SESSIONS -m MESSAGES -l SIZE sends into Postfix from
 # 127.0.0.1 (inside mynetworks: outbound mail for forcetls-milter), to RCPT.
 # Milters run as the postfix user, their unix sockets in a folder of its own.
 #
@@ -37,20 +37,16 @@ set -u
 BUILD=$(cd "${1:?usage: run-milter-bench.sh BUILD_DIR [CONFIG...]}" && pwd) || exit 2
 shift
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
-. "$SRC/tests/e2e/lib.sh"
-PATH=$PATH:/usr/sbin:/sbin
+. "$SRC/bench/milter/bench-lib.sh"
 
-SESSIONS=${SESSIONS:-20} MESSAGES=${MESSAGES:-3000} SIZE=${SIZE:-2048}
-REPEAT=${REPEAT:-5} WARMUP=${WARMUP:-300} RCPT=${RCPT:-rcpt@insurer.example}
+MESSAGES=${MESSAGES:-3000} SIZE=${SIZE:-2048} REPEAT=${REPEAT:-5} WARMUP=${WARMUP:-300}
 FTLS_MILTER=${FTLS_MILTER:-$BUILD/milter/forcetls-milter}
 MINIMILTER=${MINIMILTER:-$BUILD/bench/milter/minimilter}
 BENCH_RULES=${BENCH_RULES:-$BUILD/tests/milter_unit/bench_rules}
-SINK=127.0.0.2
 CONFIGS=("$@")
 [ ${#CONFIGS[@]} -gt 0 ] ||
 	CONFIGS=(none mini-unix mini-inet mini-inet-nd mini-inet-data mini-inet-fix mini-unix-fix
 		ftls-unix ftls-inet)
-
 for f in "$FTLS_MILTER" "$MINIMILTER"; do
 	[ -x "$f" ] || { echo "run-milter-bench: $f not built" >&2; exit 2; }
 done
@@ -58,10 +54,7 @@ for t in smtp-source smtp-sink; do
 	command -v $t >/dev/null || { echo "run-milter-bench: $t missing (Debian postfix)" >&2; exit 2; }
 done
 
-e2e_setup milterbench
-SOCKDIR=$E2E_WORK/sock
-mkdir -p "$SOCKDIR" && chown postfix:postfix "$SOCKDIR"
-chmod 755 "$E2E_WORK"
+bench_world milterbench
 
 # forcetls-milter on the example config: only the socket and the user differ (it runs
 # as postfix here, so it needs no user of its own and Postfix may use its socket).
@@ -72,7 +65,6 @@ sed -e 's|^\(  *listen = \).*|\1"inet:10030@127.0.0.1";|' -e 's|^\(  *user = \)"
 chmod 644 "$E2E_WORK"/*.conf
 echo '/^X-(Bench|TLSLevel):/ WARN milter header' >"$E2E_WORK/seen.regexp"
 
-e2e_ns ip addr add $SINK/32 dev lo
 if [ "${QUICKACK:-0}" = 1 ]; then
 	# Diagnosis only: no delayed ACKs on loopback in this namespace (route option).
 	for r in 127.0.0.0/8 127.0.0.1; do
@@ -80,58 +72,11 @@ if [ "${QUICKACK:-0}" = 1 ]; then
 			src 127.0.0.1 quickack 1 || e2e_fail "cannot set quickack on the loopback routes"
 	done
 fi
-e2e_spawn sink smtp-sink -u postfix $SINK:25 256
-e2e_wait_listen $SINK 25 10 || e2e_fail "smtp-sink not listening"
 
-# Postfix: relay everything to smtp-sink, no TLS anywhere, the example's milter settings.
-mapfile -t milter_lines < <(e2e_cf_lines "$SRC/examples/postfix/main.cf.milter" |
-	grep -E '^(milter_default_action|milter_protocol|milter_mail_macros) ')
-e2e_postfix "relayhost = [$SINK]:25" "smtp_tls_security_level = none" \
-	"smtpd_tls_security_level = none" "smtp_host_lookup = native" \
-	"default_destination_concurrency_limit = $SESSIONS" "smtpd_client_connection_count_limit = 0" \
-	"smtpd_client_message_rate_limit = 0" "smtpd_client_connection_rate_limit = 0" \
-	"${milter_lines[@]}"
-
-SENT_TOTAL=0
-now() { date +%s.%N; }
-sent_count() { e2e_log_count ' status=sent '; }
-# shellcheck disable=SC2317 # (called through e2e_wait_until)
-delivered_ge() { [ "$(sent_count)" -ge "$1" ]; }
-
-# run N: send N messages; prints "ACCEPT_SECONDS E2E_SECONDS"
-run() {
-	local n=$1 t0 t1 t2
-	t0=$(now)
-	e2e_ns timeout 300 smtp-source -s "$SESSIONS" -m "$n" -l "$SIZE" -f bench@client.test \
-		-t "$RCPT" 127.0.0.25:25 || e2e_fail "smtp-source failed"
-	t1=$(now)
-	SENT_TOTAL=$((SENT_TOTAL + n))
-	e2e_wait_until 300 delivered_ge $SENT_TOTAL || e2e_fail "only $(sent_count)/$SENT_TOTAL delivered"
-	t2=$(now)
-	[ "$(e2e_log_count 'status=(deferred|bounced)|milter-reject|reject:')" -eq 0 ] ||
-		e2e_fail "a message was deferred, bounced or rejected"
-	echo "$(echo "$t1 - $t0" | bc -l) $(echo "$t2 - $t0" | bc -l)"
-}
-
-start_milter() {
-	local name=$1 spec=$2
-	shift 2
-	local pre=()
-	[ "${STRACE:-0}" = 1 ] && pre=(strace -f -tt -o "$E2E_WORK/strace-$name.txt")
-	e2e_spawn "$name" "${pre[@]}" setpriv --reuid=postfix --regid=postfix --clear-groups "$@"
-	case $spec in
-	unix:*) e2e_wait_until 10 test -S "${spec#unix:}" ;;
-	inet:*) e2e_wait_listen 127.0.0.1 "${spec##*:}" 10 ;;
-	esac || e2e_fail "$name did not start"
-	e2e_postconf "smtpd_milters = $spec" "milter_header_checks = regexp:$E2E_WORK/seen.regexp"
-}
-
-stop_milter() {
-	e2e_postconf "smtpd_milters ="
-	e2e_stop "$1" 5 || e2e_fail "$1 did not stop"
-}
-
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# run N: send N messages of SIZE bytes; prints "ACCEPT_SECONDS E2E_SECONDS"
+run() { bench_run "$1" -l "$SIZE"; }
+start_milter() { bench_start_milter "$@"; }
+stop_milter() { bench_stop_milter "$@"; }
 
 # Rounds: every config once per round, so that load from elsewhere on the machine
 # spreads over all configs alike instead of hitting one.
