@@ -24,8 +24,8 @@ typedef struct {
 	pcre2_code *pre;    /* body patterns: + PCRE2_ALT_CIRCUMFLEX, for partial windows */
 	char *name;         /* header name (header patterns only) */
 	char *source;       /* the entry as configured, for rules_list() */
-	char which[40];     /* "body_patterns[3]" */
-	char which_err[56]; /* "body_patterns[3] (match error)" */
+	char which[48];     /* "body_patterns[3]"; the longest kind and a 20-digit index fit */
+	char which_err[64]; /* "body_patterns[3] (match error)" */
 } rule;
 
 struct rules {
