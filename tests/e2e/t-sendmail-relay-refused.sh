@@ -25,10 +25,10 @@ e2e_receiver $MW_GW_ADDR $MW_GW_PORT --starttls --name gateway.test --data-reply
 sm_msp_send $F busy@open-plain.test "[encrypt] the gateway is busy" ||
 	e2e_fail "the MSP refused the message: $(cat "$SM/msp-$E2E_SENT.log")"
 sm_msp_queue_has busy@open-plain.test || e2e_fail "the MSP did not keep the message the gateway refused"
-sm_wait_log 'Milter: data, reject=4' 10 || e2e_fail "maillog: no 4xx from the milter at the end of data"
+sm_wait_log 'Milter: data, reject=4' 30 || e2e_fail "maillog: no 4xx from the milter at the end of data"
 e2e_wait_until 5 mw_milter_said 'gateway busy \(e2e\)' || e2e_fail "milter.log: the gateway's 451 is not logged"
 sm_msp_flush
-e2e_wait_until 10 sm__milter_count_ge 'relay=failed why=.*: 451 4\.3\.0 gateway busy \(e2e\) result=defer' 2 ||
+e2e_wait_until 30 sm__milter_count_ge 'relay=failed why=.*: 451 4\.3\.0 gateway busy \(e2e\) result=defer' 2 ||
 	e2e_fail "milter.log: the queue run did not try the gateway again"
 sm_msp_queue_has busy@open-plain.test || e2e_fail "the message left the MSP's queue while the gateway refused it"
 
@@ -51,7 +51,7 @@ sm_msp_flush
 e2e_wait_delivered $MW_GW 1 30 || e2e_fail "the kept message did not reach the good gateway"
 mw_rx_one $MW_GW busy@open-plain.test >/dev/null || e2e_fail "gateway: not one message for busy@open-plain.test"
 e2e_assert_tls $MW_GW busy@open-plain.test || e2e_fail "not over TLS to the gateway"
-e2e_wait_until 10 sm__msp_empty || e2e_fail "the MSP still holds the message"
+e2e_wait_until 30 sm__msp_empty || e2e_fail "the MSP still holds the message"
 
 sm_flush
 [ -z "$(e2e_rx_file $MW_RX_PLAIN busy@open-plain.test)" ] || e2e_fail "the tagged message reached mx.plain.test"

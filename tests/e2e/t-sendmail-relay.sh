@@ -32,13 +32,13 @@ f=$(mw_rx_one $MW_GW tagged@forced-plain.test) || e2e_fail "gateway: not one mes
 mw_headers "$f" | sed 's/^/    gateway got: /' >&2
 e2e_assert_tls $MW_GW tagged@forced-plain.test || e2e_fail "the gateway did not get it over TLS"
 mw_headers "$f" | grep -qix 'Subject: \[encrypt\] quarterly figures' || e2e_fail "gateway: not the tagged message"
-e2e_wait_until 10 sm__msp_empty || e2e_fail "the MSP still holds the tagged message"
+e2e_wait_until 30 sm__msp_empty || e2e_fail "the MSP still holds the tagged message"
 [ "$(sm_queue_count)" -eq 0 ] || e2e_fail "Sendmail's queue still holds a copy"
 [ "$(mw_hcount "$f" X-Encrypt)" = 1 ] && mw_headers "$f" | grep -qix 'X-Encrypt: yes' ||
 	e2e_fail "gateway: not exactly one 'X-Encrypt: yes'"
 mw_milter_said 'encrypt=yes \(subject_tag\) relay=sent gateway=\[127\.0\.0\.30\]:10025 .*reply=250 ' ||
 	e2e_fail "milter.log: no relay=sent to the gateway"
-sm_wait_log 'to=<tagged@forced-plain\.test>, .*stat=discarded' 10 ||
+sm_wait_log 'to=<tagged@forced-plain\.test>, .*stat=discarded' 30 ||
 	e2e_fail "maillog: Sendmail did not discard its copy after the gateway's 250"
 
 # 2. Untagged: to the MX.
@@ -51,11 +51,11 @@ e2e_receiver_stop $MW_GW
 sm_msp_send $F later@open-tls.test "[secure] while the gateway is down" ||
 	e2e_fail "the MSP refused the message: $(cat "$SM/msp-$E2E_SENT.log")"
 sm_msp_queue_has later@open-tls.test || e2e_fail "the MSP did not keep the message while the gateway was down"
-sm_wait_log 'Milter: data, reject=4' 10 || e2e_fail "maillog: no 4xx from the milter at the end of data"
+sm_wait_log 'Milter: data, reject=4' 30 || e2e_fail "maillog: no 4xx from the milter at the end of data"
 mw_milter_said 'relay=failed why=\[127\.0\.0\.30\]:10025: connect: .* result=defer' ||
 	e2e_fail "milter.log: the failed hand-off is not logged"
 sm_msp_flush
-e2e_wait_until 10 sm__milter_count_ge 'relay=failed why=\[127\.0\.0\.30\]:10025: connect: ' 2 ||
+e2e_wait_until 30 sm__milter_count_ge 'relay=failed why=\[127\.0\.0\.30\]:10025: connect: ' 2 ||
 	e2e_fail "milter.log: the queue run did not try the gateway again"
 sm_msp_queue_has later@open-tls.test || e2e_fail "the message left the MSP's queue while the gateway was down"
 [ "$(sm_queue_count)" -eq 0 ] || e2e_fail "Sendmail queued a copy while the gateway was down"
@@ -64,7 +64,7 @@ sm_msp_flush
 e2e_wait_delivered $MW_GW 2 30 || e2e_fail "the kept message did not reach the gateway once it was back"
 mw_rx_one $MW_GW later@open-tls.test >/dev/null || e2e_fail "gateway: not one message for later@open-tls.test"
 e2e_assert_tls $MW_GW later@open-tls.test || e2e_fail "the kept message did not reach the gateway over TLS"
-e2e_wait_until 10 sm__msp_empty || e2e_fail "the MSP still holds the message"
+e2e_wait_until 30 sm__msp_empty || e2e_fail "the MSP still holds the message"
 
 sleep 1
 sm_flush

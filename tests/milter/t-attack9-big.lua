@@ -31,7 +31,14 @@ T.run("attack9-big", function()
 	local pid = sh("ps -eo pid,args | grep -F -- '--config " .. T.conf .. "' | grep -v grep | awk '{print $1}'"):match("%d+")
 	local hwm = tonumber(sh("awk '/^VmHWM/ { print $2 }' /proc/" .. pid .. "/status"))
 	mt.echo("elapsed " .. (os.time() - t0) .. " s; VmHWM " .. tostring(hwm) .. " kB")
-	T.ok(hwm ~= nil and hwm < 65536, "peak memory under 64 MiB (VmHWM " .. tostring(hwm) .. " kB)")
+	-- ASan keeps freed memory in its quarantine (libmilter's 1 MiB body chunks pile up
+	-- there), so its peak says nothing about the copy: checked on normal builds only.
+	local real = T.bin or ""
+	if sh("ldd '" .. real .. "' 2>/dev/null | grep -c libasan"):match("^0") == nil then
+		mt.echo("ASan build: the memory bound is not judged")
+	else
+		T.ok(hwm ~= nil and hwm < 65536, "peak memory under 64 MiB (VmHWM " .. tostring(hwm) .. " kB)")
+	end
 	local f = io.open(G.dir() .. "/msg-1.eml", "rb")
 	local size = f and f:seek("end") or 0
 	if f then f:close() end
