@@ -295,7 +295,7 @@ static int try_gateway(const relay_client *c, const relay_gateway *g, const rela
 	                      sizeof(why)) < 0)
 		add_why(res, who, why);
 	for (size_t i = 0; i < n && rc == -1; i++) {
-		snprintf(who, sizeof(who), "%s[%s]:%u", t[i].name, t[i].addr, g->port);
+		snprintf(who, sizeof(who), "%.200s[%s]:%u", t[i].name, t[i].addr, g->port);
 		if (smtpconn_now_ms() >= deadline) {
 			add_why(res, who, "not tried: no time left");
 			break;
