@@ -73,7 +73,7 @@ static int send_copy(cctx *c, const decision *d, relay_result *res, const char *
 {
 	const char *const *rcpts;
 	relay_source src;
-	char *subject = NULL;
+	char *subject = NULL, *sender;
 	size_t n;
 	int rc = -1;
 
@@ -90,11 +90,14 @@ static int send_copy(cctx *c, const decision *d, relay_result *res, const char *
 		*why = "out of memory";
 		return -1;
 	}
-	if (msgcopy_source(c->copy, d, subject, &src) == 0) {
-		rc = relay_send(c->snap->relay, c->sender, rcpts, n, &src, res);
+	if ((sender = msgcopy_bracketed(c->sender)) == NULL) {
+		*why = "out of memory";
+	} else if (msgcopy_source(c->copy, d, subject, &src) == 0) {
+		rc = relay_send(c->snap->relay, sender, rcpts, n, &src, res);
 		*why = *msgcopy_error(c->copy) != '\0' ? msgcopy_error(c->copy) : res->why;
 	} else
 		*why = msgcopy_error(c->copy);
+	free(sender);
 	free(subject);
 	return rc;
 }

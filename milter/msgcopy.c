@@ -74,6 +74,18 @@ static int failed(msgcopy *m, const char *why)
 	return -1;
 }
 
+char *msgcopy_bracketed(const char *addr)
+{
+	size_t n = strlen(addr);
+	char *b;
+
+	if (n >= 2 && addr[0] == '<' && addr[n - 1] == '>')
+		return strdup(addr);
+	if ((b = malloc(n + 3)) != NULL)
+		snprintf(b, n + 3, "<%s>", addr);
+	return b;
+}
+
 int msgcopy_rcpt(msgcopy *m, const char *rcpt)
 {
 	if (m->failed)
@@ -89,7 +101,7 @@ int msgcopy_rcpt(msgcopy *m, const char *rcpt)
 		m->rcpts = r;
 		m->rcptcap = cap;
 	}
-	if ((m->rcpts[m->nrcpts] = strdup(rcpt)) == NULL)
+	if ((m->rcpts[m->nrcpts] = msgcopy_bracketed(rcpt)) == NULL)
 		return failed(m, "out of memory");
 	m->nrcpts++;
 	return 0;

@@ -44,7 +44,14 @@ typedef struct msgcopy msgcopy;
 msgcopy *msgcopy_new(const char *spool_dir, size_t threshold);
 void msgcopy_free(msgcopy *m);
 
-/* Each returns 0, or -1 once the copy has failed. */
+/*
+ * An envelope address in angle brackets, as SMTP writes it: Postfix gives
+ * a milter "<a@b>" for SMTP mail but a@b for mail submitted with
+ * sendmail(1) (pickup), and "" for the null sender. NULL: no memory.
+ */
+char *msgcopy_bracketed(const char *addr);
+
+/* Each returns 0, or -1 once the copy has failed (recipients kept bracketed). */
 int msgcopy_rcpt(msgcopy *m, const char *rcpt);
 int msgcopy_header(msgcopy *m, const char *name, const char *value);
 int msgcopy_body(msgcopy *m, const void *data, size_t n);

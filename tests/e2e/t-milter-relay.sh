@@ -21,7 +21,10 @@
 #     the gateway is back the client's retry is delivered, once;
 #   - the gateway answering DATA with 451, and the gateway presenting an untrusted
 #     certificate: 451 4.4.0 to the client, nothing delivered, the milter's log names
-#     the reason.
+#     the reason;
+#   - a message submitted with sendmail(1) (pickup; Postfix gives the milter its envelope
+#     without angle brackets): kept in the maildrop while the gateway is down, handed
+#     over once it is back.
 set -u
 MILTER_WORLD_ONLY=1 . "$(dirname "$0")/t-milter-outbound.sh"
 EXAMPLES=${2:-${FTLS_EXAMPLES:-}}
@@ -38,7 +41,9 @@ mw_world_hook() {
 		mw_conf_set "$W/forcetls.conf" milter relay_timeout 20 &&
 		mw_conf_set "$W/forcetls.conf" milter relay_helo '"relay.forcetls.test"' &&
 		mw_conf_set "$W/forcetls.conf" milter relay_spool_dir "\"$W/spool\"" &&
-		mw_conf_set "$W/forcetls.conf" milter relay_spool_threshold 65536 ||
+		mw_conf_set "$W/forcetls.conf" milter relay_spool_threshold 65536 &&
+		mw_conf_set "$W/forcetls.conf" milter internal_networks \
+			"[ \"$MW_INTERNAL/32\", \"127.0.0.1/32\" ]" ||
 		e2e_fail "examples/forcetls.conf: a relay setting is not there"
 	chmod 644 "$W/forcetls.conf"
 	# The gateway requires AUTH as relay:s3cret, after STARTTLS.
@@ -60,6 +65,7 @@ milter_world milter-relay
 
 F=alice@corp.e2e.test
 nothing_queued() { [ "$(e2e_queue_count)" -eq 0 ] || e2e_fail "$1: Postfix queued $(e2e_queue_count) message(s)"; }
+nothing_left_queued() { [ "$(e2e_queue_count)" -eq 0 ]; }
 body_of() { sed '1,/^\r\?$/d' "$1"; }
 
 # 1. A tagged message to two recipients: to the gateway, by the milter.
@@ -137,4 +143,21 @@ mw_milter_said 'relay=failed why=.*(certificate|verify)' || e2e_fail "milter.log
 [ "$(e2e_rx_count $MW_GW)" -eq 3 ] || e2e_fail "the gateway stored $(e2e_rx_count $MW_GW) messages, expected 3"
 nothing_queued "refused by the gateway"
 [ -z "$(ls -A "$W/spool")" ] || e2e_fail "files left in the spool: $(ls -A "$W/spool")"
+
+# 6. Submitted with sendmail(1): pickup and non_smtpd_milters, whose envelope comes
+#    without <angle brackets>. While the gateway is down Postfix keeps it in the maildrop;
+#    once it is back the next pickup run hands it over.
+e2e_receiver_stop $MW_GW
+printf 'From: alice@corp.e2e.test\nTo: local@open-plain.test\nSubject: [encrypt] submitted locally\n\nbody\n' >"$W/local.eml"
+e2e_ns sendmail -C "$E2E_PF_CONF" -f alice@corp.e2e.test -t <"$W/local.eml" || e2e_fail "sendmail(1) refused the message"
+e2e_wait_log 'milter-reject: END-OF-MESSAGE from localhost.*4\.4\.0 forcetls' 30 ||
+	e2e_fail "pickup: no 4.4.0 from the milter while the gateway is down"
+e2e_wait_until 10 e2e_queue_has local@open-plain.test maildrop || e2e_fail "pickup: the maildrop does not keep the message"
+e2e_receiver $MW_GW_ADDR $MW_GW_PORT --starttls --name gateway.test --auth relay:s3cret
+e2e_ns postkick -c "$E2E_PF_CONF" public pickup W || e2e_fail "postkick pickup failed"
+e2e_wait_delivered $MW_GW 4 90 || e2e_fail "the locally submitted message did not reach the gateway: $(tail -2 "$W/milter.log")"
+f=$(mw_rx_one $MW_GW local@open-plain.test) || e2e_fail "gateway: not one message for local@"
+grep -qx 'mail_from=alice@corp.e2e.test' "${f%.eml}.meta" || e2e_fail "gateway: sender of the local message: $(grep mail_from= "${f%.eml}.meta")"
+e2e_wait_until 10 nothing_left_queued || e2e_fail "the local message is still queued after the hand-off"
+[ "$(e2e_rx_count $MW_RX_PLAIN)" -eq 1 ] || e2e_fail "the local message also went to mx.plain.test"
 mw_finish
