@@ -19,20 +19,7 @@ MILTER_WORLD_ONLY=1 . "$(dirname "$0")/t-milter-outbound.sh"
 EXAMPLES=${2:-${FTLS_EXAMPLES:-}}
 
 mw_world_hook() {
-	mkdir -p "$W/spool" && chown nobody "$W/spool" && chmod 700 "$W/spool"
-	printf 's3cret\n' >"$W/relay.pass" && chown nobody "$W/relay.pass" && chmod 600 "$W/relay.pass"
-	mw_conf_set "$W/forcetls.conf" milter routing '"relay"' &&
-		mw_conf_set "$W/forcetls.conf" milter relay_gateways '[ "gateway.test:10025" ]' &&
-		mw_conf_set "$W/forcetls.conf" milter relay_ca_file "\"$W/ca/ca.pem\"" &&
-		mw_conf_set "$W/forcetls.conf" milter relay_auth_user '"relay"' &&
-		mw_conf_set "$W/forcetls.conf" milter relay_auth_password_file "\"$W/relay.pass\"" &&
-		mw_conf_set "$W/forcetls.conf" milter relay_timeout 20 &&
-		mw_conf_set "$W/forcetls.conf" milter relay_helo '"relay.forcetls.test"' &&
-		mw_conf_set "$W/forcetls.conf" milter relay_spool_dir "\"$W/spool\"" ||
-		e2e_fail "examples/forcetls.conf: a relay setting is not there"
-	chmod 644 "$W/forcetls.conf"
-	e2e_receiver_stop $MW_GW
-	e2e_receiver $MW_GW_ADDR $MW_GW_PORT --starttls --name gateway.test --auth relay:s3cret
+	mw_relay_setup '[ "gateway.test:10025" ]'
 	e2e_dns \
 		--host-record=gateway.test,$MW_GW_ADDR \
 		--host-record=mx.plain.test,127.0.0.2 \

@@ -160,6 +160,27 @@ milter_world() {
 
 mw__log_has() { grep -q -- "$2" "$E2E_WORK/$1.log" 2>/dev/null; }
 
+# mw_relay_setup GATEWAYS: relay mode in $W/forcetls.conf (call it from mw_world_hook):
+# routing "relay", relay_gateways GATEWAYS (a libconfig list), the test CA, AUTH as
+# relay:s3cret (password file owned by nobody), relay_timeout 20, relay_helo
+# relay.forcetls.test, the spool $W/spool; and the gateway restarted requiring that AUTH.
+mw_relay_setup() {
+	mkdir -p "$W/spool" && chown nobody "$W/spool" && chmod 700 "$W/spool"
+	printf 's3cret\n' >"$W/relay.pass" && chown nobody "$W/relay.pass" && chmod 600 "$W/relay.pass"
+	mw_conf_set "$W/forcetls.conf" milter routing '"relay"' &&
+		mw_conf_set "$W/forcetls.conf" milter relay_gateways "$1" &&
+		mw_conf_set "$W/forcetls.conf" milter relay_ca_file "\"$W/ca/ca.pem\"" &&
+		mw_conf_set "$W/forcetls.conf" milter relay_auth_user '"relay"' &&
+		mw_conf_set "$W/forcetls.conf" milter relay_auth_password_file "\"$W/relay.pass\"" &&
+		mw_conf_set "$W/forcetls.conf" milter relay_timeout 20 &&
+		mw_conf_set "$W/forcetls.conf" milter relay_helo '"relay.forcetls.test"' &&
+		mw_conf_set "$W/forcetls.conf" milter relay_spool_dir "\"$W/spool\"" ||
+		e2e_fail "examples/forcetls.conf: a relay setting is not there"
+	chmod 644 "$W/forcetls.conf"
+	e2e_receiver_stop $MW_GW
+	e2e_receiver $MW_GW_ADDR $MW_GW_PORT --starttls --name gateway.test --auth relay:s3cret
+}
+
 # mw_send_internal / mw_send_inbound / mw_send_gateway FROM TO [swaks args]: e2e_send from
 # that client address.
 mw_send_internal() { e2e_send "$1" "$2" --local-interface $MW_INTERNAL "${@:3}"; }

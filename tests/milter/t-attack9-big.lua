@@ -9,16 +9,7 @@ local sh, gw_start, gw_stop = G.sh, G.start, G.stop
 T.run("attack9-big", function()
 	mt.set_timeout(300)
 	local port = gw_start("normal")
-	os.execute("mkdir -p " .. T.dir .. "/spool && chown nobody " .. T.dir .. "/spool")
-	T.start([[
-  internal_networks = [ "127.0.0.0/8" ];
-  routing = "relay";
-  relay_gateways = [ "[127.0.0.1]:]] .. port .. [[" ];
-  relay_verify = false;
-  relay_timeout = 120;
-  relay_helo = "relay.attack9.test";
-  relay_spool_dir = "]] .. T.dir .. [[/spool";
-]], "forced.test\n")
+	T.start((G.conf(port):gsub("relay_timeout = 10;", "relay_timeout = 120;")), "forced.test\n")
 	local line = string.rep("y", 1022) .. "\r\n"
 	local chunk = string.rep(line, 64)
 	local body = {}
