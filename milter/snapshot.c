@@ -29,6 +29,7 @@
 #include "log.h"
 #include "snapshot.h"
 
+static const char *const tls_failure_choices[] = {"defer", "gateway", NULL};
 static const char *const level_choices[] = {
         "none", "may", "encrypt", "dane", "dane-only", "fingerprint", "verify", "secure", NULL,
 };
@@ -39,6 +40,7 @@ static const char *const mta_choices[] = {"auto", "postfix", "sendmail", NULL};
 static const cfg_def settings[] = {
         {"tables.forced_tls", CFG_STRING, "/etc/forcetls/forced-tls.table", 0, 0, 0, NULL},
         {"tables.default_level", CFG_STRING, "encrypt", 0, 0, 0, level_choices},
+        {"tables.on_tls_failure", CFG_STRING, "defer", 0, 0, 0, tls_failure_choices},
         {"milter.listen", CFG_STRING, "inet:10030@127.0.0.1", 0, 0, 0, NULL},
         {"milter.user", CFG_STRING, "forcetls", 0, 0, 0, NULL},
         {"milter.socket_owner", CFG_STRING, "", 0, 0, 0, NULL},
@@ -111,14 +113,17 @@ cfg *msnapshot_config(const msnapshot_options *o)
 	return c;
 }
 
-static tlsmaps_table *load_table(const char *path, const char *level)
+static tlsmaps_table *load_table(const char *path, const cfg *c)
 {
+	const char *level = cfg_str(c, "tables.default_level");
 	tlsmaps_options topt;
 	unsigned nerrors = 0;
 	tlsmaps_table *t;
 
 	tlsmaps_options_init(&topt);
 	tlsmaps_level_parse(level, strlen(level), &topt.default_level);
+	if (strcmp(cfg_str(c, "tables.on_tls_failure"), "gateway") == 0)
+		topt.on_tls_failure = TLSMAPS_TLSFAIL_GATEWAY;
 	topt.report = log_report;
 	if ((t = tlsmaps_load(&path, 1, &topt, &nerrors)) == NULL)
 		log_errx("%s: %u error%s; table not loaded", path, nerrors,
@@ -333,7 +338,7 @@ msnapshot *msnapshot_load(const msnapshot_options *o)
 {
 	msnapshot *s = calloc(1, sizeof(*s));
 	const cfg *c;
-	const char *fail, *level;
+	const char *fail;
 	int bad = 0;
 
 	if (s == NULL)
@@ -344,16 +349,15 @@ msnapshot *msnapshot_load(const msnapshot_options *o)
 	}
 	c = s->cfg;
 	rsnap_init(&s->rs, free_rsnap, c);
-	level = cfg_str(c, "tables.default_level");
 	s->table_path = o->table != NULL ? o->table : cfg_str(c, "tables.forced_tls");
 	s->rs.table = s->table_path;
 	rsnap_table_seen(&s->rs, s->table_path);
-	if ((s->forced = load_table(s->table_path, level)) == NULL)
+	if ((s->forced = load_table(s->table_path, c)) == NULL)
 		bad = 1;
 	else
 		s->rs.entries = tlsmaps_table_count(s->forced);
 	if (*cfg_str(c, "milter.encrypt_table") != '\0' &&
-	    (s->encrypt_table = load_table(cfg_str(c, "milter.encrypt_table"), level)) == NULL)
+	    (s->encrypt_table = load_table(cfg_str(c, "milter.encrypt_table"), c)) == NULL)
 		bad = 1;
 	if (network_table(c, "milter.internal_networks", &s->internal) < 0 ||
 	    network_table(c, "milter.gateway_networks", &s->gateway) < 0)

@@ -56,6 +56,7 @@
 
 #define DEFAULT_CONFIG "/etc/forcetls/forcetls.conf"
 
+static const char *const tls_failure_choices[] = {"defer", "gateway", NULL};
 static const char *const level_choices[] = {
         "none", "may", "encrypt", "dane", "dane-only", "fingerprint", "verify", "secure", NULL,
 };
@@ -65,6 +66,7 @@ static const char *const dns_failure_choices[] = {"tempfail", "notfound", NULL};
 static const cfg_def settings[] = {
         {"tables.forced_tls", CFG_STRING, "/etc/forcetls/forced-tls.table", 0, 0, 0, NULL},
         {"tables.default_level", CFG_STRING, "encrypt", 0, 0, 0, level_choices},
+        {"tables.on_tls_failure", CFG_STRING, "defer", 0, 0, 0, tls_failure_choices},
         {"policyd.socketmap_listen", CFG_STRING, "inet:127.0.0.1:10028", 0, 0, 0, NULL},
         {"policyd.policy_listen", CFG_STRING, "inet:127.0.0.1:10029", 0, 0, 0, NULL},
         {"policyd.map_name", CFG_STRING, "forcetls", 0, 0, 0, NULL},
@@ -221,6 +223,8 @@ static snapshot *snapshot_load(const options *o)
 	tlsmaps_options_init(&topt);
 	tlsmaps_level_parse(cfg_str(s->cfg, "tables.default_level"),
 	                    strlen(cfg_str(s->cfg, "tables.default_level")), &topt.default_level);
+	if (strcmp(cfg_str(s->cfg, "tables.on_tls_failure"), "gateway") == 0)
+		topt.on_tls_failure = TLSMAPS_TLSFAIL_GATEWAY;
 	topt.report = log_report;
 	path = table_path(o, s->cfg);
 	rsnap_table_seen(&s->rs, path);

@@ -162,9 +162,28 @@ typedef struct tlsmaps_table tlsmaps_table;
 /* Receives each diagnostic: file name, line number (0: none) and message. */
 typedef void (*tlsmaps_report_fn)(void *ctx, const char *file, unsigned line, const char *message);
 
+/*
+ * What happens when mandatory TLS to a destination fails (on_tls_failure=,
+ * SPEC section 2): Postfix defers the message, or hands it to the
+ * encryption gateway through the backup transport (Forcepoint's "backup
+ * encryption"). Only outbound domain entries (example.com, .example.com)
+ * of encrypt or stronger can ask for the gateway: Postfix picks a
+ * transport by recipient domain, never by MX address or literal next hop.
+ */
+typedef enum {
+	TLSMAPS_TLSFAIL_DEFER = 0,   /* the message stays queued (the default) */
+	TLSMAPS_TLSFAIL_GATEWAY = 1, /* the backup transport: TLS to the gateway */
+} tlsmaps_tls_failure;
+
 typedef struct {
 	tlsmaps_level default_level; /* level of entries that name none: encrypt */
-	tlsmaps_report_fn report;    /* may be NULL: diagnostics are then dropped */
+	/*
+	 * on_tls_failure of entries that name none (tables.on_tls_failure):
+	 * DEFER. GATEWAY applies only to the entries that can take it (above);
+	 * every other entry defers.
+	 */
+	tlsmaps_tls_failure on_tls_failure;
+	tlsmaps_report_fn report; /* may be NULL: diagnostics are then dropped */
 	void *report_ctx;
 } tlsmaps_options;
 
@@ -228,6 +247,16 @@ void tlsmaps_entry_network(const tlsmaps_table *t, tlsmaps_id id, tlsmaps_addr *
                            unsigned *prefix_len);
 /* For NEXTHOP entries: the port, 0 when the key has none. */
 unsigned tlsmaps_entry_port(const tlsmaps_table *t, tlsmaps_id id);
+/*
+ * The entry's on_tls_failure=, or the table's default (tlsmaps_options)
+ * when it names none and can take the gateway; DEFER for every entry that
+ * cannot (inbound-only, network, next hop, below encrypt).
+ */
+tlsmaps_tls_failure tlsmaps_entry_on_tls_failure(const tlsmaps_table *t, tlsmaps_id id);
+/* 1 when the entry set on_tls_failure= itself. */
+int tlsmaps_entry_on_tls_failure_explicit(const tlsmaps_table *t, tlsmaps_id id);
+/* "defer" or "gateway". */
+const char *tlsmaps_tls_failure_name(tlsmaps_tls_failure f);
 
 /*
  * The outbound policy text Postfix accepts after "OK" in a
@@ -305,6 +334,13 @@ typedef struct {
 	const char *key_size;            /* decimal bits; NULL or "": 0; else a number */
 	int cert_verified;               /* a client certificate the MTA verified */
 	/*
+	 * The verified certificate's subject CN (Postfix: ccert_subject and the
+	 * milter's {cert_subject}; Sendmail: the CN of its {cert_subject} DN,
+	 * tlsmaps_dn_cn()). NULL or "": none, and then an entry that checks
+	 * names (verify or secure with match=, secure without) refuses.
+	 */
+	const char *cert_cn;
+	/*
 	 * Certificate digests, as the MTA gives them (Postfix policy: ccert_
 	 * fingerprint, ccert_pubkey_fingerprint; Sendmail: {cert_md5},
 	 * {cert_fp}). NULL: the MTA did not send this one; "": no certificate.
@@ -334,10 +370,22 @@ typedef struct {
  * match decides (tlsmaps_level_rank). Below encrypt: PASS. Encrypt and
  * stronger need TLS and key_size >= min_bits; verify and secure a verified
  * certificate; fingerprint a given digest listed in match= (no digests at
- * all from the MTA: REFUSE). o may be NULL for the defaults.
+ * all from the MTA: REFUSE). verify and secure with match= also need
+ * cert_cn to match one of its names, and secure without match= the client
+ * name (match=hostname): docs/tlsmaps.5, "Inbound certificate names".
+ * o may be NULL for the defaults.
  */
 tlsmaps_verdict tlsmaps_decide_inbound(const tlsmaps_table *t, const tlsmaps_session *s,
                                        const tlsmaps_inbound_options *o, tlsmaps_inbound_result *r);
+
+/*
+ * The CN of a certificate subject DN as Sendmail gives it in {cert_subject}:
+ * "/C=DE/O=Bank/CN=mx.bank.example", xtext-encoded ("+2F" for '/'), into
+ * cn (cnlen bytes). Returns 0, or -1 with a reason in why when the DN has
+ * no CN, more than one, a CN that does not fit, or a bad encoding: a DN
+ * that could be read two ways never yields a name.
+ */
+int tlsmaps_dn_cn(const char *dn, size_t len, char *cn, size_t cnlen, char *why, size_t whylen);
 
 /* The verdict as a word: "PASS", "REFUSE", "TEMP". */
 const char *tlsmaps_verdict_name(tlsmaps_verdict v);

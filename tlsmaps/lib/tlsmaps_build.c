@@ -124,6 +124,9 @@ tlsmaps_builder *tlsmaps_builder_new(const tlsmaps_options *opts)
 		b->opts = *opts;
 	else
 		tlsmaps_options_init(&b->opts);
+	b->t->tls_failure = b->opts.on_tls_failure == TLSMAPS_TLSFAIL_GATEWAY
+	                            ? TLSMAPS_TLSFAIL_GATEWAY
+	                            : TLSMAPS_TLSFAIL_DEFER;
 	namehash_init(&b->t->names);
 	netrange_init(&b->t->net4, 4);
 	netrange_init(&b->t->net6, 6);
@@ -290,7 +293,10 @@ static void add_entry(tlsmaps_builder *b, uint16_t file, uint32_t line, const tm
 	e->level = (uint8_t)as->level;
 	e->kind = (uint8_t)key->kind;
 	e->dir = (uint8_t)as->dir;
-	e->flags = as->min_bits_set ? TM_FLAG_MIN_BITS_SET : 0;
+	e->flags = (uint8_t)((as->min_bits_set ? TM_FLAG_MIN_BITS_SET : 0) |
+	                     (as->tls_failure_set ? TM_FLAG_TLSFAIL_SET : 0) |
+	                     (as->tls_failure == TLSMAPS_TLSFAIL_GATEWAY ? TM_FLAG_TLSFAIL_GATEWAY
+	                                                                 : 0));
 	if (key->kind == TLSMAPS_KIND_NETWORK) {
 		if (as->dir & TLSMAPS_DIR_IN)
 			t->nnet_in++;
@@ -331,6 +337,15 @@ static void parse_line(tlsmaps_builder *b, uint16_t file, uint32_t line, const c
 			return;
 		}
 		as.dir = TLSMAPS_DIR_OUT;
+	}
+	if (as.tls_failure == TLSMAPS_TLSFAIL_GATEWAY && key.kind != TLSMAPS_KIND_DOMAIN &&
+	    key.kind != TLSMAPS_KIND_PARENT) {
+		add_diagf(b, file, line,
+		          "%s: on_tls_failure=gateway needs a domain key (example.com or "
+		          ".example.com): Postfix picks the backup transport by recipient domain, "
+		          "not by %s",
+		          key.text, key.kind == TLSMAPS_KIND_NETWORK ? "address" : "next hop");
+		return;
 	}
 	add_entry(b, file, line, &key, &as);
 }

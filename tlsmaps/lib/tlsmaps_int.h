@@ -24,6 +24,8 @@
 #include "netrange.h"
 
 #define TM_FLAG_MIN_BITS_SET 1u
+#define TM_FLAG_TLSFAIL_SET 2u     /* on_tls_failure= given */
+#define TM_FLAG_TLSFAIL_GATEWAY 4u /* ... and it is gateway */
 
 struct tm_entry {
 	uint32_t key;   /* arena offset of the canonical key text */
@@ -47,8 +49,9 @@ struct tlsmaps_table {
 	namehash names;
 	netrange net4;
 	netrange net6;
-	size_t nnet_in;  /* network entries visible inbound */
-	size_t nnet_out; /* ... and outbound */
+	size_t nnet_in;                  /* network entries visible inbound */
+	size_t nnet_out;                 /* ... and outbound */
+	tlsmaps_tls_failure tls_failure; /* the builder's default on_tls_failure */
 };
 
 /* A table key, parsed (tlsmaps_key.c). */
@@ -94,6 +97,8 @@ typedef struct {
 	unsigned dir;
 	unsigned min_bits;
 	int min_bits_set;
+	tlsmaps_tls_failure tls_failure;
+	int tls_failure_set;
 	size_t attrs_len;
 	char attrs[TLSMAPS_POLICY_MAX]; /* Postfix attributes, space separated */
 } tm_attrset;

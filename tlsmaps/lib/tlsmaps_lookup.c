@@ -242,6 +242,30 @@ int tlsmaps_entry_min_bits_explicit(const tlsmaps_table *t, tlsmaps_id id)
 	return (t->entries[id].flags & TM_FLAG_MIN_BITS_SET) != 0;
 }
 
+tlsmaps_tls_failure tlsmaps_entry_on_tls_failure(const tlsmaps_table *t, tlsmaps_id id)
+{
+	const struct tm_entry *e = &t->entries[id];
+
+	if (e->flags & TM_FLAG_TLSFAIL_SET)
+		return (e->flags & TM_FLAG_TLSFAIL_GATEWAY) ? TLSMAPS_TLSFAIL_GATEWAY
+		                                            : TLSMAPS_TLSFAIL_DEFER;
+	/* The default reaches only the entries that could name the gateway. */
+	if ((e->kind == TLSMAPS_KIND_DOMAIN || e->kind == TLSMAPS_KIND_PARENT) &&
+	    (e->dir & TLSMAPS_DIR_OUT) && tlsmaps_level_mandatory((tlsmaps_level)e->level))
+		return t->tls_failure;
+	return TLSMAPS_TLSFAIL_DEFER;
+}
+
+int tlsmaps_entry_on_tls_failure_explicit(const tlsmaps_table *t, tlsmaps_id id)
+{
+	return (t->entries[id].flags & TM_FLAG_TLSFAIL_SET) != 0;
+}
+
+const char *tlsmaps_tls_failure_name(tlsmaps_tls_failure f)
+{
+	return f == TLSMAPS_TLSFAIL_GATEWAY ? "gateway" : "defer";
+}
+
 const char *tlsmaps_entry_key(const tlsmaps_table *t, tlsmaps_id id)
 {
 	return t->arena + t->entries[id].key;

@@ -20,8 +20,10 @@
  *	tafile=/PATH
  *	connection_reuse=yes|no
  *
- *	forcetls's own attributes are min_bits=40..256 (default 128) and
- *	direction=in|out|both (default both). They never reach Postfix: the
+ *	forcetls's own attributes are min_bits=40..256 (default 128),
+ *	direction=in|out|both (default both) and on_tls_failure=defer|gateway
+ *	(encrypt and stronger only; gateway not with direction=in, and the
+ *	builder refuses it on keys other than domains). They never reach Postfix: the
  *	policy text drops direction= and turns min_bits above 128 into
  *	ciphers=high on a TLS level (not on none, may or dane, which do not
  *	take a mandatory cipher grade). min_bits above 128 with a ciphers=
@@ -258,6 +260,9 @@ typedef struct attr_def {
 
 #define LEVEL_BIT(l) (1u << (l))
 #define LEVELS_ALL ((1u << TLSMAPS_LEVEL_COUNT) - 1)
+#define LEVELS_MANDATORY                                                                           \
+	(LEVELS_ALL & ~(LEVEL_BIT(TLSMAPS_LEVEL_NONE) | LEVEL_BIT(TLSMAPS_LEVEL_MAY) |             \
+	                LEVEL_BIT(TLSMAPS_LEVEL_DANE)))
 #define LEVELS_CERT                                                                                \
 	(LEVEL_BIT(TLSMAPS_LEVEL_FINGERPRINT) | LEVEL_BIT(TLSMAPS_LEVEL_VERIFY) |                  \
 	 LEVEL_BIT(TLSMAPS_LEVEL_SECURE))
@@ -320,6 +325,31 @@ static int parse_direction(attr_ctx *c, const attr_tok *t)
 	return 0;
 }
 
+static int parse_tls_failure(attr_ctx *c, const attr_tok *t)
+{
+	if (eq(t->v, t->vlen, "defer"))
+		c->as->tls_failure = TLSMAPS_TLSFAIL_DEFER;
+	else if (eq(t->v, t->vlen, "gateway"))
+		c->as->tls_failure = TLSMAPS_TLSFAIL_GATEWAY;
+	else {
+		tm_why(c->why, c->whylen, "on_tls_failure=%s: expected defer or gateway",
+		       quote(c, t->v, t->vlen));
+		return -1;
+	}
+	c->as->tls_failure_set = 1;
+	return 0;
+}
+
+/* The backup transport carries outbound mail: an inbound-only entry has none. */
+static int finish_tls_failure(attr_ctx *c)
+{
+	if (c->as->tls_failure != TLSMAPS_TLSFAIL_GATEWAY || c->as->dir != TLSMAPS_DIR_IN)
+		return 0;
+	tm_why(c->why, c->whylen,
+	       "on_tls_failure=gateway applies to outbound mail, not with direction=in");
+	return -1;
+}
+
 static int finish_match(attr_ctx *c)
 {
 	const attr_tok *t = given_attr(c, "match");
@@ -371,6 +401,8 @@ static const attr_def attr_table[] = {
 	{.name = "min_bits", .levels = LEVELS_ALL, .parse = parse_min_bits,
 	 .finish = finish_min_bits},
 	{.name = "direction", .levels = LEVELS_ALL, .parse = parse_direction},
+	{.name = "on_tls_failure", .levels = LEVELS_MANDATORY, .parse = parse_tls_failure,
+	 .finish = finish_tls_failure},
 };
 #undef LIST
 /* clang-format on */
@@ -526,6 +558,8 @@ int tm_attrs_parse(const char *const *tokens, const size_t *lens, size_t ntokens
 	as->dir = TLSMAPS_DIR_BOTH;
 	as->min_bits = TLSMAPS_MIN_BITS_DEFAULT;
 	as->min_bits_set = 0;
+	as->tls_failure = TLSMAPS_TLSFAIL_DEFER;
+	as->tls_failure_set = 0;
 	as->attrs_len = 0;
 	as->attrs[0] = '\0';
 
