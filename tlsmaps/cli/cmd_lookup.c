@@ -9,12 +9,16 @@
  *	forcetls-policyd answers after "OK" (outbound), or "-" and FILE:LINE
  *	"-" when no entry matches. With --inbound the key is a client address,
  *	client hostname or sender domain, and POLICY is "LEVEL min_bits=N".
+ *	An outbound entry that hands the message to the encryption gateway when
+ *	TLS fails (on_tls_failure=gateway, tlsmaps(5)) gets a fourth column,
+ *	"on_tls_failure=gateway": forcetls's own, never sent to Postfix.
  *	No DNS is used: a domain that only address entries would catch (through
  *	its MX hosts) prints "-".
  *
  *	--json prints one JSON object per key and line instead (JSON Lines):
  *	{"key","found","policy","level","entry","direction","min_bits","file",
- *	"line"}, or {"key","error"} for a malformed key.
+ *	"line"}, outbound also "on_tls_failure" ("defer" or "gateway"), or
+ *	{"key","error"} for a malformed key.
  *
  *	Blank lines on stdin are skipped. A malformed key is reported on
  *	stderr as "tlsmaps: KEY: reason", and the others are still looked up.
@@ -59,6 +63,7 @@ static void one_key(lookup_ctx *c, const char *key, size_t len)
 	tlsmaps_query q;
 	tlsmaps_id id;
 	tlsmaps_status st;
+	tlsmaps_tls_failure backup;
 
 	if (tlsmaps_query_parse(key, len, &q, why, sizeof(why)) < 0) {
 		print_error(c, key, why);
@@ -87,9 +92,12 @@ static void one_key(lookup_ctx *c, const char *key, size_t len)
 		snprintf(policy, sizeof(policy), "%s min_bits=%u",
 		         tlsmaps_level_name(tlsmaps_entry_level(c->t, id)),
 		         tlsmaps_entry_min_bits(c->t, id));
+	backup = c->dir == TLSMAPS_DIR_OUT ? tlsmaps_entry_on_tls_failure(c->t, id)
+	                                   : TLSMAPS_TLSFAIL_DEFER;
 	if (!c->json) {
-		printf("%s\t%s\t%s:%u\n", key, policy, tlsmaps_entry_file(c->t, id),
-		       tlsmaps_entry_line(c->t, id));
+		printf("%s\t%s\t%s:%u%s\n", key, policy, tlsmaps_entry_file(c->t, id),
+		       tlsmaps_entry_line(c->t, id),
+		       backup == TLSMAPS_TLSFAIL_GATEWAY ? "\ton_tls_failure=gateway" : "");
 		return;
 	}
 	putchar('{');
@@ -102,6 +110,8 @@ static void one_key(lookup_ctx *c, const char *key, size_t len)
 	jsonw_member_uint(stdout, 0, "min_bits", tlsmaps_entry_min_bits(c->t, id));
 	jsonw_member_str(stdout, 0, "file", tlsmaps_entry_file(c->t, id));
 	jsonw_member_uint(stdout, 0, "line", tlsmaps_entry_line(c->t, id));
+	if (c->dir == TLSMAPS_DIR_OUT)
+		jsonw_member_str(stdout, 0, "on_tls_failure", tlsmaps_tls_failure_name(backup));
 	fputs("}\n", stdout);
 }
 
