@@ -1,0 +1,120 @@
+# tests/e2e/lib-ccert.sh: what the inbound certificate name tests (t-*inbound-cn.sh,
+# issue 12) share, sourced after lib.sh (the name does not start with t-, so ctest does
+# not run it): client certificates with a chosen subject, a second CA nobody trusts,
+# DNS records added to a running world, and what swaks saw at RCPT.
+
+# ccert_ca NAME: a CA of its own in $E2E_WORK/NAME (NAME/ca.pem, NAME/ca.key), which
+# no MTA of the test trusts. Prints the directory.
+ccert_ca() {
+	local d=$E2E_WORK/$1
+	mkdir -p "$d" || return 1
+	e2e__openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$d/ca.key" -out "$d/ca.pem" -days 2 -subj "/CN=forcetls e2e other CA $1" \
+		-addext basicConstraints=critical,CA:TRUE \
+		-addext keyUsage=critical,keyCertSign,cRLSign || return 1
+	echo "$d"
+}
+
+# ccert_make NAME SUBJECT [CA_DIR]: a client certificate with exactly SUBJECT (an
+# openssl -subj DN such as "/CN=mx1.bank.test" or "/O=x/CN=y"; a CN may be a wildcard)
+# and no subjectAltName, signed by the CA in CA_DIR (default the test CA, which the MTA
+# trusts). Prints the prefix of PREFIX.pem and PREFIX.key; checks that it verifies
+# against its CA.
+ccert_make() {
+	local p=$E2E_WORK/ca/$1 ca=${3:-$E2E_WORK/ca}
+	e2e__openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$p.key" -out "$p.csr" -subj "$2" || return 1
+	printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n' >"$p.ext"
+	e2e__openssl x509 -req -in "$p.csr" -CA "$ca/ca.pem" -CAkey "$ca/ca.key" \
+		-set_serial "0x$(openssl rand -hex 8)" -days 2 -out "$p.pem" -extfile "$p.ext" || return 1
+	e2e__openssl verify -CAfile "$ca/ca.pem" "$p.pem" || return 1
+	chmod 644 "$p.pem" "$p.key"
+	echo "$p"
+}
+
+# ccert_dns_add OPTS...: restart the world's dnsmasq with the options it runs with
+# (the last "--- dnsmasq" line of dns.log, which e2e_dns writes; they hold no spaces)
+# plus OPTS, e.g. --host-record=mx1.bank.test,127.0.0.90 (A and PTR, so that Postfix's
+# client name is forward-confirmed).
+ccert_dns_add() {
+	local cur
+	cur=$(sed -n 's/^--- dnsmasq //p' "$E2E_WORK/dns.log" | tail -1)
+	# shellcheck disable=SC2086 # the world's options, one word each
+	e2e_dns $cur "$@"
+}
+
+# ccert_addrs ADDR...: add the client addresses to lo in the namespace (swaks binds to
+# them with --local-interface).
+ccert_addrs() {
+	local a
+	for a in "$@"; do ip -n "$E2E_NS" addr add "$a/32" dev lo 2>/dev/null; done
+	return 0
+}
+
+# ccert_ptr ADDR NAME: the namespace's resolver maps ADDR back to NAME and NAME to ADDR.
+ccert_ptr() {
+	local got
+	got=$(timeout 10 ip netns exec "$E2E_NS" getent hosts "$1" | awk '{ print $2 }')
+	[ "$got" = "$2" ] || return 1
+	got=$(timeout 10 ip netns exec "$E2E_NS" getent ahostsv4 "$2" | awk 'NR == 1 { print $1 }')
+	[ "$got" = "$1" ]
+}
+
+# ccert_rcpt_refused CODE_ERE: the last swaks run got CODE_ERE as the reply to RCPT TO,
+# inside the TLS session (swaks marks TLS lines with ~, error replies with *).
+ccert_rcpt_refused() {
+	grep -A1 -E '^ *~> RCPT TO' "$E2E_SWAKS_LOG" | grep -Eq "^<~\* +$1 "
+}
+
+# ccert_mail_refused CODE_ERE: the same for MAIL FROM (the milter answers there).
+ccert_mail_refused() {
+	grep -A1 -E '^ *~> MAIL FROM' "$E2E_SWAKS_LOG" | grep -Eq "^<~\* +$1 "
+}
+
+# ccert_accepted_tls: the last swaks run got 250 to RCPT TO and to the end of DATA,
+# inside the TLS session.
+ccert_accepted_tls() {
+	grep -A1 -E '^ *~> RCPT TO' "$E2E_SWAKS_LOG" | grep -Eq '^<~ +250 ' &&
+		grep -A1 -E '^ *~> \.$' "$E2E_SWAKS_LOG" | grep -Eq '^<~ +250 '
+}
+
+# ccert_trusted_session ADDR: the maillog shows a trusted TLS session from ADDR (a client
+# certificate that smtpd_tls_CAfile verified).
+ccert_trusted_session() {
+	e2e__log_has "Trusted TLS connection established from [^ ]*\\[${1//./\\.}\\]"
+}
+
+# ccert_postfix_policyd POLICYD MAIN_CF TABLE: forcetls-policyd on TABLE (internal
+# networks 127.0.0.1 only: the test clients are 127.0.0.x) as check_policy_service of
+# a private Postfix configured with the lines of MAIN_CF (examples/postfix/
+# main.cf.policyd) and its commented smtpd_tls_ask_ccert and smtpd_tls_CAfile lines
+# enabled, the CA file being the test CA. Needs lib-policyd.sh and $W.
+ccert_postfix_policyd() {
+	local policyd=$1 main_cf=$2 table=$3 sm=127.0.0.1:10028 pol=127.0.0.1:10029 lines ccert
+	cat >"$W/forcetls.conf" <<'CONF'
+policyd = {
+  user = "nobody";
+  state_file = ""; # never /var/lib/forcetls
+  internal_networks = [ "127.0.0.1" ]; # the test clients are 127.0.0.x too
+  dns_servers = "127.0.0.1:53";
+  watch_table = false;
+};
+CONF
+	chmod 644 "$W/forcetls.conf" "$table"
+	e2e_spawn policyd "$policyd" --foreground --config "$W/forcetls.conf" --table "$table" \
+		--socketmap-listen "inet:$sm" --policy-listen "inet:$pol"
+	e2e_wait_listen "${pol%:*}" "${pol#*:}" 10 || e2e_fail "forcetls-policyd: policy not listening"
+	policyd_wait_log 'ready: ' 10 || e2e_fail "forcetls-policyd did not log ready"
+	mapfile -t lines < <(policyd_cf_lines "$main_cf" "inet:$sm" "inet:$pol")
+	printf '%s\n' "${lines[@]}" | grep -q "^smtpd_recipient_restrictions = check_policy_service inet:$pol," ||
+		e2e_fail "$main_cf: smtpd_recipient_restrictions does not start with check_policy_service"
+	mapfile -t ccert < <(sed -n 's/^#\(smtpd_tls_\(ask_ccert\|CAfile\) = .*\)$/\1/p' "$main_cf")
+	printf '%s\n' "${ccert[@]}" | grep -qx 'smtpd_tls_ask_ccert = yes' ||
+		e2e_fail "$main_cf: no commented '#smtpd_tls_ask_ccert = yes' line"
+	printf '%s\n' "${ccert[@]}" | grep -q '^smtpd_tls_CAfile = /' ||
+		e2e_fail "$main_cf: no commented '#smtpd_tls_CAfile = /PATH' line"
+	ccert=("${ccert[@]/#smtpd_tls_CAfile = */smtpd_tls_CAfile = $W/ca/ca.pem}")
+	e2e_postfix "${lines[@]}" "${ccert[@]}"
+	[ "$(timeout 10 postconf -c "$E2E_PF_CONF" -xh smtpd_tls_ask_ccert)" = yes ] ||
+		e2e_fail "smtpd_tls_ask_ccert is not yes in the test's main.cf"
+}
