@@ -17,7 +17,12 @@
  *	forcetls-policyd follows too. The session: the client address and
  *	name, the sender (whole, however long), {tls_version}, {cipher_bits},
  *	a verified certificate ({verify} = OK on Sendmail, else a non-empty
- *	{cert_subject}, which Postfix sends only for a verified one), the
+ *	{cert_subject}, which Postfix sends only for a verified one) and its
+ *	subject CN for verify and secure entries (docs/tlsmaps.5, "Inbound
+ *	certificate names"): Postfix's {cert_subject} is the CN, Sendmail's
+ *	the DN, whose only CN is taken, and which must agree with Sendmail's
+ *	{cn_subject} when that is sent; a DN that yields no CN gives none, so
+ *	entries that check names refuse. The
  *	digests {cert_md5} and {cert_fp} (Sendmail; Postfix's milter protocol
  *	has none, so fingerprint entries are refused here on Postfix: leave
  *	them to forcetls-policyd), {auth_authen}, internal_networks. Not for
@@ -33,7 +38,8 @@
  * DIAGNOSTICS
  *	"QUEUEID: reject: client=NAME[ADDR] sender=S reason=... level=...
  *	entry=KEY (FILE:LINE) reply=CODE XCODE", "QUEUEID: defer: ...
- *	reply=451 4.3.0", "QUEUEID: recipient R: reason; X-TLSLevel: Require".
+ *	reply=451 4.3.0", "QUEUEID: recipient R: reason; X-TLSLevel: Require",
+ *	"QUEUEID: client certificate: no CN: REASON: VALUE" (Sendmail).
  *	Client names, senders and recipients are escaped (log_safe).
  */
 #include <netinet/in.h>
@@ -128,8 +134,81 @@ static int sender_listed(const cctx *c)
 	return 0;
 }
 
-/* The session for the decision core, from the MAIL-stage macros. */
-static void session_of(SMFICTX *ctx, const cctx *c, tlsmaps_session *s)
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	                              : -1;
+}
+
+/* Sendmail's xtext ("+XX") decoded into out; 0, or -1 (bad "+", a NUL, too long). */
+static int xtext_decode(const char *s, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (; *s != '\0'; s++) {
+		char ch = *s;
+
+		if (ch == '+') {
+			if (hexval(s[1]) < 0 || hexval(s[2]) < 0)
+				return -1;
+			ch = (char)(hexval(s[1]) * 16 + hexval(s[2]));
+			s += 2;
+		}
+		if (ch == '\0' || o + 1 >= outlen)
+			return -1;
+		out[o++] = ch;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* A reason why a Sendmail certificate gives no CN, logged: the table may need one. */
+static void log_no_cn(SMFICTX *ctx, const char *what, const char *why)
+{
+	const char *q = queue_id(ctx);
+	char qid[64], safe[300];
+
+	log_safe(q, strlen(q), qid, sizeof(qid));
+	log_safe(what, strlen(what), safe, sizeof(safe));
+	log_info("%s: client certificate: no CN: %s: %s", qid, why, safe);
+}
+
+/*
+ * The client certificate's subject CN into buf, or NULL for none. Postfix's
+ * {cert_subject} is the CN; Sendmail's the xtext-encoded DN (an unknown
+ * MTA: a DN when it starts with '/'), whose one CN is taken
+ * (tlsmaps_dn_cn()). A CN holding "/X=" reads the same as one cut there,
+ * so Sendmail's {cn_subject}, the CN itself, must then agree when it is
+ * sent ("BadCertificate..." means the certificate has no usable CN).
+ */
+static const char *cert_cn_of(SMFICTX *ctx, const cctx *c, char *buf, size_t len)
+{
+	const char *subj = macro(ctx, "{cert_subject}");
+	const char *cn_subject = smfi_getsymval(ctx, "{cn_subject}");
+	char why[TLSMAPS_WHY_MAX], cn2[256];
+
+	if (*subj == '\0')
+		return NULL;
+	if (c->mta == MTA_POSTFIX || (c->mta == MTA_UNKNOWN && subj[0] != '/'))
+		return subj;
+	if (tlsmaps_dn_cn(subj, strlen(subj), buf, len, why, sizeof(why)) < 0) {
+		log_no_cn(ctx, subj, why);
+		return NULL;
+	}
+	if (cn_subject == NULL)
+		return buf;
+	if (strncmp(cn_subject, "BadCertificate", 14) == 0 ||
+	    xtext_decode(cn_subject, cn2, sizeof(cn2)) < 0 || strcmp(cn2, buf) != 0) {
+		log_no_cn(ctx, cn_subject, "{cn_subject} is not the CN of {cert_subject}");
+		return NULL;
+	}
+	return buf;
+}
+
+/* The session for the decision core, from the MAIL-stage macros; cn: room for the CN. */
+static void session_of(SMFICTX *ctx, const cctx *c, tlsmaps_session *s, char *cn, size_t cnlen)
 {
 	const char *verify = smfi_getsymval(ctx, "{verify}");
 
@@ -143,6 +222,7 @@ static void session_of(SMFICTX *ctx, const cctx *c, tlsmaps_session *s)
 	s->cert_verified = verify != NULL && *verify != '\0'
 	                           ? strcmp(verify, "OK") == 0
 	                           : *macro(ctx, "{cert_subject}") != '\0';
+	s->cert_cn = s->cert_verified ? cert_cn_of(ctx, c, cn, cnlen) : NULL;
 	s->digests[0] = smfi_getsymval(ctx, "{cert_md5}"); /* Sendmail only */
 	s->digests[1] = smfi_getsymval(ctx, "{cert_fp}");
 	s->authenticated = *macro(ctx, "{auth_authen}") != '\0';
@@ -156,11 +236,11 @@ static sfsistat inbound_check(SMFICTX *ctx, cctx *c)
 	const tlsmaps_table *t = snap->forced;
 	tlsmaps_session s;
 	tlsmaps_inbound_result v;
-	char addr[TLSMAPS_ADDR_STR_MAX] = "", name[300], from[600];
+	char addr[TLSMAPS_ADDR_STR_MAX] = "", name[300], from[600], certcn[256];
 	const char *why = v.reason; /* escaped by libtlsmaps already (tlsmaps.h) */
 	const char *cn = c->client_name != NULL ? c->client_name : "unknown";
 
-	session_of(ctx, c, &s);
+	session_of(ctx, c, &s, certcn, sizeof(certcn));
 	if (tlsmaps_decide_inbound(t, &s, &snap->inbound, &v) == TLSMAPS_VERDICT_PASS)
 		return SMFIS_CONTINUE;
 	if (c->have_addr)

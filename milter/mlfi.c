@@ -419,7 +419,7 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		smfi_setsymlist(ctx, SMFIM_CONNECT, "v j {daemon_name}");
 		smfi_setsymlist(ctx, SMFIM_ENVFROM,
 		                "{auth_authen} {tls_version} {cipher_bits} {cert_subject} {verify} "
-		                "{cert_md5} {cert_fp} i");
+		                "{cert_md5} {cert_fp} {cn_subject} i");
 		smfi_setsymlist(ctx, SMFIM_ENVRCPT, "i");
 		smfi_setsymlist(ctx, SMFIM_EOM, "i");
 	}

@@ -11,7 +11,10 @@
  *	- encryption_protocol (Postfix 3.7 sends it empty, and
  *	  encryption_keysize 0, in clear text) and encryption_keysize;
  *	- a verified certificate: Postfix sends ccert_subject only for a
- *	  trusted client certificate;
+ *	  trusted client certificate; it is the certificate's subject CN,
+ *	  which verify and secure entries check (docs/tlsmaps.5, "Inbound
+ *	  certificate names"); a trusted certificate without a CN arrives
+ *	  as none at all;
  *	- digests: ccert_fingerprint and ccert_pubkey_fingerprint (an absent
  *	  attribute is "not given", an empty one "no certificate");
  *	- authenticated: sasl_username not empty;
@@ -78,6 +81,8 @@ static void session_of(const snapshot *snap, const policy_request *r, tlsmaps_se
 	s->tls_protocol = r->encryption_protocol;
 	s->key_size = r->encryption_keysize;
 	s->cert_verified = r->ccert_subject != NULL && *r->ccert_subject != '\0';
+	/* Postfix's ccert_subject is the CN, sent only for a trusted certificate. */
+	s->cert_cn = r->ccert_subject;
 	s->digests[0] = r->ccert_fingerprint;
 	s->digests[1] = r->ccert_pubkey_fingerprint;
 	s->authenticated = r->sasl_username != NULL && *r->sasl_username != '\0';

@@ -26,6 +26,11 @@
  *	4. Below encrypt (none, may, dane): PASS. Otherwise TLS, key size >=
  *	   min_bits; verify and secure a verified certificate; fingerprint a
  *	   digest listed in match= (compared without colons, ignoring case).
+ *	   verify and secure with match=, and secure without it, also check
+ *	   the certificate's CN (tlsmaps_certname.c): match=hostname is the
+ *	   client name, nexthop the name whose lookup found the deciding
+ *	   entry (the client name or the sender's domain; none for an entry
+ *	   found by an address).
  *	   dane and dane-only ask for TLS only: a client has no TLSA records.
  *
  *	The recipient check looks the recipient's domain up among outbound
@@ -98,15 +103,22 @@ static int envelope_domain(const char *addr, size_t len, tlsmaps_query *q, char 
 	return 1;
 }
 
-/* The strictest entry so far. */
+/* The strictest entry so far, and the names a certificate check may need. */
 typedef struct {
 	const tlsmaps_table *t;
 	tlsmaps_id best;
 	int rank;
+	const char *best_name;             /* the name whose lookup found best; NULL: an address */
+	char host[TLSMAPS_NAME_MAX + 2];   /* the client name, normalized; "" when none */
+	char domain[TLSMAPS_NAME_MAX + 2]; /* the sender's domain, normalized */
 } strictest;
 
-/* st and id: a lookup's result (two statements: argument order is unspecified). */
-static void consider(strictest *m, tlsmaps_status st, tlsmaps_id id)
+/*
+ * st and id: a lookup's result (two statements: argument order is
+ * unspecified); name: what was looked up (m->host, m->domain), or NULL for
+ * an address.
+ */
+static void consider(strictest *m, tlsmaps_status st, tlsmaps_id id, const char *name)
 {
 	int rank;
 
@@ -116,6 +128,7 @@ static void consider(strictest *m, tlsmaps_status st, tlsmaps_id id)
 	if (rank > m->rank) {
 		m->best = id;
 		m->rank = rank;
+		m->best_name = name;
 	}
 }
 
@@ -145,7 +158,7 @@ static int lookup_address(const tlsmaps_session *s, strictest *m, char *why, siz
 		return -1;
 	}
 	st = tlsmaps_lookup_addr(m->t, &a, TLSMAPS_DIR_IN, &id);
-	consider(m, st, id);
+	consider(m, st, id, NULL);
 	return 0;
 }
 
@@ -167,8 +180,9 @@ static int lookup_client_name(const char *name, strictest *m, char *why, size_t 
 		       tm_quote(name, strlen(name), e, sizeof(e)));
 		return -1;
 	}
+	snprintf(m->host, sizeof(m->host), "%s", q.name);
 	st = tlsmaps_lookup_name(m->t, q.name, q.name_len, TLSMAPS_DIR_IN, &id);
-	consider(m, st, id);
+	consider(m, st, id, m->host);
 	return 0;
 }
 
@@ -183,11 +197,14 @@ static int lookup_sender(const char *sender, strictest *m, char *why, size_t why
 		return 0;
 	if ((rc = envelope_domain(sender, strlen(sender), &q, why, whylen)) <= 0)
 		return rc;
-	if (q.kind == TLSMAPS_QUERY_LITERAL_ADDR)
+	if (q.kind == TLSMAPS_QUERY_LITERAL_ADDR) {
 		st = tlsmaps_lookup_addr(m->t, &q.addr, TLSMAPS_DIR_IN, &id);
-	else
-		st = tlsmaps_lookup_name(m->t, q.name, q.name_len, TLSMAPS_DIR_IN, &id);
-	consider(m, st, id);
+		consider(m, st, id, NULL);
+		return 0;
+	}
+	snprintf(m->domain, sizeof(m->domain), "%s", q.name);
+	st = tlsmaps_lookup_name(m->t, q.name, q.name_len, TLSMAPS_DIR_IN, &id);
+	consider(m, st, id, m->domain);
 	return 0;
 }
 
@@ -241,11 +258,15 @@ static const char *fingerprint_check(const tlsmaps_table *t, tlsmaps_id id,
 	return "client certificate fingerprint not listed";
 }
 
-/* Step 4: what the strictest entry asks of the session. */
-static tlsmaps_verdict enforce(const tlsmaps_table *t, tlsmaps_id id, const tlsmaps_session *s,
-                               unsigned bits, tlsmaps_inbound_result *r)
+/* Step 4: what the strictest entry, m->best, asks of the session. */
+static tlsmaps_verdict enforce(const strictest *m, const tlsmaps_session *s, unsigned bits,
+                               tlsmaps_inbound_result *r)
 {
+	const tlsmaps_table *t = m->t;
+	tlsmaps_id id = m->best;
 	tlsmaps_level level = tlsmaps_entry_level(t, id);
+	tm_names names = {m->host[0] != '\0' ? m->host : NULL, m->best_name};
+	char w[TLSMAPS_WHY_MAX];
 	const char *why = NULL;
 
 	if (!tlsmaps_level_mandatory(level))
@@ -260,6 +281,8 @@ static tlsmaps_verdict enforce(const tlsmaps_table *t, tlsmaps_id id, const tlsm
 	} else if ((level == TLSMAPS_LEVEL_VERIFY || level == TLSMAPS_LEVEL_SECURE) &&
 	           !s->cert_verified) {
 		why = "no verified client certificate";
+	} else if (level == TLSMAPS_LEVEL_VERIFY || level == TLSMAPS_LEVEL_SECURE) {
+		why = tm_certname_check(t, id, s->cert_cn, &names, w, sizeof(w));
 	} else if (level == TLSMAPS_LEVEL_FINGERPRINT) {
 		why = fingerprint_check(t, id, s);
 	}
@@ -272,7 +295,7 @@ tlsmaps_verdict tlsmaps_decide_inbound(const tlsmaps_table *t, const tlsmaps_ses
                                        const tlsmaps_inbound_options *o, tlsmaps_inbound_result *r)
 {
 	tlsmaps_inbound_options defaults;
-	strictest m = {t, TLSMAPS_NO_ID, -1};
+	strictest m = {t, TLSMAPS_NO_ID, -1, NULL, "", ""};
 	char why[TLSMAPS_WHY_MAX] = "", q[64];
 	unsigned bits = 0;
 
@@ -301,7 +324,7 @@ tlsmaps_verdict tlsmaps_decide_inbound(const tlsmaps_table *t, const tlsmaps_ses
 	r->id = m.best;
 	if (m.best == TLSMAPS_NO_ID)
 		return verdict(r, TLSMAPS_VERDICT_PASS, "no inbound entry", "");
-	return enforce(t, m.best, s, bits, r);
+	return enforce(&m, s, bits, r);
 }
 
 /* The outbound entry for a recipient domain q: FOUND (r->id, r->domain), NOTFOUND or ERROR. */

@@ -110,4 +110,26 @@ typedef struct {
 int tm_attrs_parse(const char *const *tokens, const size_t *lens, size_t ntokens,
                    tlsmaps_level default_level, tm_attrset *as, char *why, size_t whylen);
 
+/*
+ * Inbound certificate names (tlsmaps_certname.c, docs/tlsmaps.5 "Inbound
+ * certificate names"). The names match= refers to: hostname is the
+ * client name, nexthop the name whose lookup found the deciding entry;
+ * both normalized (lowercase, no trailing dot), NULL when there is none.
+ */
+typedef struct {
+	const char *hostname;
+	const char *nexthop;
+} tm_names;
+
+/* 1 when cn matches one of the ':'-separated names of list (listlen bytes). */
+int tm_certname_match(const char *cn, const char *list, size_t listlen, const tm_names *n);
+
+/*
+ * The name check of entry id for a verified certificate with subject CN
+ * cn (NULL or "": none): NULL when it passes (also for levels other than
+ * verify and secure), else why, holding the reason.
+ */
+const char *tm_certname_check(const tlsmaps_table *t, tlsmaps_id id, const char *cn,
+                              const tm_names *n, char *why, size_t whylen);
+
 #endif /* TLSMAPS_INT_H */
