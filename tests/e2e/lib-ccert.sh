@@ -118,3 +118,14 @@ CONF
 	[ "$(timeout 10 postconf -c "$E2E_PF_CONF" -xh smtpd_tls_ask_ccert)" = yes ] ||
 		e2e_fail "smtpd_tls_ask_ccert is not yes in the test's main.cf"
 }
+
+# ccert_reason CN: the ERE of the reason= a daemon logs when it refuses a client
+# certificate named CN for its name: the CN, quoted; for "" (a certificate the MTA did
+# not verify) "no verified client certificate".
+ccert_reason() {
+	if [ -z "$1" ]; then
+		echo 'reason=no verified client certificate'
+	else
+		printf 'reason=.*"%s"' "$(sed 's/[][\.*^$()+?{}|]/\\&/g' <<<"$1")"
+	fi
+}
