@@ -60,17 +60,6 @@ ccert_ptr() {
 	[ "$got" = "$1" ]
 }
 
-# ccert_rcpt_refused CODE_ERE: the last swaks run got CODE_ERE as the reply to RCPT TO,
-# inside the TLS session (swaks marks TLS lines with ~, error replies with *).
-ccert_rcpt_refused() {
-	grep -A1 -E '^ *~> RCPT TO' "$E2E_SWAKS_LOG" | grep -Eq "^<~\* +$1 "
-}
-
-# ccert_mail_refused CODE_ERE: the same for MAIL FROM (the milter answers there).
-ccert_mail_refused() {
-	grep -A1 -E '^ *~> MAIL FROM' "$E2E_SWAKS_LOG" | grep -Eq "^<~\* +$1 "
-}
-
 # ccert_accepted_tls: the last swaks run got 250 to RCPT TO and to the end of DATA,
 # inside the TLS session.
 ccert_accepted_tls() {
@@ -128,4 +117,88 @@ ccert_reason() {
 	else
 		printf 'reason=.*"%s"' "$(sed 's/[][\.*^$()+?{}|]/\\&/g' <<<"$1")"
 	fi
+}
+
+# --- the cases: a certificate per CN, then one message per case -----------------------
+# A test sets CCERT_TO (the recipients' domain), CCERT_STAGE (RCPT: refused by
+# forcetls-policyd at RCPT TO, swaks exit 24; MAIL: by the milter at MAIL FROM, exit 23),
+# CCERT_LOG (the daemon's log) and CCERT_TABLE, and defines ccert_mta_refused ADDR RCPT
+# (the MTA's own log shows that refusal). C[KEY] is a certificate's prefix, CN[KEY] its
+# CN ("" for one the MTA does not verify); ACCEPTED holds RCPT:KEY of the accepted
+# messages, REFUSED the refused recipients.
+declare -A C CN
+ACCEPTED=()
+REFUSED=()
+CCERT_N=0
+
+# ccert_certs KEY:CN...: a certificate from the test CA for each CN, and C[other], CN
+# mx1.bank.test from a CA nobody trusts.
+ccert_certs() {
+	local spec other
+	for spec in "$@"; do
+		C[${spec%%:*}]=$(ccert_make "cn-${spec%%:*}" "/CN=${spec#*:}") ||
+			e2e_fail "cannot make the certificate CN=${spec#*:}"
+		CN[${spec%%:*}]=${spec#*:}
+	done
+	other=$(ccert_ca other-ca) || e2e_fail "cannot make the other CA"
+	C[other]=$(ccert_make cn-other /CN=mx1.bank.test "$other") || e2e_fail "cannot make the other CA's certificate"
+	CN[other]= # not verified: refused for that, whatever its name
+	! timeout 20 openssl verify -CAfile "$E2E_WORK/ca/ca.pem" "${C[other]}.pem" >/dev/null 2>&1 ||
+		e2e_fail "the other CA's certificate verifies against the test CA"
+}
+
+ccert__send() {
+	CCERT_N=$((CCERT_N + 1))
+	CCERT_RCPT=$(printf 'r%02d@%s' $CCERT_N "$CCERT_TO")
+	e2e_send "$2" "$CCERT_RCPT" --local-interface "$1" --tls --tls-cert "${C[$3]}.pem" --tls-key "${C[$3]}.key"
+}
+
+# ccert_pass ADDR SENDER KEY WHY: a message from ADDR presenting certificate KEY is
+# accepted (250 to RCPT and to the end of DATA, inside TLS).
+ccert_pass() {
+	ccert__send "$@" || e2e_fail "$4: swaks exit $?, expected 0 (accepted)"
+	ccert_accepted_tls || e2e_fail "$4: RCPT or DATA not 250 over TLS"
+	ACCEPTED+=("$CCERT_RCPT:$3")
+}
+
+# ccert_refuse ADDR SENDER KEY WHY ENTRY LINE: refused 450 4.7.0 at CCERT_STAGE, logged by
+# the daemon with reason ccert_reason and the entry ENTRY at CCERT_TABLE:LINE, and by
+# the MTA; nothing queued.
+ccert_refuse() {
+	local rc want=24
+	[ "$CCERT_STAGE" = MAIL ] && want=23
+	ccert__send "$@"
+	rc=$?
+	[ $rc -eq $want ] || e2e_fail "$4: swaks exit $rc, expected $want ($CCERT_STAGE refused)"
+	grep -A1 -E "^ *~> $CCERT_STAGE (FROM|TO)" "$E2E_SWAKS_LOG" | grep -Eq '^<~\* +450 4\.7\.0 ' ||
+		e2e_fail "$4: $CCERT_STAGE not refused 450 4.7.0 inside TLS"
+	e2e_wait_until 5 grep -Eq -- "reject: client=[^ ]*\[${1//./\\.}\] sender=<${2//./\\.}> $(ccert_reason "${CN[$3]}") .*entry=${5//./\\.} \($CCERT_TABLE:$6\)" "$CCERT_LOG" ||
+		e2e_fail "$4: ${CCERT_LOG##*/} has no reject for this reason naming $5 ($CCERT_TABLE:$6)"
+	ccert_mta_refused "$1" "$CCERT_RCPT" || e2e_fail "$4: the MTA did not log the refusal"
+	REFUSED+=("$CCERT_RCPT")
+}
+
+# ccert_outcome RX RECEIVED_ERE: RX got every accepted message and none of the refused
+# ones, each with a Received: header matching RECEIVED_ERE (CN: the certificate's CN,
+# regex-escaped, put in for @CN@); the daemon logged as many refusals as there were.
+ccert_outcome() {
+	local a to f cn n
+	e2e_wait_delivered "$1" ${#ACCEPTED[@]} 30 || e2e_fail "not all ${#ACCEPTED[@]} accepted messages were delivered"
+	[ "$(e2e_rx_count "$1")" -eq ${#ACCEPTED[@]} ] ||
+		e2e_fail "$1 has $(e2e_rx_count "$1") messages, expected ${#ACCEPTED[@]}"
+	for a in "${ACCEPTED[@]}"; do
+		to=${a%%:*}
+		cn=$(sed 's/[][\.*^$()+?{}|]/\\&/g' <<<"${CN[${a#*:}]}")
+		f=$(e2e_rx_file "$1" "$to")
+		[ -n "$f" ] && [ "$(printf '%s\n' "$f" | wc -l)" -eq 1 ] || e2e_fail "$1: not one message for $to"
+		e2e_assert_tls "$1" "$to" 2>/dev/null || e2e_fail "$to: not delivered over TLS"
+		awk '/^\r?$/ { exit } /^[ \t]/ { sub(/\r$/, ""); cur = cur $0; next }
+			{ if (cur != "") print cur; sub(/\r$/, ""); cur = $0 } END { print cur }' "$f" |
+			grep -Eq -- "${2//@CN@/$cn}" || e2e_fail "$to: no Received: header matching ${2//@CN@/$cn}"
+	done
+	for to in "${REFUSED[@]}"; do
+		[ -z "$(e2e_rx_file "$1" "$to")" ] || e2e_fail "the refused message to $to was delivered"
+	done
+	n=$(grep -c 'reject: client=' "$CCERT_LOG")
+	[ "$n" -eq ${#REFUSED[@]} ] || e2e_fail "${CCERT_LOG##*/}: expected ${#REFUSED[@]} reject lines, have $n"
 }
