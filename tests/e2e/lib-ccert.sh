@@ -161,9 +161,10 @@ ccert_pass() {
 	ACCEPTED+=("$CCERT_RCPT:$3")
 }
 
-# ccert_refuse ADDR SENDER KEY WHY ENTRY LINE: refused 450 4.7.0 at CCERT_STAGE, logged by
-# the daemon with reason ccert_reason and the entry ENTRY at CCERT_TABLE:LINE, and by
-# the MTA; nothing queued.
+# ccert_refuse ADDR SENDER KEY WHY ENTRY LINE [REASON_ERE]: refused 450 4.7.0 at
+# CCERT_STAGE, logged by the daemon with the reason REASON_ERE (default ccert_reason of
+# the certificate's CN) and the entry ENTRY at CCERT_TABLE:LINE, and by the MTA; nothing
+# queued.
 ccert_refuse() {
 	local rc want=24
 	[ "$CCERT_STAGE" = MAIL ] && want=23
@@ -172,7 +173,7 @@ ccert_refuse() {
 	[ $rc -eq $want ] || e2e_fail "$4: swaks exit $rc, expected $want ($CCERT_STAGE refused)"
 	grep -A1 -E "^ *~> $CCERT_STAGE (FROM|TO)" "$E2E_SWAKS_LOG" | grep -Eq '^<~\* +450 4\.7\.0 ' ||
 		e2e_fail "$4: $CCERT_STAGE not refused 450 4.7.0 inside TLS"
-	e2e_wait_until 5 grep -Eq -- "reject: client=[^ ]*\[${1//./\\.}\] sender=<${2//./\\.}> $(ccert_reason "${CN[$3]}") .*entry=${5//./\\.} \($CCERT_TABLE:$6\)" "$CCERT_LOG" ||
+	e2e_wait_until 5 grep -Eq -- "reject: client=[^ ]*\[${1//./\\.}\] sender=<${2//./\\.}> ${7:-$(ccert_reason "${CN[$3]}")} .*entry=${5//./\\.} \($CCERT_TABLE:$6\)" "$CCERT_LOG" ||
 		e2e_fail "$4: ${CCERT_LOG##*/} has no reject for this reason naming $5 ($CCERT_TABLE:$6)"
 	ccert_mta_refused "$1" "$CCERT_RCPT" || e2e_fail "$4: the MTA did not log the refusal"
 	REFUSED+=("$CCERT_RCPT")
