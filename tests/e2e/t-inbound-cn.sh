@@ -15,6 +15,8 @@
 #   6 partner.test  secure match=nexthop:dot-nexthop direction=in   sender domain; client
 #                                                              relay.isp.test (.94)
 #   7 127.0.0.95    verify direction=in                        client relay2.isp.test
+#   8 127.0.0.96    secure direction=in                        client secure-a.test
+#   9 127.0.0.97    verify match=gw.partner2.test:.relay.test direction=in
 # Proves, by what swaks got at RCPT (250, or 450 4.7.0), what the receiver behind
 # Postfix got, and that nothing refused was queued:
 #   - verify match=.bank.test: CN mx1.bank.test and CN *.bank.test pass; CN evil.test
@@ -22,12 +24,16 @@
 #   - secure without match= checks the client name: CN mail.secure-a.test (also in
 #     other case) and *.secure-a.test pass for mail.secure-a.test; for in.mx.secure-a.test
 #     *.secure-a.test passes (a wildcard covers several labels, Postfix's default) and the
-#     sibling mail.secure-a.test gets 450; CN evil.test gets 450; a client without a name
-#     gets 450 whatever its certificate;
+#     sibling mail.secure-a.test gets 450; CN evil.test, and mail*.secure-a.test (Postfix
+#     knows only a leading "*."), get 450; for the client secure-a.test, CN secure-a.test
+#     passes and *.secure-a.test gets 450; a client without a name gets 450 whatever its
+#     certificate;
 #   - secure match=nexthop:dot-nexthop found by the sender domain: CN partner.test and
 #     mx.partner.test pass; CN relay.isp.test (the client's own name, not listed) and
 #     evil.test get 450;
 #   - verify without match=: any trusted certificate passes (CN evil.test);
+#   - verify match=gw.partner2.test:.relay.test: CN gw.partner2.test and a.relay.test
+#     pass, sub.gw.partner2.test and relay.test get 450;
 #   - every refusal is logged by Postfix (NOQUEUE) and by the daemon with its entry's
 #     FILE:LINE; every accepted message is delivered with Postfix's "Client CN ...
 #     (verified OK)" Received: header; the queue ends empty.
@@ -53,21 +59,24 @@ cat >"$T" <<'EOF'
 127.0.0.93                          secure direction=in
 partner.test                        secure match=nexthop:dot-nexthop direction=in
 127.0.0.95                          verify direction=in
+127.0.0.96                          secure direction=in
+127.0.0.97                          verify match=gw.partner2.test:.relay.test direction=in
 EOF
 "$TLSMAPS" check "$T" >"$W/check.out" 2>&1 || e2e_fail "tlsmaps check: $(cat "$W/check.out")"
 
 # The client certificates: from the test CA (Postfix trusts it), and C[other].
 ccert_certs mx1:mx1.bank.test evil:evil.test wbank:'*.bank.test' maila:mail.secure-a.test \
 	mailA:MAIL.Secure-A.test wa:'*.secure-a.test' partner:mx.partner.test \
-	apex:partner.test isp:relay.isp.test
+	apex:partner.test isp:relay.isp.test aapex:secure-a.test partial:'mail*.secure-a.test' \
+	gw:gw.partner2.test subgw:sub.gw.partner2.test arelay:a.relay.test relay:relay.test
 
 e2e_dns --mx-host=dest.test,mx.dest.test,10 --host-record=mx.dest.test,127.0.0.3 \
 	--host-record=mx1.bank.test,127.0.0.90 --host-record=mail.secure-a.test,127.0.0.91 \
 	--host-record=in.mx.secure-a.test,127.0.0.92 --host-record=relay.isp.test,127.0.0.94 \
-	--host-record=relay2.isp.test,127.0.0.95
-ccert_addrs 127.0.0.90 127.0.0.91 127.0.0.92 127.0.0.93 127.0.0.94 127.0.0.95
+	--host-record=relay2.isp.test,127.0.0.95 --host-record=secure-a.test,127.0.0.96
+ccert_addrs 127.0.0.90 127.0.0.91 127.0.0.92 127.0.0.93 127.0.0.94 127.0.0.95 127.0.0.96 127.0.0.97
 for p in 127.0.0.90:mx1.bank.test 127.0.0.91:mail.secure-a.test \
-	127.0.0.92:in.mx.secure-a.test 127.0.0.94:relay.isp.test; do
+	127.0.0.92:in.mx.secure-a.test 127.0.0.94:relay.isp.test 127.0.0.96:secure-a.test; do
 	ccert_ptr "${p%%:*}" "${p#*:}" || e2e_fail "DNS: ${p%%:*} and ${p#*:} do not map to each other"
 done
 e2e_receiver 127.0.0.3 25 --starttls --name mx.dest.test
@@ -91,9 +100,12 @@ ccert_pass 127.0.0.91 e@elsewhere.test maila "secure, client mail.secure-a.test,
 ccert_pass 127.0.0.91 f@elsewhere.test mailA "secure, client mail.secure-a.test, CN MAIL.Secure-A.test"
 ccert_pass 127.0.0.91 g@elsewhere.test wa "secure, client mail.secure-a.test, CN *.secure-a.test"
 ccert_refuse 127.0.0.91 h@elsewhere.test evil "secure, client mail.secure-a.test, trusted CN evil.test" 127.0.0.91 3
+ccert_refuse 127.0.0.91 h2@elsewhere.test partial "secure, client mail.secure-a.test, CN mail*.secure-a.test" 127.0.0.91 3
 ccert_pass 127.0.0.92 i@elsewhere.test wa "secure, client in.mx.secure-a.test, CN *.secure-a.test"
 ccert_refuse 127.0.0.92 j@elsewhere.test maila "secure, client in.mx.secure-a.test, CN mail.secure-a.test" 127.0.0.92 4
 ccert_refuse 127.0.0.93 k@elsewhere.test maila "secure, client without a name, CN mail.secure-a.test" 127.0.0.93 5
+ccert_pass 127.0.0.96 k2@elsewhere.test aapex "secure, client secure-a.test, CN secure-a.test"
+ccert_refuse 127.0.0.96 k3@elsewhere.test wa "secure, client secure-a.test, CN *.secure-a.test" 127.0.0.96 8
 
 # 3. secure match=nexthop:dot-nexthop, found by the sender domain partner.test.
 ccert_pass 127.0.0.94 l@partner.test partner "secure match=nexthop:dot-nexthop, CN mx.partner.test"
@@ -103,6 +115,12 @@ ccert_refuse 127.0.0.94 o@partner.test evil "secure match=nexthop:dot-nexthop, t
 
 # 4. verify without match=: any trusted certificate.
 ccert_pass 127.0.0.95 p@elsewhere.test evil "verify without match=, trusted CN evil.test"
+
+# 5. verify with names of its own: a domain exactly, .domain its subdomains only.
+ccert_pass 127.0.0.97 q@elsewhere.test gw "verify match=gw.partner2.test:.relay.test, CN gw.partner2.test"
+ccert_refuse 127.0.0.97 r@elsewhere.test subgw "verify match=gw.partner2.test:.relay.test, CN sub.gw.partner2.test" 127.0.0.97 9
+ccert_pass 127.0.0.97 s@elsewhere.test arelay "verify match=gw.partner2.test:.relay.test, CN a.relay.test"
+ccert_refuse 127.0.0.97 t@elsewhere.test relay "verify match=gw.partner2.test:.relay.test, CN relay.test" 127.0.0.97 9
 
 # What Postfix delivered: every accepted message, over TLS, with the client's CN verified
 # in its Received: header, and none of the refused ones.

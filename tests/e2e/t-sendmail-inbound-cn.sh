@@ -15,7 +15,7 @@
 #   - verify match=.bank.test: CN mx1.bank.test (subject "/O=Bank/CN=mx1.bank.test")
 #     and CN *.bank.test pass; trusted CN evil.test, CN mx1.bank.test from another CA
 #     ({verify} FAIL), and a trusted certificate whose O= holds "/CN=mx1.bank.test"
-#     while its CN is evil.test (Sendmail's DN "/O=Evil/CN=mx1.bank.test/CN=evil.test")
+#     while its CN is evil.test (Sendmail 8.17: "/O=Evil\/CN=mx1.bank.test/CN=evil.test")
 #     get 450;
 #   - a trusted certificate with a slash in O= ("Foo/Bar Inc") and CN mx1.bank.test
 #     passes: Sendmail 8.17 writes such a slash "\/" (xtext "+5C/"), and the CN is the
