@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/e2e/lib-ccert.sh: what the inbound certificate name tests (t-*inbound-cn.sh,
 # issue 12) share, sourced after lib.sh (the name does not start with t-, so ctest does
 # not run it): client certificates with a chosen subject, a second CA nobody trusts,
