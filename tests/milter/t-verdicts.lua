@@ -4,7 +4,9 @@
 -- tests/golden/run-golden.sh). Each inbound session is played to the filter as
 -- Postfix or Sendmail would (connect with the client address and name, MAIL
 -- FROM with {tls_version}, {cipher_bits}, {cert_subject} for a verified
--- certificate, {cert_md5} and {cert_fp} for digests, {auth_authen}), and the
+-- certificate (cn=: Postfix's CN; dn=: Sendmail's DN with {verify}=OK, the
+-- connection then saying it is Sendmail 8.17.1.9), {cert_md5} and {cert_fp}
+-- for digests, {auth_authen}), and the
 -- filter must give the same verdict: PASS continues, REFUSE answers the
 -- inbound_reply and logs a reject line with the same entry and reason, TEMP
 -- answers a reply code and logs a defer line. Each recipient case is an
@@ -62,12 +64,21 @@ local function log_line(qid, what)
 end
 
 local function inbound(w, want)
+	-- Sendmail's dn= needs Sendmail: the v macro at connect says which MTA it is.
+	T.mta_version = w.dn and "8.17.1.9" or "Postfix 3.7.11"
 	local c = T.connect(w.addr, w.name or "unknown")
+	T.mta_version = "Postfix 3.7.11"
 	local qid = T.next_qid("V")
 	local macros = {}
+	T.ok((w.verified == "yes") == (w.cn ~= nil or w.dn ~= nil),
+		w.case .. ": verified=yes goes with cn= or dn=, and only it")
 	if w.tls and w.tls ~= "" then macros["{tls_version}"] = w.tls end
 	if w.bits then macros["{cipher_bits}"] = w.bits end
-	if w.verified == "yes" then macros["{cert_subject}"] = "client.verdicts.test" end
+	if w.verified == "yes" and w.cn then macros["{cert_subject}"] = w.cn end
+	if w.verified == "yes" and w.dn then
+		macros["{cert_subject}"] = w.dn
+		macros["{verify}"] = "OK"
+	end
 	if w.digest[1] then macros["{cert_md5}"] = w.digest[1] end
 	if w.digest[2] then macros["{cert_fp}"] = w.digest[2] end
 	if w.auth == "yes" then macros["{auth_authen}"] = "alice" end

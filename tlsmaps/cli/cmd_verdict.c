@@ -13,6 +13,11 @@
  *	addr=ADDRESS	client address		name=HOST	client name
  *	sender=ADDRESS	envelope sender		tls=PROTOCOL	"" = clear text
  *	bits=N		key size		verified=yes|no	verified certificate
+ *	cn=NAME		the certificate's subject CN, as Postfix reports it
+ *	dn=DN		the subject DN as Sendmail gives it ({cert_subject},
+ *			xtext): its CN is taken (tlsmaps_dn_cn()); a DN that
+ *			yields none gives no CN
+ *	(cn= and dn= only name the CN; verified=yes says it was verified)
  *	digest=HEX	a certificate digest the MTA gave (up to 4; "" = no cert)
  *	auth=yes|no	authenticated		internal=yes|no	internal client
  *	exempt_internal=yes|no, exempt_authenticated=yes|no (default yes)
@@ -39,8 +44,9 @@
 typedef struct {
 	tlsmaps_session s;
 	tlsmaps_inbound_options o;
-	const char *label, *rcpt;
+	const char *label, *rcpt, *dn;
 	int ndigests;
+	char dn_cn[256]; /* the CN of dn= */
 } session_words;
 
 static int hexval(char c)
@@ -81,10 +87,11 @@ static int yes(const char *v, int *out)
 static int one_word(session_words *w, const char *k, const char *v)
 {
 	tlsmaps_session *s = &w->s;
-	const char **strs[] = {&w->label,  &w->rcpt,         &s->client_address, &s->client_name,
-	                       &s->sender, &s->tls_protocol, &s->key_size};
-	static const char *const strnames[] = {"case",   "rcpt", "addr", "name",
-	                                       "sender", "tls",  "bits"};
+	const char **strs[] = {&w->label,       &w->rcpt,    &s->client_address,
+	                       &s->client_name, &s->sender,  &s->tls_protocol,
+	                       &s->key_size,    &s->cert_cn, &w->dn};
+	static const char *const strnames[] = {"case", "rcpt", "addr", "name", "sender",
+	                                       "tls",  "bits", "cn",   "dn"};
 	int *flags[] = {&s->cert_verified, &s->authenticated, &s->internal, &w->o.exempt_internal,
 	                &w->o.exempt_authenticated};
 	static const char *const flagnames[] = {"verified", "auth", "internal", "exempt_internal",
@@ -131,6 +138,14 @@ static int one_session(const tlsmaps_table *t, char *line)
 			fprintf(stderr, "tlsmaps: verdict: %s: unknown word or value\n", tok);
 			return -1;
 		}
+	}
+	if (w.dn != NULL) {
+		char why[TLSMAPS_WHY_MAX];
+
+		w.s.cert_cn = tlsmaps_dn_cn(w.dn, strlen(w.dn), w.dn_cn, sizeof(w.dn_cn), why,
+		                            sizeof(why)) == 0
+		                      ? w.dn_cn
+		                      : NULL;
 	}
 	if (w.rcpt != NULL) {
 		tlsmaps_rcpt_result r;
