@@ -17,6 +17,7 @@
 #   7 127.0.0.95    verify direction=in                        client relay2.isp.test
 #   8 127.0.0.96    secure direction=in                        client secure-a.test
 #   9 127.0.0.97    verify match=gw.partner2.test:.relay.test direction=in
+#  10 127.0.0.98    secure match=nexthop direction=in          client relay3.isp.test
 # Proves, by what swaks got at RCPT (250, or 450 4.7.0), what the receiver behind
 # Postfix got, and that nothing refused was queued:
 #   - verify match=.bank.test: CN mx1.bank.test and CN *.bank.test pass; CN evil.test
@@ -34,6 +35,8 @@
 #   - verify without match=: any trusted certificate passes (CN evil.test);
 #   - verify match=gw.partner2.test:.relay.test: CN gw.partner2.test and a.relay.test
 #     pass, sub.gw.partner2.test and relay.test get 450;
+#   - match=nexthop on an entry found by the address names nothing: CN relay3.isp.test,
+#     the client's own name, gets 450;
 #   - every refusal is logged by Postfix (NOQUEUE) and by the daemon with its entry's
 #     FILE:LINE; every accepted message is delivered with Postfix's "Client CN ...
 #     (verified OK)" Received: header; the queue ends empty.
@@ -61,6 +64,7 @@ partner.test                        secure match=nexthop:dot-nexthop direction=i
 127.0.0.95                          verify direction=in
 127.0.0.96                          secure direction=in
 127.0.0.97                          verify match=gw.partner2.test:.relay.test direction=in
+127.0.0.98                          secure match=nexthop direction=in
 EOF
 "$TLSMAPS" check "$T" >"$W/check.out" 2>&1 || e2e_fail "tlsmaps check: $(cat "$W/check.out")"
 
@@ -68,15 +72,18 @@ EOF
 ccert_certs mx1:mx1.bank.test evil:evil.test wbank:'*.bank.test' maila:mail.secure-a.test \
 	mailA:MAIL.Secure-A.test wa:'*.secure-a.test' partner:mx.partner.test \
 	apex:partner.test isp:relay.isp.test aapex:secure-a.test partial:'mail*.secure-a.test' \
-	gw:gw.partner2.test subgw:sub.gw.partner2.test arelay:a.relay.test relay:relay.test
+	gw:gw.partner2.test subgw:sub.gw.partner2.test arelay:a.relay.test relay:relay.test \
+	isp3:relay3.isp.test
 
 e2e_dns --mx-host=dest.test,mx.dest.test,10 --host-record=mx.dest.test,127.0.0.3 \
 	--host-record=mx1.bank.test,127.0.0.90 --host-record=mail.secure-a.test,127.0.0.91 \
 	--host-record=in.mx.secure-a.test,127.0.0.92 --host-record=relay.isp.test,127.0.0.94 \
-	--host-record=relay2.isp.test,127.0.0.95 --host-record=secure-a.test,127.0.0.96
-ccert_addrs 127.0.0.90 127.0.0.91 127.0.0.92 127.0.0.93 127.0.0.94 127.0.0.95 127.0.0.96 127.0.0.97
+	--host-record=relay2.isp.test,127.0.0.95 --host-record=secure-a.test,127.0.0.96 \
+	--host-record=relay3.isp.test,127.0.0.98
+ccert_addrs 127.0.0.90 127.0.0.91 127.0.0.92 127.0.0.93 127.0.0.94 127.0.0.95 127.0.0.96 \
+	127.0.0.97 127.0.0.98
 for p in 127.0.0.90:mx1.bank.test 127.0.0.91:mail.secure-a.test \
-	127.0.0.92:in.mx.secure-a.test 127.0.0.94:relay.isp.test 127.0.0.96:secure-a.test; do
+	127.0.0.92:in.mx.secure-a.test 127.0.0.94:relay.isp.test 127.0.0.96:secure-a.test 127.0.0.98:relay3.isp.test; do
 	ccert_ptr "${p%%:*}" "${p#*:}" || e2e_fail "DNS: ${p%%:*} and ${p#*:} do not map to each other"
 done
 e2e_receiver 127.0.0.3 25 --starttls --name mx.dest.test
@@ -121,6 +128,10 @@ ccert_pass 127.0.0.97 q@elsewhere.test gw "verify match=gw.partner2.test:.relay.
 ccert_refuse 127.0.0.97 r@elsewhere.test subgw "verify match=gw.partner2.test:.relay.test, CN sub.gw.partner2.test" 127.0.0.97 9
 ccert_pass 127.0.0.97 s@elsewhere.test arelay "verify match=gw.partner2.test:.relay.test, CN a.relay.test"
 ccert_refuse 127.0.0.97 t@elsewhere.test relay "verify match=gw.partner2.test:.relay.test, CN relay.test" 127.0.0.97 9
+
+# 6. nexthop on an entry found by the client address: no name found it, so nothing
+# matches, not even the client's own name.
+ccert_refuse 127.0.0.98 u@elsewhere.test isp3 "secure match=nexthop by address, CN relay3.isp.test (the client's name)" 127.0.0.98 10
 
 # What Postfix delivered: every accepted message, over TLS, with the client's CN verified
 # in its Received: header, and none of the refused ones.
