@@ -38,6 +38,8 @@ typedef struct snapshot {
 	/* Sendmail (sendmail.c): the access map answered as policyd.sendmail_map_name. */
 	const char *sendmail_map_name; /* "": not served */
 	tlsmaps_smap *smap;
+	/* transport_maps (transport.c): policyd.transport_map_name, policyd.backup_transport. */
+	const char *transport_map_name, *backup_transport;
 } snapshot;
 
 typedef struct {
