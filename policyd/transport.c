@@ -12,29 +12,32 @@
  *	with "transport_maps = socketmap:...:NAME", NAME being
  *	policyd.transport_map_name.
  *
- *	trivial-rewrite's keys (transport(5)), in order: user+ext@domain,
- *	user@domain, domain, then each parent ".domain" form (".b.c", ".c"),
- *	then "*". The answers:
+ *	The keys: Postfix's socketmap client is a pattern table
+ *	(dict_sockmap.c sets DICT_FLAG_PATTERN: "Don't look up parent domains
+ *	or network superblocks"), so of transport(5)'s search order
+ *	(user+ext@domain, user@domain, domain, ".parent" forms, "*")
+ *	trivial-rewrite sends it only the full addresses and "*" (seen in
+ *	Postfix 3.7, tests/e2e/t-backup.sh). The answers:
  *
- *	- a key with '@', and "*": NOTFOUND (forcetls decides by domain);
- *	- a domain or ".parent" key decided (tlsmaps_lookup_name, outbound;
- *	  a ".parent" key matches parent entries only) by an entry whose
+ *	- "user@domain": the domain after the last '@' decided
+ *	  (tlsmaps_lookup_name, outbound: the exact entry, else the nearest
+ *	  parent) by an entry of encrypt or stronger whose
  *	  tlsmaps_entry_on_tls_failure() is GATEWAY: "OK " backup_transport;
- *	- a key decided by another entry, when a later parent key of the same
- *	  lookup would answer the gateway: "OK :" (transport(5): keep the
- *	  transport and next hop Postfix would use without this map). So
- *	  "sub.bank.example encrypt" under ".bank.example encrypt
- *	  on_tls_failure=gateway" defers as its own entry says, instead of
- *	  falling through to the parent's backup;
- *	- anything else (no entry, an entry that defers): NOTFOUND, so the
- *	  admin's own transport maps and defaults still apply;
- *	- an address literal ("[192.0.2.7]") or "[name]": NOTFOUND (only
- *	  domain entries can take the gateway);
- *	- a key that does not parse, or a name with a port: TEMP. Postfix's
- *	  trivial-rewrite then defers the message (fail closed).
- *
- *	This relies on Postfix's default parent_domain_matches_subdomains
- *	(transport_maps not listed), under which Postfix sends ".parent" keys.
+ *	  else NOTFOUND, so the admin's own transport maps and defaults still
+ *	  apply. An address literal domain ("user@[192.0.2.7]"): NOTFOUND
+ *	  (only domain entries can take the gateway);
+ *	- "*": NOTFOUND;
+ *	- a bare "domain" or ".parent" key (postmap -q, or a map that does
+ *	  send them) answers as the static map of tlsmaps compile --format
+ *	  postfix-transport holds it: the backup transport for a key decided
+ *	  by a gateway entry (a ".parent" key matches parent entries only);
+ *	  "OK :" (transport(5): keep the default transport and next hop) for a
+ *	  key decided by another entry when a later ".parent" key would answer
+ *	  the gateway, so "sub.bank.example" under ".bank.example
+ *	  on_tls_failure=gateway" defers as its own entry says; else NOTFOUND;
+ *	- a key that does not parse, an empty domain, or a name with a port:
+ *	  TEMP. trivial-rewrite then cannot resolve the address: smtpd answers
+ *	  451 4.3.0 and queued mail is deferred (fail closed).
  * DIAGNOSTICS
  *	With policyd.log_lookups, one line per lookup, as outbound.c's:
  *	"lookup KEY (NAME): VALUE (FILE:LINE ENTRY)" or "... not found".
@@ -119,18 +122,28 @@ size_t transport_answer(policyd *d, const char *key, size_t len, char *reply, si
 	const snapshot *s = d->snap;
 	const tlsmaps_table *t = s->table;
 	char safe[TLSMAPS_KEY_MAX * 4 + 8], why[TLSMAPS_WHY_MAX];
+	const char *dom = key;
+	size_t dlen = len;
+	int address = 0;
 	tlsmaps_query q;
 	tlsmaps_id id;
 	tlsmaps_status st;
 	int n;
 
 	log_safe(key, len, safe, sizeof(safe));
-	if ((len == 1 && key[0] == '*') || memchr(key, '@', len) != NULL)
+	if (len == 1 && key[0] == '*')
 		goto notfound;
-	if (tlsmaps_query_parse(key, len, &q, why, sizeof(why)) < 0)
-		return reply_temp(d, safe, why, reply, rlen);
-	if (q.port != 0)
-		return reply_temp(d, safe, "a port in a domain key", reply, rlen);
+	for (size_t i = len; i > 0; i--)
+		if (key[i - 1] == '@') { /* an address: its domain */
+			address = 1;
+			dom = key + i;
+			dlen = len - i;
+			break;
+		}
+	if (dlen == 0 || tlsmaps_query_parse(dom, dlen, &q, why, sizeof(why)) < 0)
+		return reply_temp(d, safe, dlen == 0 ? "empty domain" : why, reply, rlen);
+	if (q.port != 0 || (address && q.kind == TLSMAPS_QUERY_PARENT))
+		return reply_temp(d, safe, "not a domain", reply, rlen);
 	if (q.kind != TLSMAPS_QUERY_NAME && q.kind != TLSMAPS_QUERY_PARENT)
 		goto notfound;
 	st = tlsmaps_lookup_name(t, q.name, q.name_len, TLSMAPS_DIR_OUT, &id);
@@ -141,7 +154,7 @@ size_t transport_answer(policyd *d, const char *key, size_t len, char *reply, si
 	}
 	if (st != TLSMAPS_FOUND)
 		goto notfound;
-	if (gateway(t, id) || later_gateway(t, q.name, q.name_len)) {
+	if (gateway(t, id) || (!address && later_gateway(t, q.name, q.name_len))) {
 		const char *value = gateway(t, id) ? s->backup_transport : ":";
 
 		if (s->log_lookups)

@@ -10,8 +10,10 @@
 # "defer", then "gateway"). For every domain of transport.expect, the
 # transport(5) lookup order (user@domain, domain, then each ".parent" form,
 # then "*"; the first key found wins) is walked with postmap -q in both the
-# static map and socketmap:inet:...:forcetls-transport: both must give the
-# expected transport. A malformed key answers TEMP (postmap -q stops with a
+# static map and socketmap:inet:...:forcetls-transport (asked only for the
+# addresses and "*", as Postfix asks a pattern table): both must give the
+# expected transport. The bare domain keys of the live map must match the
+# static map line for line. A malformed key answers TEMP (postmap -q stops with a
 # query error; Postfix's trivial-rewrite defers).
 # Exit 77 (skipped) without postmap.
 set -u
@@ -49,20 +51,25 @@ start_policyd() { # tables.on_tls_failure
 	bad "policyd did not start"
 	return 1
 }
-# walk MAP DOMAIN: what trivial-rewrite takes from MAP for a recipient at DOMAIN.
+# walk MAP DOMAIN: what trivial-rewrite takes from MAP for a recipient at DOMAIN; "-" for
+# the default transport (no key found, or ":"). A socketmap is a pattern table
+# (dict_sockmap.c), asked only for the full address and "*"; lmdb: for all the keys.
 walk() {
 	local map=$1 d=$2 key got rc
-	local keys=("user@$d" "$d")
+	local keys=("user+ext@$d" "user@$d")
 	local rest=$d
-	while [[ $rest == *.* ]]; do
-		rest=${rest#*.}
-		keys+=(".$rest")
-	done
+	if [[ $map != socketmap:* ]]; then
+		keys+=("$d")
+		while [[ $rest == *.* ]]; do
+			rest=${rest#*.}
+			keys+=(".$rest")
+		done
+	fi
 	keys+=("*")
 	for key in "${keys[@]}"; do
 		got=$(postmap -c "$work/conf" -q "$key" "$map" 2>>"$work/postmap.err")
 		rc=$?
-		[ $rc -eq 0 ] && { echo "$got"; return; }
+		[ $rc -eq 0 ] && { [ "$got" = : ] && echo - || echo "$got"; return; }
 		[ $rc -eq 1 ] || { echo "ERROR($key)"; return; }
 	done
 	echo -
@@ -90,6 +97,11 @@ for mode in defer gateway; do
 		done
 		n=$((n + 1))
 	done <transport.expect
+	while IFS=$'\t' read -r key value; do
+		[[ $key == \#* ]] && continue
+		got=$(postmap -c "$work/conf" -q "$key" "$live" 2>>"$work/postmap.err")
+		[ "$got" = "$value" ] || bad "$mode: live '$key' = '$got', the static map has '$value'"
+	done <"$work/transport.$mode"
 	if [ -s "$work/postmap.err" ]; then
 		cat "$work/postmap.err"
 		bad "$mode: postmap printed warnings"
