@@ -52,7 +52,6 @@
 #include "policyd.h"
 #include "server.h"
 #include "socketmap.h"
-#include "transport.h"
 
 #define DEFAULT_CONFIG "/etc/forcetls/forcetls.conf"
 
@@ -214,7 +213,8 @@ static snapshot *snapshot_load(const options *o)
 	if (*s->map_name == '\0' || strchr(s->map_name, ' ') != NULL ||
 	    *s->require_map_name == '\0' || strchr(s->require_map_name, ' ') != NULL ||
 	    strcmp(s->map_name, s->require_map_name) == 0) {
-		log_errx("%s: policyd.map_name, require_map_name: expected two different words",
+		log_errx("%s: policyd.map_name, policyd.require_map_name: expected two different "
+		         "words",
 		         cfg_where(s->cfg, "policyd.map_name", where, sizeof(where)));
 		goto fail;
 	}

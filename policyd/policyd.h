@@ -95,4 +95,14 @@ void sendmail_snapshot_free(snapshot *s);
 /* The socketmap reply for one key ("OK ENCR:128", "NOTFOUND ", "TEMP ..."); its length. */
 size_t sendmail_answer(policyd *d, const char *key, size_t len, char *reply, size_t rlen);
 
+/* transport.c: transport_maps (policyd.transport_map_name), the backup route. */
+#define TRANSPORT_CFG_ROWS                                                                         \
+	{"policyd.transport_map_name", CFG_STRING, "forcetls-transport", 0, 0, 0, NULL},           \
+	{                                                                                          \
+		"policyd.backup_transport", CFG_STRING, "forcetls-backup:", 0, 0, 0, NULL          \
+	}
+int transport_snapshot_load(snapshot *s); /* after the other map names: 0, or -1 logged */
+/* The socketmap reply for one key ("OK forcetls-backup:", "NOTFOUND ", "TEMP ..."); its length. */
+size_t transport_answer(policyd *d, const char *key, size_t len, char *reply, size_t rlen);
+
 #endif

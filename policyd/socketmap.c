@@ -48,7 +48,6 @@
 #include "netstring.h"
 #include "policyd.h"
 #include "socketmap.h"
-#include "transport.h"
 
 #define REPLY_MAX 100000
 

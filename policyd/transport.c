@@ -2,7 +2,7 @@
  * NAME
  *	transport.c - Postfix transport_maps: the backup route for on_tls_failure=gateway
  * SUMMARY
- *	transport_snapshot_load(), transport_answer()
+ *	transport_snapshot_load(), transport_answer() (declared in policyd.h)
  * DESCRIPTION
  *	Forcepoint's "backup encryption" (issue 12, tlsmaps(5) on_tls_failure=):
  *	mail to a destination whose entry says on_tls_failure=gateway goes
@@ -50,7 +50,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "transport.h"
+#include "policyd.h"
 
 static int one_word(const char *s)
 {

@@ -127,5 +127,15 @@ grep -qx $'bank.example\tsmtp:\\[gw.example\\]:10026' "$work/custom" || bad "--b
 [ $? -eq 2 ] || bad "--backup-transport accepted a value without ':'"
 "$tlsmaps" compile --format postfix-transport --on-tls-failure sometimes transport.tbl >/dev/null 2>&1
 [ $? -eq 2 ] || bad "--on-tls-failure accepted 'sometimes'"
+# The daemon's settings: the map name must differ from the others, the value be TRANSPORT:NEXTHOP.
+for setting in 'transport_map_name = "forcetls";' 'transport_map_name = "forcetls-require";' \
+	'transport_map_name = "two words";' 'backup_transport = "forcetls-backup";' \
+	'backup_transport = ":[gw]";'; do
+	printf 'policyd = { %s };\n' "$setting" >"$work/bad.conf"
+	out=$("$policyd" --check --config "$work/bad.conf" --table "$src/transport.tbl" 2>&1)
+	rc=$?
+	[ $rc -eq 1 ] && [[ $out == *"policyd.${setting%% *}: expected"* ]] ||
+		bad "policyd --check with $setting: exit $rc: $out"
+done
 [ $fail -eq 0 ] && echo "PASS: postfix-transport"
 exit $fail

@@ -59,6 +59,29 @@ static int backup_arg(const char *arg)
 	return -1;
 }
 
+/* The index of format in formats[], checking the options that belong to one format. */
+static int pick_format(const char *format, int no_clt, int backup, size_t *f)
+{
+	size_t nformats = sizeof(formats) / sizeof(formats[0]);
+
+	for (*f = 0; *f < nformats; (*f)++)
+		if (strcmp(format, formats[*f].name) == 0)
+			break;
+	if (*f == nformats) {
+		fprintf(stderr, "tlsmaps: unknown format \"%s\"\n", format);
+		return -1;
+	}
+	if (no_clt && formats[*f].fn != compile_sendmail_access) {
+		fputs("tlsmaps: --no-tls-clt is for --format sendmail-access\n", stderr);
+		return -1;
+	}
+	if (backup && formats[*f].fn != NULL) {
+		fputs("tlsmaps: --backup-transport is for --format postfix-transport\n", stderr);
+		return -1;
+	}
+	return 0;
+}
+
 int cmd_compile(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -73,7 +96,7 @@ int cmd_compile(int argc, char **argv)
 	tlsmaps_level level = TLSMAPS_LEVEL_ENCRYPT;
 	tlsmaps_tls_failure tlsfail = TLSMAPS_TLSFAIL_DEFER;
 	const char *format = NULL, *backup = NULL;
-	size_t f, nformats = sizeof(formats) / sizeof(formats[0]);
+	size_t f;
 	int strict = 0, no_clt = 0, opt, n;
 	tlsmaps_table *t;
 
@@ -113,21 +136,8 @@ int cmd_compile(int argc, char **argv)
 		      stderr);
 		return EXIT_USAGE;
 	}
-	for (f = 0; f < nformats; f++)
-		if (strcmp(format, formats[f].name) == 0)
-			break;
-	if (f == nformats) {
-		fprintf(stderr, "tlsmaps: unknown format \"%s\"\n", format);
+	if (pick_format(format, no_clt, backup != NULL, &f) < 0)
 		return EXIT_USAGE;
-	}
-	if (no_clt && formats[f].fn != compile_sendmail_access) {
-		fputs("tlsmaps: --no-tls-clt is for --format sendmail-access\n", stderr);
-		return EXIT_USAGE;
-	}
-	if (backup != NULL && formats[f].fn != NULL) {
-		fputs("tlsmaps: --backup-transport is for --format postfix-transport\n", stderr);
-		return EXIT_USAGE;
-	}
 	if ((t = cli_load_tlsfail(argv + optind, (size_t)(argc - optind), level, tlsfail)) == NULL)
 		return 1;
 	if (formats[f].fn == NULL)
