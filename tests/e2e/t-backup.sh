@@ -20,8 +20,11 @@
 #   f. policyd down: the queued bank.test message stays queued (trivial-rewrite's
 #      transport_maps lookup fails: 4.3.0 address resolver failure), new mail gets 451 at
 #      RCPT; policyd back and a flush: it arrives at the gateway, over TLS.
-# At the end: every accepted message is delivered (lost 0), and no receiver stored one in
-# clear (forced in clear 0).
+#   g. loop prevention: a message the gateway returns on the return port of
+#      examples/postfix/README.md (content_filter=smtp:) is tried at the MX only (TLS
+#      still required: deferred 4.7.4, queued), never sent back to the gateway.
+# At the end: every accepted message is delivered or queued (lost 0), and no receiver
+# stored one in clear (forced in clear 0).
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-policyd.sh"
@@ -82,6 +85,16 @@ while IFS= read -r l; do
 done < <(grep -Ev '^[[:space:]]*(#|$)' "$MASTER_CF")
 printf '%s\n' "${master[@]}" | grep -q "smtp_fallback_relay=\[$GW_NAME\]:10026" ||
 	e2e_fail "$MASTER_CF: forcetls-backup has no smtp_fallback_relay=[gateway.example]:10026"
+# The return port of examples/postfix/README.md (loop prevention), its address and the
+# gateway's replaced.
+README=$EXAMPLES/postfix/README.md
+while IFS= read -r l; do
+	l=${l#      }
+	l=${l/#10027 /127.0.0.25:10027 }
+	master+=("--master=${l//192.0.2.25\/32/127.0.0.9/32}")
+done < <(sed -n '/# master.cf: the gateway returns/,/^$/p' "$README" | grep -Ev '^[[:space:]]*(#|$)')
+printf '%s\n' "${master[@]}" | grep -q -- "-o content_filter=smtp:" ||
+	e2e_fail "$README: no return port with content_filter=smtp:"
 
 dns_bank_mx() { # the MX host of bank.test
 	e2e_dns --host-record=mx.plain.test,127.0.0.2 --host-record=mx.tls.test,127.0.0.3 \
@@ -195,6 +208,20 @@ e2e_assert_tls $RX_GW h@bank.test || e2e_fail "f: h@bank.test at the gateway in 
 e2e_assert_tls $RX_GW f@bank.test || e2e_fail "f: f@bank.test at the gateway in clear"
 e2e_log "f: policyd down: f@bank.test queued, new mail 451; policyd back: delivered over TLS"
 
+# --- g. loop prevention: mail the gateway returns on the README's port ----------------
+# Sent from the gateway's address to the return port: content_filter=smtp: bypasses
+# transport_maps, so it goes to bank.test's MX only (TLS still required: deferred 4.7.4)
+# and never back to the gateway.
+e2e_send gateway@gateway.test r@bank.test --server 127.0.0.25:10027 --local-interface 127.0.0.9 ||
+	e2e_fail "g: the return port did not accept the gateway's message"
+e2e_wait_deferred r@bank.test 20 '4\.7\.4' || e2e_fail "g: r@bank.test not deferred 4.7.4 at the MX"
+e2e_wait_retried r@bank.test 3 20 || e2e_fail "g: r@bank.test not retried"
+e2e_log_grep 'to=<r@bank\.test>.*relay=gateway' >/dev/null && e2e_fail "g: r@bank.test went back to the gateway"
+never_at $RX_GW r@bank.test
+count_is $RX_GW 6 "g"
+accepted=$((accepted + 1))
+e2e_log "g: returned on the README's port: r@bank.test only tried at its MX (4.7.4), never the gateway"
+
 # --- the counts ---------------------------------------------------------------------------
 delivered=0 clear=0
 for rx in $RX_PLAIN $RX_TLS $RX_GW; do
@@ -204,8 +231,8 @@ done
 queued=$(e2e_queue_count)
 lost=$((accepted - delivered - queued))
 e2e_log "accepted $accepted, delivered $delivered, queued $queued: lost $lost, forced in clear $clear"
-[ $lost -eq 0 ] && [ "$clear" -eq 0 ] && [ "$queued" -eq 0 ] ||
-	e2e_fail "lost $lost, forced in clear $clear, queued $queued (expected 0, 0, 0)"
+[ $lost -eq 0 ] && [ "$clear" -eq 0 ] && [ "$queued" -eq 1 ] && e2e_queue_has r@bank.test ||
+	e2e_fail "lost $lost, forced in clear $clear, queued $queued (expected 0, 0, 1: r@bank.test)"
 never_at $RX_PLAIN a@bank.test
 policyd_stop
 e2e_pass
