@@ -5,9 +5,9 @@
  *	forcetls-policyd [--config FILE] [--table FILE] [--socketmap-listen ADDR]
  *		[--policy-listen ADDR] [--foreground] [--check] [--version]
  * DESCRIPTION
- *	Answers smtp_tls_policy_maps over the socketmap protocol (socketmap.c,
- *	outbound.c) and SMTP access policy delegation (delegation.c,
- *	inbound.c) from the forced-TLS table, in one libevent loop.
+ *	Answers smtp_tls_policy_maps and transport_maps over the socketmap protocol
+ *	(socketmap.c, outbound.c, transport.c) and SMTP access policy delegation
+ *	(delegation.c, inbound.c) from the forced-TLS table, in one libevent loop.
  *
  *	Start: read the configuration (built-in defaults without a file), bind
  *	the listeners (or take them from systemd socket activation, names
@@ -20,10 +20,9 @@
  *	one with errors, or one the shrink guard refuses, is not installed and
  *	the old one stays. The reload thread hands a new snapshot to the loop
  *	through a pipe, and the loop swaps its pointer: a reload never stalls
- *	a reply. Listen addresses, the user and the DNS settings take effect
- *	only on restart. SIGUSR2 logs the counters. SIGTERM and SIGINT stop
- *	the daemon. SIGHUP, SIGUSR1 and SIGUSR2 are blocked from the first line
- *	of main() until the loop handles them, so one sent during start waits.
+ *	a reply. Listen addresses, the user and DNS settings take effect on restart.
+ *	SIGUSR2 logs the counters; SIGTERM and SIGINT stop the daemon. SIGHUP, SIGUSR1
+ *	and SIGUSR2 are blocked from main()'s first line until the loop takes them.
  * DIAGNOSTICS
  *	--check prints configuration and table errors and exits 1, or exits 0.
  *	Exit 1 on any start-up error.
@@ -104,6 +103,7 @@ static const cfg_def settings[] = {
         {"policyd.drain_max", CFG_INT, NULL, 1048576, 0, 16777216, NULL},
         {"policyd.connection_log_interval", CFG_INT, NULL, 10, 1, 3600, NULL},
         RELOAD_CFG_ROWS,
+        TRANSPORT_CFG_ROWS,
 };
 static const char *const own_sections[] = {"policyd", "tables", NULL};
 static const char *const other_sections[] = {"milter", "tlsmaps", NULL};
@@ -218,7 +218,7 @@ static snapshot *snapshot_load(const options *o)
 		         cfg_where(s->cfg, "policyd.map_name", where, sizeof(where)));
 		goto fail;
 	}
-	if (inbound_snapshot_load(s) < 0)
+	if (transport_snapshot_load(s) < 0 || inbound_snapshot_load(s) < 0)
 		goto fail;
 	tlsmaps_options_init(&topt);
 	tlsmaps_level_parse(cfg_str(s->cfg, "tables.default_level"),

@@ -38,6 +38,8 @@ typedef struct snapshot {
 	/* Sendmail (sendmail.c): the access map answered as policyd.sendmail_map_name. */
 	const char *sendmail_map_name; /* "": not served */
 	tlsmaps_smap *smap;
+	/* transport_maps (transport.c): policyd.transport_map_name, policyd.backup_transport. */
+	const char *transport_map_name, *backup_transport;
 } snapshot;
 
 typedef struct {
@@ -92,5 +94,15 @@ int sendmail_snapshot_load(snapshot *s); /* after s->table: 0, or -1 logged */
 void sendmail_snapshot_free(snapshot *s);
 /* The socketmap reply for one key ("OK ENCR:128", "NOTFOUND ", "TEMP ..."); its length. */
 size_t sendmail_answer(policyd *d, const char *key, size_t len, char *reply, size_t rlen);
+
+/* transport.c: transport_maps (policyd.transport_map_name), the backup route. */
+#define TRANSPORT_CFG_ROWS                                                                         \
+	{"policyd.transport_map_name", CFG_STRING, "forcetls-transport", 0, 0, 0, NULL},           \
+	{                                                                                          \
+		"policyd.backup_transport", CFG_STRING, "forcetls-backup:", 0, 0, 0, NULL          \
+	}
+int transport_snapshot_load(snapshot *s); /* after the other map names: 0, or -1 logged */
+/* The socketmap reply for one key ("OK forcetls-backup:", "NOTFOUND ", "TEMP ..."); its length. */
+size_t transport_answer(policyd *d, const char *key, size_t len, char *reply, size_t rlen);
 
 #endif

@@ -15,9 +15,11 @@
  *	    TIMEOUT <reason>   timeout
  *	    PERM <reason>      permanent failure
  *
- *	Three map names are served: policyd.map_name (the table's answer, for
+ *	Four map names are served: policyd.map_name (the table's answer, for
  *	smtp_tls_policy_maps), policyd.require_map_name (at least encrypt,
- *	for the transport that X-TLSLevel: Require selects) and
+ *	for the transport that X-TLSLevel: Require selects),
+ *	policyd.transport_map_name (transport_maps: the backup transport for
+ *	on_tls_failure=gateway, transport.c) and
  *	policyd.sendmail_map_name (when set: Sendmail's access map keys, sendmail.c;
  *	Sendmail's socket map class speaks this same protocol).
  *
@@ -122,6 +124,13 @@ static ssize_t request(conn *c, const char *buf, size_t len, int too_long, size_
 		return (ssize_t)*used;
 	}
 	name_len = (size_t)(sp - data);
+	if (name_is(data, name_len, d->snap->transport_map_name)) { /* transport.c */
+		char reply[TLSMAPS_KEY_MAX + 64];
+
+		send_reply(c, reply,
+		           transport_answer(d, sp + 1, dlen - name_len - 1, reply, sizeof(reply)));
+		return (ssize_t)*used;
+	}
 	require = name_is(data, name_len, d->snap->require_map_name);
 	if (!require && !name_is(data, name_len, d->snap->map_name)) {
 		d->stats.perm++;

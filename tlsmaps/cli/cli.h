@@ -26,6 +26,9 @@ int cmd_verdict(int argc, char **argv);
 
 /* Load tables, printing every diagnostic as "FILE:LINE: message" on stderr. */
 tlsmaps_table *cli_load(char *const *paths, size_t npaths, tlsmaps_level default_level);
+/* ... with the table's on_tls_failure default (tables.on_tls_failure, --on-tls-failure). */
+tlsmaps_table *cli_load_tlsfail(char *const *paths, size_t npaths, tlsmaps_level default_level,
+                                tlsmaps_tls_failure on_tls_failure);
 
 /* Parse --default-level; prints the error. 0 or -1. */
 int cli_level_arg(const char *arg, tlsmaps_level *level);

@@ -25,6 +25,13 @@
 /* smtp_tls_policy_maps source for postmap (lmdb:, hash:, cdb:). */
 int compile_postfix_policy(const tlsmaps_table *t, FILE *out, FILE *err);
 
+/*
+ * transport_maps source for postmap: the domains whose entry says
+ * on_tls_failure=gateway get backup ("forcetls-backup:"), as
+ * forcetls-policyd's policyd.transport_map_name answers.
+ */
+int compile_postfix_transport(const tlsmaps_table *t, const char *backup, FILE *out, FILE *err);
+
 /* A cidr: table for check_client_access (inbound address entries). */
 int compile_postfix_client_cidr(const tlsmaps_table *t, FILE *out, FILE *err);
 

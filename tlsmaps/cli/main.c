@@ -40,12 +40,19 @@ static void report(void *ctx, const char *file, unsigned line, const char *msg)
 
 tlsmaps_table *cli_load(char *const *paths, size_t npaths, tlsmaps_level default_level)
 {
+	return cli_load_tlsfail(paths, npaths, default_level, TLSMAPS_TLSFAIL_DEFER);
+}
+
+tlsmaps_table *cli_load_tlsfail(char *const *paths, size_t npaths, tlsmaps_level default_level,
+                                tlsmaps_tls_failure on_tls_failure)
+{
 	tlsmaps_options opts;
 	unsigned nerrors = 0;
 	tlsmaps_table *t;
 
 	tlsmaps_options_init(&opts);
 	opts.default_level = default_level;
+	opts.on_tls_failure = on_tls_failure;
 	opts.report = report;
 	t = tlsmaps_load((const char *const *)paths, npaths, &opts, &nerrors);
 	if (t == NULL)
