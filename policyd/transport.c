@@ -85,25 +85,7 @@ int transport_snapshot_load(snapshot *s)
 
 static int gateway(const tlsmaps_table *t, tlsmaps_id id)
 {
-	return tlsmaps_level_mandatory(tlsmaps_entry_level(t, id)) &&
-	       tlsmaps_entry_on_tls_failure(t, id) == TLSMAPS_TLSFAIL_GATEWAY;
-}
-
-/* 1 when a parent key Postfix asks after name (".b.c", ".c" for "a.b.c") answers the gateway. */
-static int later_gateway(const tlsmaps_table *t, const char *name, size_t len)
-{
-	size_t i = name[0] == '.' ? 1 : 0;
-	tlsmaps_id id;
-
-	for (; i < len; i++) {
-		if (name[i] != '.' || i + 1 >= len)
-			continue;
-		if (tlsmaps_lookup_name(t, name + i, len - i, TLSMAPS_DIR_OUT, &id) ==
-		            TLSMAPS_FOUND &&
-		    gateway(t, id))
-			return 1;
-	}
-	return 0;
+	return tlsmaps_entry_on_tls_failure(t, id) == TLSMAPS_TLSFAIL_GATEWAY;
 }
 
 static size_t reply_temp(policyd *d, const char *safe, const char *why, char *reply, size_t rlen)
@@ -154,7 +136,7 @@ size_t transport_answer(policyd *d, const char *key, size_t len, char *reply, si
 	}
 	if (st != TLSMAPS_FOUND)
 		goto notfound;
-	if (gateway(t, id) || (!address && later_gateway(t, q.name, q.name_len))) {
+	if (gateway(t, id) || (!address && tlsmaps_backup_parent(t, q.name, q.name_len))) {
 		const char *value = gateway(t, id) ? s->backup_transport : ":";
 
 		if (s->log_lookups)

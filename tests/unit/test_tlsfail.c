@@ -96,6 +96,27 @@ static void test_not_in_policy_text(void **state)
 	tlsmaps_table_free(t);
 }
 
+/* A deferring entry under a gateway parent: the transport map must answer ":" for it. */
+static void test_backup_parent(void **state)
+{
+	tlsmaps_table *t = build_table("parent.map",
+	                               ".bank.example encrypt on_tls_failure=gateway\n"
+	                               "sub.bank.example encrypt\n"
+	                               "other.example encrypt\n",
+	                               NULL, NULL, NULL);
+
+	(void)state;
+	assert_non_null(t);
+	assert_true(tlsmaps_backup_parent(t, "sub.bank.example", 16));
+	assert_true(tlsmaps_backup_parent(t, "a.sub.bank.example", 18));
+	assert_true(tlsmaps_backup_parent(t, ".sub.bank.example", 17));
+	assert_false(tlsmaps_backup_parent(t, "bank.example", 12)); /* ".example": nothing */
+	assert_false(tlsmaps_backup_parent(t, "other.example", 13));
+	assert_false(tlsmaps_backup_parent(t, ".bank.example", 13));
+	assert_false(tlsmaps_backup_parent(t, "", 0));
+	tlsmaps_table_free(t);
+}
+
 static void expect_error(const char *line, const char *word)
 {
 	struct diags d;
@@ -131,10 +152,9 @@ static void test_errors(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_default_defer),
-	        cmocka_unit_test(test_default_gateway),
-	        cmocka_unit_test(test_not_in_policy_text),
-	        cmocka_unit_test(test_errors),
+	        cmocka_unit_test(test_default_defer),      cmocka_unit_test(test_default_gateway),
+	        cmocka_unit_test(test_not_in_policy_text), cmocka_unit_test(test_errors),
+	        cmocka_unit_test(test_backup_parent),
 	};
 
 	unit_select(argc, argv);

@@ -128,23 +128,7 @@ int compile_postfix_policy(const tlsmaps_table *t, FILE *out, FILE *err)
 
 static int gateway(const tlsmaps_table *t, tlsmaps_id id)
 {
-	return tlsmaps_level_mandatory(tlsmaps_entry_level(t, id)) &&
-	       tlsmaps_entry_on_tls_failure(t, id) == TLSMAPS_TLSFAIL_GATEWAY;
-}
-
-/* 1 when a ".parent" key Postfix asks after key answers the gateway (policyd/transport.c). */
-static int later_gateway(const tlsmaps_table *t, const char *key)
-{
-	size_t len = strlen(key);
-	tlsmaps_id id;
-
-	for (size_t i = key[0] == '.' ? 1 : 0; i + 1 < len; i++)
-		if (key[i] == '.' &&
-		    tlsmaps_lookup_name(t, key + i, len - i, TLSMAPS_DIR_OUT, &id) ==
-		            TLSMAPS_FOUND &&
-		    gateway(t, id))
-			return 1;
-	return 0;
+	return tlsmaps_entry_on_tls_failure(t, id) == TLSMAPS_TLSFAIL_GATEWAY;
 }
 
 int compile_postfix_transport(const tlsmaps_table *t, const char *backup, FILE *out, FILE *err)
@@ -167,7 +151,7 @@ int compile_postfix_transport(const tlsmaps_table *t, const char *backup, FILE *
 			continue;
 		if (gateway(t, id))
 			fprintf(out, "%s\t%s\n", key, backup);
-		else if (later_gateway(t, key))
+		else if (tlsmaps_backup_parent(t, key, strlen(key)))
 			fprintf(out, "%s\t:\n", key);
 	}
 	return finish(out, err, 0);

@@ -257,6 +257,14 @@ tlsmaps_tls_failure tlsmaps_entry_on_tls_failure(const tlsmaps_table *t, tlsmaps
 int tlsmaps_entry_on_tls_failure_explicit(const tlsmaps_table *t, tlsmaps_id id);
 /* "defer" or "gateway". */
 const char *tlsmaps_tls_failure_name(tlsmaps_tls_failure f);
+/*
+ * 1 when a parent form of name (".b.c", then ".c" for "a.b.c" or ".a.b.c";
+ * name normalized, len bytes) finds an outbound entry that asks for the
+ * gateway. The transport map answers ":" (Postfix's default transport)
+ * for a deferring entry under such a parent, so that a static map's later
+ * ".parent" lookup cannot send it to the backup.
+ */
+int tlsmaps_backup_parent(const tlsmaps_table *t, const char *name, size_t len);
 
 /*
  * The outbound policy text Postfix accepts after "OK" in a

@@ -266,6 +266,19 @@ const char *tlsmaps_tls_failure_name(tlsmaps_tls_failure f)
 	return f == TLSMAPS_TLSFAIL_GATEWAY ? "gateway" : "defer";
 }
 
+int tlsmaps_backup_parent(const tlsmaps_table *t, const char *name, size_t len)
+{
+	tlsmaps_id id;
+
+	for (size_t i = len > 0 && name[0] == '.' ? 1 : 0; i + 1 < len; i++)
+		if (name[i] == '.' &&
+		    tlsmaps_lookup_name(t, name + i, len - i, TLSMAPS_DIR_OUT, &id) ==
+		            TLSMAPS_FOUND &&
+		    tlsmaps_entry_on_tls_failure(t, id) == TLSMAPS_TLSFAIL_GATEWAY)
+			return 1;
+	return 0;
+}
+
 const char *tlsmaps_entry_key(const tlsmaps_table *t, tlsmaps_id id)
 {
 	return t->arena + t->entries[id].key;
