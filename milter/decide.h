@@ -20,6 +20,10 @@
  *	  decrypt trigger (inbound PGP/MIME, S/MIME, or a decrypt pattern),
  *	  after the X-TLSLevel header, so that Postfix's milter_header_checks
  *	  sees the trigger last and routes to the gateway (the last FILTER wins);
+ *	- delete every copy of the backup header (X-TLS-Backup), whatever the
+ *	  direction, and insert one right after X-TLSLevel (index 1) when
+ *	  decide_backup() says so (decide_backup.c): outbound Postfix mail
+ *	  whose every forced recipient backs up to the gateway;
  *	- delete TLS-Required (RFC 8689) headers on forced mail and on mail
  *	  from untrusted clients;
  *	- on the gateway's failure header: on_encrypt_failure (tls, hold,
