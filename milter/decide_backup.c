@@ -43,14 +43,13 @@
 int decide_backup(const decide_config *c, const msg_state *m, int trusted, const char **why)
 {
 	*why = NULL;
+	/* nbackup > 0: a recipient is forced, so X-TLSLevel is Require from the table */
 	if (c->backup.name[0] == '\0' || m->dir != DIR_OUTBOUND || m->nbackup == 0)
 		return 0;
 	if (m->mta != MTA_POSTFIX)
 		*why = "no (the MTA cannot route on a header)";
 	else if (c->relay && m->flagged)
 		*why = "no (relay mode hands the message to the gateway)";
-	else if (!m->forced)
-		*why = "no (no recipient forced)";
 	else if (trusted)
 		*why = "no (a trusted Require header: it defers as asked)";
 	else if (m->nbackup != m->nforced)
