@@ -27,6 +27,9 @@
  *	  gateway returned it).
  *	- The inbound check and the forced recipients are not decided here:
  *	  libtlsmaps's decision core answers them for both daemons.
+ *	- Backup encryption (the backup header) is decide_backup.c's; its
+ *	  copies on a message are deleted here, in every direction, before
+ *	  X-TLSLevel is inserted, and its own copy goes right after it.
  *	- tls_header and its two values are checked like the other header
  *	  settings: a field name, values without CR, LF or surrounding space,
  *	  nothing cut to fit, and Require and Try different (they compare
@@ -129,6 +132,8 @@ hdr_kind decide_header_kind(const decide_config *c, const char *name)
 		return H_SUBJECT;
 	if (strcasecmp(name, "Content-Type") == 0)
 		return H_CONTENT_TYPE;
+	if (c->backup.name[0] != '\0' && strcasecmp(name, c->backup.name) == 0)
+		return H_BACKUP;
 	return H_OTHER;
 }
 
@@ -489,10 +494,15 @@ void decide_message(const decide_config *c, const msg_state *m, decision *d)
 	/* X-TLSLevel: exactly one, first; never downgraded; none inbound. */
 	level = tls_level(c, m, failed, &why);
 	delete_all(d, m, H_TLSLEVEL, c->tls_header);
+	delete_all(d, m, H_BACKUP, c->backup.name); /* only the milter's own counts */
 	if (level != NULL) {
 		push(d, ACT_INSERT_FIRST, c->tls_header, 0, level);
 		say(d, " tls=%s (%s)", level, why);
 	}
+	if (decide_backup(c, m, trusted_require(c, m), &why)) /* right after X-TLSLevel */
+		push(d, ACT_INSERT_FIRST, c->backup.name, 1, c->backup.value);
+	if (why != NULL)
+		say(d, " backup=%s%s", why, "");
 
 	/* Trigger headers never survive: spoofed, or the gateway's own (a loop). */
 	delete_all(d, m, H_ENCRYPT, c->encrypt.name);

@@ -20,6 +20,10 @@
  *	  decrypt trigger (inbound PGP/MIME, S/MIME, or a decrypt pattern),
  *	  after the X-TLSLevel header, so that Postfix's milter_header_checks
  *	  sees the trigger last and routes to the gateway (the last FILTER wins);
+ *	- delete every copy of the backup header (X-TLS-Backup), whatever the
+ *	  direction, and insert one right after X-TLSLevel (index 1) when
+ *	  decide_backup() says so (decide_backup.c): outbound Postfix mail
+ *	  whose every forced recipient backs up to the gateway;
  *	- delete TLS-Required (RFC 8689) headers on forced mail and on mail
  *	  from untrusted clients;
  *	- on the gateway's failure header: on_encrypt_failure (tls, hold,
@@ -91,6 +95,7 @@ typedef struct {
 	int strip_subject_tag;
 	int remove_tls_required; /* always 1; a setting for the record */
 	int relay;               /* routing = "relay": the milter hands flagged mail over */
+	hdr_spec backup;         /* X-TLS-Backup: gateway (decide_backup.c) */
 } decide_config;
 
 /* Which header a name is, for the message state. */
@@ -104,11 +109,12 @@ typedef enum {
 	H_TLS_REQUIRED,
 	H_SUBJECT,
 	H_CONTENT_TYPE,
+	H_BACKUP, /* the backup header: only the milter's own counts */
 	H_KIND_COUNT
 } hdr_kind;
 
 #define MSG_MAX_SEEN 64  /* headers of interest kept per kind; the rest are counted */
-#define MSG_MAX_NAMES 16 /* distinct names of interest (at most 11 with any config) */
+#define MSG_MAX_NAMES 16 /* distinct names of interest (at most 12 with any config) */
 
 typedef struct {
 	char name[128];  /* as the message spelled it (for deletion by name) */
@@ -172,12 +178,13 @@ typedef struct {
 	mta_kind mta;
 	unsigned nrcpt;   /* recipients seen (outbound and gateway mail) */
 	unsigned nforced; /* of them, forced by the table (or not parseable) */
+	unsigned nbackup; /* of the forced, those whose entry says on_tls_failure=gateway */
 } msg_state;
 
 /* An action for mlfi.c to carry out, in this order. */
 typedef enum {
 	ACT_DELETE,       /* smfi_chgheader(name, index, NULL) */
-	ACT_INSERT_FIRST, /* smfi_insheader(0, name, value) */
+	ACT_INSERT_FIRST, /* smfi_insheader(index, name, value): 0 first, 1 right after */
 	ACT_ADD,          /* smfi_addheader(name, value) (after every other) */
 	ACT_CHANGE,       /* smfi_chgheader(name, index, value) */
 	ACT_QUARANTINE,   /* smfi_quarantine(value) */
@@ -225,5 +232,16 @@ int decide_encrypted_content(const char *content_type);
  */
 int decide_tls_header(decide_config *c, const char *name, const char *require, const char *try,
                       char *why, size_t whylen);
+
+/*
+ * Backup encryption (decide_backup.c): does this message get the backup
+ * header (milter.backup_header) right after X-TLSLevel? 1 yes, 0 no; *why
+ * says why for the summary, or is NULL when no forced recipient asked for
+ * it. trusted: a trusted Require header was on the message.
+ */
+int decide_backup(const decide_config *c, const msg_state *m, int trusted, const char **why);
+
+/* The backup header's name must differ from every other header setting. 0, or -1 with why. */
+int decide_backup_check(const decide_config *c, char *why, size_t whylen);
 
 #endif /* MILTER_DECIDE_H */

@@ -33,7 +33,9 @@
  *	RCPT: tlsmaps_decide_recipient() on each recipient of outbound and
  *	gateway mail: FORCED, and ERROR (a domain that cannot be parsed, such
  *	as a bad U-label), both make the message's X-TLSLevel Require; the
- *	error is logged. encrypt_table is asked the same way. Relay mode keeps
+ *	error is logged. A forced recipient whose entry says
+ *	on_tls_failure=gateway is counted for backup encryption
+ *	(decide_backup.c). encrypt_table is asked the same way. Relay mode keeps
  *	every recipient in the message's copy (msgcopy.h).
  * DIAGNOSTICS
  *	"QUEUEID: reject: client=NAME[ADDR] sender=S reason=... level=...
@@ -326,6 +328,8 @@ static void recipient_forced(SMFICTX *ctx, cctx *c, const char *rcpt)
 		return;
 	case TLSMAPS_RCPT_FORCED:
 		c->m->nforced++;
+		if (tlsmaps_entry_on_tls_failure(t, r.id) == TLSMAPS_TLSFAIL_GATEWAY)
+			c->m->nbackup++; /* backup encryption (decide_backup.c) */
 		if (!c->m->forced)
 			snprintf(c->m->forced_by, sizeof(c->m->forced_by), "rcpt %s: %s %s:%u",
 			         r.domain, tlsmaps_entry_key(t, r.id), tlsmaps_entry_file(t, r.id),

@@ -270,7 +270,7 @@ static int apply(SMFICTX *ctx, cctx *c, const action *a, sfsistat *rc)
 			r = smfi_chgheader(ctx, (char *)a->name, (int)(a->index - k), NULL);
 		break;
 	case ACT_INSERT_FIRST:
-		r = smfi_insheader(ctx, 0, (char *)a->name, (char *)a->value);
+		r = smfi_insheader(ctx, (int)a->index, (char *)a->name, (char *)a->value);
 		break;
 	case ACT_ADD:
 		r = smfi_addheader(ctx, (char *)a->name, (char *)a->value);

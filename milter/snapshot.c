@@ -58,6 +58,7 @@ static const cfg_def settings[] = {
         {"milter.decrypt_header", CFG_STRING, "X-Decrypt: yes", 0, 0, 0, NULL},
         {"milter.decrypt_success_header", CFG_STRING, "X-Decrypt-Status: success", 0, 0, 0, NULL},
         {"milter.decrypt_failure_header", CFG_STRING, "X-Decrypt-Status: failure", 0, 0, 0, NULL},
+        {"milter.backup_header", CFG_STRING, "X-TLS-Backup: gateway", 0, 0, 0, NULL},
         {"milter.subject_tag", CFG_STRING, "^\\s*\\[(encrypt|secure)\\]", 0, 0, 0, NULL},
         {"milter.strip_subject_tag", CFG_BOOL, NULL, 0, 0, 0, NULL},
         {"milter.header_patterns", CFG_LIST, "", 0, 0, 0, NULL},
@@ -158,6 +159,20 @@ static int header_setting(const cfg *c, const char *path, hdr_spec *h)
 	if (hdr_spec_parse(cfg_str(c, path), h) < 0) {
 		log_errx("%s: %s: \"%s\": expected \"Name: value\"",
 		         cfg_where(c, path, where, sizeof(where)), path, cfg_str(c, path));
+		return -1;
+	}
+	return 0;
+}
+
+/* backup_header: "Name: value", a name no other header setting has. */
+static int backup_setting(const cfg *c, decide_config *dc)
+{
+	char why[256], where[PATH_MAX + 16];
+
+	if (header_setting(c, "milter.backup_header", &dc->backup) < 0)
+		return -1;
+	if (decide_backup_check(dc, why, sizeof(why)) < 0) {
+		log_errx("%s: %s", cfg_where(c, "milter.backup_header", where, sizeof(where)), why);
 		return -1;
 	}
 	return 0;
@@ -373,7 +388,8 @@ msnapshot *msnapshot_load(const msnapshot_options *o)
 	    header_setting(c, "milter.encrypt_failure_header", &s->dc.encrypt_failure) < 0 ||
 	    header_setting(c, "milter.decrypt_header", &s->dc.decrypt) < 0 ||
 	    header_setting(c, "milter.decrypt_success_header", &s->dc.decrypt_success) < 0 ||
-	    header_setting(c, "milter.decrypt_failure_header", &s->dc.decrypt_failure) < 0)
+	    header_setting(c, "milter.decrypt_failure_header", &s->dc.decrypt_failure) < 0 ||
+	    backup_setting(c, &s->dc) < 0)
 		bad = 1;
 	fail = cfg_str(c, "milter.on_encrypt_failure");
 	s->dc.on_encrypt_failure = strcmp(fail, "hold") == 0     ? ON_FAIL_HOLD

@@ -8,7 +8,9 @@
  *	gateway return path (success kept, failure: tls, hold, reject, pass;
  *	every status copy counts, unknown values fail),
  *	TLS-Required removal, subject tag stripping. Also the tls_header
- *	settings and decide_encrypted_content(). (The inbound check is
+ *	settings and decide_encrypted_content(). Backup encryption
+ *	(decide_backup.c): the backup header's place and every case without
+ *	it. (The inbound check is
  *	libtlsmaps's: tests/unit/test_core.c.)
  */
 #include <setjmp.h>
@@ -502,6 +504,108 @@ static void test_sendmail_require_held(void **state)
 		}
 }
 
+/* A backup-eligible outbound message: every forced recipient backs up to the gateway. */
+static msg_state backup_state(void)
+{
+	msg_state m;
+
+	memset(&m, 0, sizeof(m));
+	m.mta = MTA_POSTFIX;
+	m.dir = DIR_OUTBOUND;
+	m.forced = 1;
+	m.nrcpt = 3;
+	m.nforced = m.nbackup = 2;
+	strcpy(m.forced_by, "rcpt bank.test");
+	return m;
+}
+
+/*
+ * Backup encryption (decide_backup.c): the order Postfix's milter_header_checks
+ * need (copies deleted first, X-TLSLevel, the backup header at index 1, the
+ * trigger last), and every case that gives no header.
+ */
+static void test_backup_header(void **state)
+{
+	decide_config c = conf();
+	msg_state m = backup_state();
+	decision d;
+	const char *want[] = {"D:X-TLS-Backup:2", "D:x-tls-backup:1", "I:X-TLSLevel:Require",
+	                      "I:X-TLS-Backup:gateway", "A:X-Encrypt:yes"};
+	const char *plain[] = {"I:X-TLSLevel:Require"};
+
+	(void)state;
+	hdr_spec_parse("X-TLS-Backup: gateway", &c.backup);
+	note(&c, &m, "x-tls-backup", 1, "gateway");
+	note(&c, &m, "X-TLS-Backup", 2, "=?utf-8?q?gateway?=");
+	m.flagged = 1;
+	strcpy(m.flagged_by, "subject_tag");
+	decide_message(&c, &m, &d);
+	expect(&d, want, 5);
+	assert_int_equal(d.a[3].index, 1);
+	assert_int_equal(d.a[2].index, 0);
+	assert_non_null(strstr(d.summary, "backup=gateway"));
+
+	/* One forced recipient defers (or could not be parsed): no header. */
+	m = backup_state();
+	m.nbackup = 1;
+	decide_message(&c, &m, &d);
+	expect(&d, plain, 1);
+	assert_non_null(strstr(d.summary, "backup=no (a forced recipient defers)"));
+	/* Sendmail, and an MTA that did not say. */
+	m = backup_state();
+	m.mta = MTA_SENDMAIL;
+	decide_message(&c, &m, &d);
+	expect(&d, plain, 1);
+	m.mta = MTA_UNKNOWN;
+	decide_message(&c, &m, &d);
+	expect(&d, plain, 1);
+	/* Relay mode: flagged mail is handed over (no header), other mail gets it. */
+	m = backup_state();
+	c.relay = 1;
+	decide_message(&c, &m, &d);
+	assert_int_equal(d.n, 2);
+	m.flagged = 1;
+	decide_message(&c, &m, &d);
+	assert_true(d.n == 2 && d.a[1].kind == ACT_ADD); /* X-TLSLevel, the trigger */
+	assert_non_null(strstr(d.summary, "backup=no (relay mode"));
+	c.relay = 0;
+	/* A trusted Require header, the gateway's mail, inbound mail. */
+	m = backup_state();
+	note(&c, &m, "X-TLSLevel", 1, "Require");
+	decide_message(&c, &m, &d);
+	assert_int_equal(d.n, 2); /* the old copy deleted, Require inserted */
+	m = backup_state();
+	m.dir = DIR_GATEWAY;
+	decide_message(&c, &m, &d);
+	expect(&d, plain, 1);
+	m.dir = DIR_INBOUND;
+	decide_message(&c, &m, &d);
+	assert_int_equal(d.n, 0);
+	/* No backup_header configured (an older caller): never. */
+	memset(&c.backup, 0, sizeof(c.backup));
+	m = backup_state();
+	decide_message(&c, &m, &d);
+	expect(&d, plain, 1);
+}
+
+/* backup_header's name must not be one the milter already reads or writes. */
+static void test_backup_check(void **state)
+{
+	decide_config c = conf();
+	char why[256];
+
+	(void)state;
+	hdr_spec_parse("X-TLS-Backup: gateway", &c.backup);
+	assert_int_equal(decide_backup_check(&c, why, sizeof(why)), 0);
+	hdr_spec_parse("x-tlslevel: gateway", &c.backup);
+	assert_int_equal(decide_backup_check(&c, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "milter.backup_header"));
+	hdr_spec_parse("X-Encrypt-Status: gateway", &c.backup);
+	assert_int_equal(decide_backup_check(&c, why, sizeof(why)), -1);
+	hdr_spec_parse("subject: gateway", &c.backup);
+	assert_int_equal(decide_backup_check(&c, why, sizeof(why)), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -518,6 +622,8 @@ int main(void)
 	        cmocka_unit_test(test_inbound_decrypt),
 	        cmocka_unit_test(test_hdr_spec),
 	        cmocka_unit_test(test_tls_header_setting),
+	        cmocka_unit_test(test_backup_header),
+	        cmocka_unit_test(test_backup_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
