@@ -111,6 +111,14 @@ T.run("certdn", function()
 	no_cn_logged(q, "DN: more than one CN", "two CNs")
 	refused(SENDMAIL, "bank.test", {["{verify}"] = "OK", ["{cert_subject}"] = "/CN=mx.bank.test+"},
 		"client certificate has no CN", "bad xtext")
+	-- No CN, but the O value holds "/CN=": one CN in the DN, a documented limit
+	-- without {cn_subject}; Sendmail's {cn_subject} (no CN: BadCertificateUnknown) refuses it.
+	local FAKE = "/C=DE/O=x/CN=mx.bank.test"
+	passes(SENDMAIL, "bank.test", {["{verify}"] = "OK", ["{cert_subject}"] = FAKE},
+		"a CN inside O, no {cn_subject}: the documented limit")
+	refused(SENDMAIL, "bank.test", {["{verify}"] = "OK", ["{cert_subject}"] = FAKE,
+		["{cn_subject}"] = "BadCertificateUnknown"}, "client certificate has no CN",
+		"a CN inside O, {cn_subject} says none")
 	-- verify without match= asks for no name.
 	passes(SENDMAIL, "any.test", {["{verify}"] = "OK", ["{cert_subject}"] = "/C=DE/O=Bank"},
 		"verify without match=, DN without a CN")
