@@ -17,7 +17,9 @@
  *	forcetls-policyd follows too. The session: the client address and
  *	name, the sender (whole, however long), {tls_version}, {cipher_bits},
  *	a verified certificate ({verify} = OK on Sendmail, else a non-empty
- *	{cert_subject}, which Postfix sends only for a verified one) and its
+ *	{cert_subject}, which Postfix sends only for a verified one; a DN,
+ *	Sendmail's, without {verify} is never verified: Sendmail sends it
+ *	for any certificate, and its default HELO macros lack {verify}) and its
  *	subject CN for verify and secure entries (docs/tlsmaps.5, "Inbound
  *	certificate names"): Postfix's {cert_subject} is the CN, Sendmail's
  *	the DN, whose only CN is taken, and which must agree with Sendmail's
@@ -213,6 +215,9 @@ static const char *cert_cn_of(SMFICTX *ctx, const cctx *c, char *buf, size_t len
 static void session_of(SMFICTX *ctx, const cctx *c, tlsmaps_session *s, char *cn, size_t cnlen)
 {
 	const char *verify = smfi_getsymval(ctx, "{verify}");
+	const char *subj = macro(ctx, "{cert_subject}");
+	/* Sendmail's DN comes for any certificate shown; Postfix's CN only for a trusted one. */
+	int dn = c->mta == MTA_SENDMAIL || (c->mta == MTA_UNKNOWN && subj[0] == '/');
 
 	memset(s, 0, sizeof(*s));
 	s->client_addr = c->have_addr ? &c->client_addr : NULL;
@@ -220,10 +225,9 @@ static void session_of(SMFICTX *ctx, const cctx *c, tlsmaps_session *s, char *cn
 	s->sender = c->sender;
 	s->tls_protocol = macro(ctx, "{tls_version}");
 	s->key_size = macro(ctx, "{cipher_bits}");
-	/* Sendmail's {verify} decides when present; Postfix gives {cert_subject} only verified. */
-	s->cert_verified = verify != NULL && *verify != '\0'
-	                           ? strcmp(verify, "OK") == 0
-	                           : *macro(ctx, "{cert_subject}") != '\0';
+	/* {verify} decides when present; without it a DN is never verified. */
+	s->cert_verified = verify != NULL && *verify != '\0' ? strcmp(verify, "OK") == 0
+	                                                     : !dn && *subj != '\0';
 	s->cert_cn = s->cert_verified ? cert_cn_of(ctx, c, cn, cnlen) : NULL;
 	s->digests[0] = smfi_getsymval(ctx, "{cert_md5}"); /* Sendmail only */
 	s->digests[1] = smfi_getsymval(ctx, "{cert_fp}");

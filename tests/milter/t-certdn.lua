@@ -7,7 +7,8 @@
 -- CN: ...", escaped) and refused by an entry that checks names. An MTA that
 -- sends no v macro is taken for Sendmail when {cert_subject} starts with '/',
 -- else for Postfix (the CN). Postfix's {cert_subject} is the CN even when it
--- starts with '/'.
+-- starts with '/'. A DN without {verify} = OK is no verified certificate:
+-- Sendmail sends {cert_subject} for an untrusted one too.
 local here = os.getenv("FTLS_MILTER_TESTS") or
 	(debug.getinfo(1, "S").source:gsub("^@", ""):match("^(.*)/[^/]*$") or ".")
 local T = dofile(here .. "/lib.lua")
@@ -110,6 +111,14 @@ T.run("certdn", function()
 	no_cn_logged(q, "DN: more than one CN", "two CNs")
 	refused(SENDMAIL, "bank.test", {["{verify}"] = "OK", ["{cert_subject}"] = "/CN=mx.bank.test+"},
 		"client certificate has no CN", "bad xtext")
+	-- No CN, but the O value holds "/CN=": one CN in the DN, a documented limit
+	-- without {cn_subject}; Sendmail's {cn_subject} (no CN: BadCertificateUnknown) refuses it.
+	local FAKE = "/C=DE/O=x/CN=mx.bank.test"
+	passes(SENDMAIL, "bank.test", {["{verify}"] = "OK", ["{cert_subject}"] = FAKE},
+		"a CN inside O, no {cn_subject}: the documented limit")
+	refused(SENDMAIL, "bank.test", {["{verify}"] = "OK", ["{cert_subject}"] = FAKE,
+		["{cn_subject}"] = "BadCertificateUnknown"}, "client certificate has no CN",
+		"a CN inside O, {cn_subject} says none")
 	-- verify without match= asks for no name.
 	passes(SENDMAIL, "any.test", {["{verify}"] = "OK", ["{cert_subject}"] = "/C=DE/O=Bank"},
 		"verify without match=, DN without a CN")
@@ -117,6 +126,14 @@ T.run("certdn", function()
 	-- No v macro: a DN when it starts with '/', else the CN.
 	passes(false, "bank.test", OK, "unknown MTA, a DN")
 	passes(false, "bank.test", {["{cert_subject}"] = "mx.bank.test"}, "unknown MTA, a CN")
+	-- Sendmail sets {cert_subject} for any certificate it was shown (its default
+	-- confMILTER_MACROS_HELO sends it); only {verify} = OK says it is trusted.
+	refused(SENDMAIL, "bank.test", {["{cert_subject}"] = DN}, "no verified client certificate",
+		"Sendmail without {verify}")
+	refused(false, "bank.test", {["{cert_subject}"] = DN}, "no verified client certificate",
+		"unknown MTA, a DN without {verify}")
+	refused(SENDMAIL, "any.test", {["{cert_subject}"] = DN}, "no verified client certificate",
+		"Sendmail without {verify}, verify without match=")
 	-- Postfix: {cert_subject} is the CN, whatever it looks like.
 	passes(POSTFIX, "bank.test", {["{cert_subject}"] = "mx.bank.test"}, "Postfix, the CN")
 	refused(POSTFIX, "bank.test", {["{cert_subject}"] = "/CN=mx.bank.test"},

@@ -8,7 +8,8 @@
  *	case, trailing dots, bytes outside printable ASCII), what the table
  *	parser lets into match=, the decisions of verify and secure entries
  *	through tlsmaps_decide_inbound() (with and without match=, nexthop by
- *	client name, sender domain and address, no CN, the refusal's reason),
+ *	client name, sender domain and address, no CN, the refusal's reason;
+ *	every entry found must hold, not only the strictest),
  *	and tlsmaps_dn_cn() on Sendmail's DNs (xtext, no CN, two CNs, a long
  *	CN, components after the CN).
  */
@@ -255,6 +256,59 @@ static void test_decide(void **state)
 	tlsmaps_table_free(t);
 }
 
+/*
+ * Every entry found must hold: the client picks its own name (with a
+ * secure entry of its own) and the sender, so the strictest entry, or the
+ * first of a tie, must not stand in for the sender domain's match=.
+ */
+static void test_every_entry(void **state)
+{
+	tlsmaps_table *t = build_ok(
+	        "every.map", "bank.test secure match=mx.bank.test direction=in\n"
+	                     "vbank.test verify match=mx.vbank.test direction=in\n"
+	                     ".evil.test secure direction=in\n"
+	                     "192.0.2.0/24 fingerprint match=00112233445566778899aabbccddeeff "
+	                     "direction=in\n"
+	                     "192.0.2.128/25 encrypt min_bits=256 direction=in\n"
+	                     "ln.test verify direction=in\n");
+	tlsmaps_inbound_result r;
+	tlsmaps_session s;
+
+	(void)state;
+	/* A tie in rank (secure and secure): the client name's entry came first. */
+	REFUSE("203.0.113.1", "mail.evil.test", "ceo@bank.test", "mail.evil.test",
+	       "client certificate CN \"mail.evil.test\" not in match=mx.bank.test");
+	assert_string_equal(tlsmaps_entry_key(t, r.id), "bank.test");
+	/* A stricter entry (secure) of the client name against verify match=. */
+	REFUSE("203.0.113.1", "mail.evil.test", "ceo@vbank.test", "mail.evil.test",
+	       "client certificate CN \"mail.evil.test\" not in match=mx.vbank.test");
+	PASS("203.0.113.1", "mx.bank.test", "ceo@bank.test", "mx.bank.test");
+	PASS("203.0.113.1", "mail.evil.test", "a@evil.test", "mail.evil.test");
+	/* An address's fingerprint entry (as strict as secure) is no CN either. */
+	memset(&s, 0, sizeof(s));
+	s.client_address = "192.0.2.9";
+	s.sender = "ceo@bank.test";
+	s.tls_protocol = "TLSv1.3";
+	s.key_size = "256";
+	s.cert_verified = 1;
+	s.cert_cn = "mail.evil.test";
+	s.digests[0] = "00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff";
+	assert_int_equal(tlsmaps_decide_inbound(t, &s, NULL, &r), TLSMAPS_VERDICT_REFUSE);
+	assert_string_equal(r.reason,
+	                    "client certificate CN \"mail.evil.test\" not in match=mx.bank.test");
+	s.cert_cn = "mx.bank.test";
+	assert_int_equal(tlsmaps_decide_inbound(t, &s, NULL, &r), TLSMAPS_VERDICT_PASS);
+	assert_string_equal(tlsmaps_entry_key(t, r.id), "192.0.2.0/24");
+	/* A weaker entry's min_bits still counts. */
+	s.client_address = "192.0.2.200";
+	s.sender = "a@ln.test";
+	s.key_size = "128";
+	assert_int_equal(tlsmaps_decide_inbound(t, &s, NULL, &r), TLSMAPS_VERDICT_REFUSE);
+	assert_string_equal(r.reason, "key size 128 below 256");
+	assert_string_equal(tlsmaps_entry_key(t, r.id), "192.0.2.128/25");
+	tlsmaps_table_free(t);
+}
+
 /* The longest CN and list still give a reason that fits, cut and printable. */
 static void test_reason_fits(void **state)
 {
@@ -336,15 +390,11 @@ static void test_dn(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_exact),
-	        cmocka_unit_test(test_subdomain),
-	        cmocka_unit_test(test_wildcard_cn),
-	        cmocka_unit_test(test_words),
-	        cmocka_unit_test(test_not_printable),
-	        cmocka_unit_test(test_parser),
-	        cmocka_unit_test(test_decide),
-	        cmocka_unit_test(test_reason_fits),
-	        cmocka_unit_test(test_dn),
+	        cmocka_unit_test(test_exact),         cmocka_unit_test(test_subdomain),
+	        cmocka_unit_test(test_wildcard_cn),   cmocka_unit_test(test_words),
+	        cmocka_unit_test(test_not_printable), cmocka_unit_test(test_parser),
+	        cmocka_unit_test(test_decide),        cmocka_unit_test(test_every_entry),
+	        cmocka_unit_test(test_reason_fits),   cmocka_unit_test(test_dn),
 	};
 
 	unit_select(argc, argv);

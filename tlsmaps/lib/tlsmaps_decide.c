@@ -22,14 +22,20 @@
  *	   key size (a decimal number; NULL or "" is 0). Any that does not
  *	   parse gives ERROR, whatever the table says.
  *	3. The strictest inbound entry among address, name and sender domain
- *	   decides (tlsmaps_level_rank; on a tie the first of them).
- *	4. Below encrypt (none, may, dane): PASS. Otherwise TLS, key size >=
- *	   min_bits; verify and secure a verified certificate; fingerprint a
- *	   digest listed in match= (compared without colons, ignoring case).
+ *	   (tlsmaps_level_rank; on a tie the first of them) is the one a
+ *	   PASS names. Below encrypt: PASS.
+ *	4. Every entry found, the strictest first, must be satisfied: the
+ *	   client picks its name and the sender, so no entry may stand in for
+ *	   another (a client name's secure entry for a sender domain's
+ *	   match=). The first that refuses is the verdict.
+ *	5. What an entry asks: below encrypt (none, may, dane), nothing;
+ *	   else TLS, key size >= min_bits; verify and secure a verified
+ *	   certificate; fingerprint a digest listed in match= (compared
+ *	   without colons, ignoring case).
  *	   verify and secure with match=, and secure without it, also check
  *	   the certificate's CN (tlsmaps_certname.c): match=hostname is the
- *	   client name, nexthop the name whose lookup found the deciding
- *	   entry (the client name or the sender's domain; none for an entry
+ *	   client name, nexthop the name whose lookup found that entry
+ *	   (the client name or the sender's domain; none for an entry
  *	   found by an address).
  *	   dane and dane-only ask for TLS only: a client has no TLSA records.
  *
@@ -103,12 +109,16 @@ static int envelope_domain(const char *addr, size_t len, tlsmaps_query *q, char 
 	return 1;
 }
 
-/* The strictest entry so far, and the names a certificate check may need. */
+/* Every entry found (address, client name, sender domain), the strictest, the names. */
 typedef struct {
 	const tlsmaps_table *t;
 	tlsmaps_id best;
 	int rank;
-	const char *best_name;             /* the name whose lookup found best; NULL: an address */
+	struct {
+		tlsmaps_id id;
+		const char *name; /* the name whose lookup found it; NULL: an address */
+	} found[3];
+	int nfound;
 	char host[TLSMAPS_NAME_MAX + 2];   /* the client name, normalized; "" when none */
 	char domain[TLSMAPS_NAME_MAX + 2]; /* the sender's domain, normalized */
 } strictest;
@@ -122,13 +132,14 @@ static void consider(strictest *m, tlsmaps_status st, tlsmaps_id id, const char 
 {
 	int rank;
 
-	if (st != TLSMAPS_FOUND)
+	if (st != TLSMAPS_FOUND || m->nfound >= 3)
 		return;
+	m->found[m->nfound].id = id;
+	m->found[m->nfound++].name = name;
 	rank = tlsmaps_level_rank(tlsmaps_entry_level(m->t, id));
 	if (rank > m->rank) {
 		m->best = id;
 		m->rank = rank;
-		m->best_name = name;
 	}
 }
 
@@ -258,14 +269,13 @@ static const char *fingerprint_check(const tlsmaps_table *t, tlsmaps_id id,
 	return "client certificate fingerprint not listed";
 }
 
-/* Step 4: what the strictest entry, m->best, asks of the session. */
-static tlsmaps_verdict enforce(const strictest *m, const tlsmaps_session *s, unsigned bits,
-                               tlsmaps_inbound_result *r)
+/* Step 4: what entry id, found by the name name (NULL: an address), asks of the session. */
+static tlsmaps_verdict enforce(const strictest *m, tlsmaps_id id, const char *name,
+                               const tlsmaps_session *s, unsigned bits, tlsmaps_inbound_result *r)
 {
 	const tlsmaps_table *t = m->t;
-	tlsmaps_id id = m->best;
 	tlsmaps_level level = tlsmaps_entry_level(t, id);
-	tm_names names = {m->host[0] != '\0' ? m->host : NULL, m->best_name};
+	tm_names names = {m->host[0] != '\0' ? m->host : NULL, name};
 	char w[TLSMAPS_WHY_MAX];
 	const char *why = NULL;
 
@@ -291,11 +301,44 @@ static tlsmaps_verdict enforce(const strictest *m, const tlsmaps_session *s, uns
 	return verdict(r, TLSMAPS_VERDICT_PASS, "TLS as the entry asks", "");
 }
 
+/*
+ * Step 4 for every entry found: the strictest first, then the others in
+ * lookup order. Each must be satisfied, or a client could pick which
+ * entry's names apply (a client name with a secure entry of its own, a
+ * forged sender domain with a CN rule). r->id: the entry that refused,
+ * else the strictest.
+ */
+static tlsmaps_verdict enforce_all(const strictest *m, const tlsmaps_session *s, unsigned bits,
+                                   tlsmaps_inbound_result *r)
+{
+	const char *best_name = NULL;
+	tlsmaps_verdict v;
+
+	for (int i = 0; i < m->nfound; i++)
+		if (m->found[i].id == m->best) {
+			best_name = m->found[i].name;
+			break;
+		}
+	if ((v = enforce(m, m->best, best_name, s, bits, r)) != TLSMAPS_VERDICT_PASS)
+		return v;
+	for (int i = 0; i < m->nfound; i++) {
+		if (m->found[i].id == m->best && m->found[i].name == best_name)
+			continue;
+		if (tlsmaps_level_mandatory(tlsmaps_entry_level(m->t, m->found[i].id)) &&
+		    enforce(m, m->found[i].id, m->found[i].name, s, bits, r) !=
+		            TLSMAPS_VERDICT_PASS) {
+			r->id = m->found[i].id;
+			return r->verdict;
+		}
+	}
+	return enforce(m, m->best, best_name, s, bits, r); /* the strictest's reason */
+}
+
 tlsmaps_verdict tlsmaps_decide_inbound(const tlsmaps_table *t, const tlsmaps_session *s,
                                        const tlsmaps_inbound_options *o, tlsmaps_inbound_result *r)
 {
 	tlsmaps_inbound_options defaults;
-	strictest m = {t, TLSMAPS_NO_ID, -1, NULL, "", ""};
+	strictest m = {t, TLSMAPS_NO_ID, -1, {{0}}, 0, "", ""};
 	char why[TLSMAPS_WHY_MAX] = "", q[64];
 	unsigned bits = 0;
 
@@ -324,7 +367,7 @@ tlsmaps_verdict tlsmaps_decide_inbound(const tlsmaps_table *t, const tlsmaps_ses
 	r->id = m.best;
 	if (m.best == TLSMAPS_NO_ID)
 		return verdict(r, TLSMAPS_VERDICT_PASS, "no inbound entry", "");
-	return enforce(&m, s, bits, r);
+	return enforce_all(&m, s, bits, r);
 }
 
 /* The outbound entry for a recipient domain q: FOUND (r->id, r->domain), NOTFOUND or ERROR. */
