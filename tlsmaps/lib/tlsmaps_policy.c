@@ -2,9 +2,8 @@
  * NAME
  *	tlsmaps_policy.c - TLS levels, entry attributes, Postfix policy text
  * SUMMARY
- *	tlsmaps_level_name(), tlsmaps_level_parse(), tlsmaps_level_rank(),
- *	tlsmaps_level_mandatory(), tlsmaps_level_needs_cert(), tlsmaps_policy(),
- *	and inside the library tm_attrs_parse().
+ *	tlsmaps_policy(), and inside the library tm_attrs_parse(). The levels
+ *	themselves are tlsmaps_level.c's.
  * DESCRIPTION
  *	The part of an entry after its key is "[LEVEL] [ATTR=VALUE ...]".
  *	Postfix attributes (smtp_tls_policy_maps, Postfix 3.7) are checked and
@@ -46,47 +45,6 @@
 #include <strings.h>
 
 #include "tlsmaps_int.h"
-
-static const char *const level_names[TLSMAPS_LEVEL_COUNT] = {
-        "none", "may", "encrypt", "dane", "dane-only", "fingerprint", "verify", "secure",
-};
-
-/* none < may < dane < encrypt < dane-only < verify < fingerprint = secure */
-static const int level_ranks[TLSMAPS_LEVEL_COUNT] = {0, 1, 3, 2, 4, 6, 5, 6};
-
-const char *tlsmaps_level_name(tlsmaps_level level)
-{
-	return (unsigned)level < TLSMAPS_LEVEL_COUNT ? level_names[level] : NULL;
-}
-
-int tlsmaps_level_parse(const char *s, size_t len, tlsmaps_level *level)
-{
-	for (unsigned i = 0; i < TLSMAPS_LEVEL_COUNT; i++) {
-		if (strlen(level_names[i]) == len && strncasecmp(s, level_names[i], len) == 0) {
-			*level = (tlsmaps_level)i;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-int tlsmaps_level_rank(tlsmaps_level level)
-{
-	return (unsigned)level < TLSMAPS_LEVEL_COUNT ? level_ranks[level] : -1;
-}
-
-int tlsmaps_level_mandatory(tlsmaps_level level)
-{
-	/* Opportunistic DANE falls back to may without TLSA records. */
-	return level != TLSMAPS_LEVEL_NONE && level != TLSMAPS_LEVEL_MAY &&
-	       level != TLSMAPS_LEVEL_DANE && (unsigned)level < TLSMAPS_LEVEL_COUNT;
-}
-
-int tlsmaps_level_needs_cert(tlsmaps_level level)
-{
-	return level == TLSMAPS_LEVEL_FINGERPRINT || level == TLSMAPS_LEVEL_VERIFY ||
-	       level == TLSMAPS_LEVEL_SECURE;
-}
 
 /* ---------------------------------------------------------------------------
  * Attribute values.
@@ -350,10 +308,46 @@ static int finish_tls_failure(attr_ctx *c)
 	return -1;
 }
 
+/*
+ * A U-label in match= never matches: certificates carry A-labels, and
+ * Postfix compares bytes. Say which A-label to write instead.
+ */
+static int match_non_ascii(attr_ctx *c, const attr_tok *t)
+{
+	char alabel[TLSMAPS_NAME_MAX + 1], e[TLSMAPS_WHY_MAX];
+	size_t start = 0, alen;
+
+	if (!tm_has_non_ascii(t->v, t->vlen))
+		return 0;
+	for (size_t i = 0; i <= t->vlen; i++) {
+		if (i < t->vlen && t->v[i] != ':')
+			continue;
+		if (tm_has_non_ascii(t->v + start, i - start)) {
+			size_t skip = t->v[start] == '.';
+
+			if (tm_name_to_alabel(t->v + start + skip, i - start - skip, alabel,
+			                      sizeof(alabel), &alen, e, sizeof(e)) == 0)
+				tm_why(c->why, c->whylen,
+				       "match=%s: write the A-label %s%s (certificates carry "
+				       "A-labels)",
+				       quote(c, t->v, t->vlen), skip ? "." : "", alabel);
+			else
+				tm_why(c->why, c->whylen, "match=%s: not a domain name: %s",
+				       quote(c, t->v, t->vlen), e);
+			return -1;
+		}
+		start = i + 1;
+	}
+	return 0;
+}
+
 static int finish_match(attr_ctx *c)
 {
 	const attr_tok *t = given_attr(c, "match");
 	int fp = c->as->level == TLSMAPS_LEVEL_FINGERPRINT;
+
+	if (!fp && match_non_ascii(c, t) < 0)
+		return -1;
 
 	if (fp ? each_field(t->v, t->vlen, "|", check_hex_digest)
 	       : each_field(t->v, t->vlen, ":", check_name_or_word))
@@ -454,7 +448,7 @@ static const char *level_list(unsigned mask, char *buf, size_t len)
 		                      n == 0          ? ""
 		                      : n + 1 == left ? " and "
 		                                      : ", ",
-		                      level_names[l]);
+		                      tlsmaps_level_name((tlsmaps_level)l));
 		n++;
 	}
 	return buf;
@@ -526,7 +520,7 @@ static int finish_attrs(attr_ctx *c)
 		if (!(c->seen & (1u << a))) {
 			if (d->needed_by & LEVEL_BIT(c->as->level)) {
 				tm_why(c->why, c->whylen, "level %s needs %s=%s",
-				       level_names[c->as->level], d->name, d->needed_value);
+				       tlsmaps_level_name(c->as->level), d->name, d->needed_value);
 				return -1;
 			}
 			continue;
@@ -586,7 +580,7 @@ int tlsmaps_policy(const tlsmaps_table *t, tlsmaps_id id, char *buf, size_t len)
 	int high = e->min_bits > 128 && level != TLSMAPS_LEVEL_NONE && level != TLSMAPS_LEVEL_MAY &&
 	           level != TLSMAPS_LEVEL_DANE &&
 	           tlsmaps_entry_attr(t, id, "ciphers", NULL) == NULL;
-	int n = snprintf(buf, len, "%s%s%s%s", level_names[level], *attrs ? " " : "", attrs,
+	int n = snprintf(buf, len, "%s%s%s%s", tlsmaps_level_name(level), *attrs ? " " : "", attrs,
 	                 high ? " ciphers=high" : "");
 
 	return n < 0 || (size_t)n >= len ? -1 : n;
