@@ -3,7 +3,7 @@
 NAME
 	check-settings.py - forcetls.conf(5) against the daemons' settings tables
 SYNOPSIS
-	check-settings.py SOURCE_DIR PAGE.scd CC [CPPFLAG ...]
+	check-settings.py [--example FORCETLS.CONF] SOURCE_DIR PAGE.scd CC [CPPFLAG ...]
 DESCRIPTION
 	The settings tables are C arrays of cfg_def (common/config.h). Every C
 	file under common/, policyd/ and milter/ that defines one is run
@@ -24,6 +24,10 @@ DESCRIPTION
 	page, under its section, with the same type, default, bounds and
 	words; the page names no setting that no table has; a tables.*
 	setting read by both daemons has the same row in both.
+
+	--example: the commented example file (examples/forcetls.conf) names
+	every setting too, in its section, as "name = value;" (at its default)
+	or "# name = value;" (commented out: any value, an example).
 DIAGNOSTICS
 	One line per difference; exit 1 when there is any, 0 when none.
 """
@@ -262,8 +266,47 @@ def page_default(typ, text):
     return {'true': True, 'false': False}.get(text, ('unreadable', text))
 
 
+def example_settings(path):
+    """{section.name: (value text, commented, line)} of a forcetls.conf like the example."""
+    found, section = {}, None
+    with open(path, encoding='utf-8') as f:
+        for n, line in enumerate(f, 1):
+            m = re.match(r'^(\w+) = \{', line)
+            if m:
+                section = m.group(1)
+                continue
+            if line.startswith('};'):
+                section = None
+                continue
+            m = re.match(r'^\s*(#\s*)?([a-z0-9_]+) = (.*?);', line)
+            if section is not None and m:
+                found.setdefault('%s.%s' % (section, m.group(2)),
+                                 (m.group(3).strip(), m.group(1) is not None, n))
+    return found
+
+
+def check_example(path, seen, errors):
+    ex = example_settings(path)
+    for name, (owner, exp) in sorted(seen.items()):
+        if name not in ex:
+            errors.append('%s: %s is not in it (%s has it)' % (path, name, owner))
+            continue
+        text, commented, line = ex[name]
+        got = page_default(exp[0], text)
+        if not commented and got != exp[1]:
+            errors.append('%s:%d: %s = %s, but the default is %r' % (path, line, name, text,
+                                                                   exp[1]))
+    for name, (_, _, line) in ex.items():
+        if name not in seen:
+            errors.append('%s:%d: %s is in no settings table' % (path, line, name))
+
+
 def main():
-    src, page, cc, cppflags = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+    args = sys.argv[1:]
+    example = None
+    if args[:1] == ['--example']:
+        example, args = args[1], args[2:]
+    src, page, cc, cppflags = args[0], args[1], args[2], args[3:]
     errors = []
     all_tables = tables(src, cc, cppflags)
     if len(all_tables) < 2:
@@ -301,6 +344,8 @@ def main():
         if path not in seen:
             errors.append('%s:%d: %s is on the page but in no settings table'
                           % (page, d[4], path))
+    if example is not None:
+        check_example(example, seen, errors)
     for e in errors:
         print(e)
     print('%d settings in %d tables, %d on the page, %d differences'
