@@ -3,7 +3,8 @@
 NAME
 	check-settings.py - forcetls.conf(5) against the daemons' settings tables
 SYNOPSIS
-	check-settings.py [--example FORCETLS.CONF] SOURCE_DIR PAGE.scd CC [CPPFLAG ...]
+	check-settings.py [--example FORCETLS.CONF] [--daemon-page SECTION=PAGE.scd ...]
+		SOURCE_DIR PAGE.scd CC [CPPFLAG ...]
 DESCRIPTION
 	The settings tables are C arrays of cfg_def (common/config.h). Every C
 	file under common/, policyd/ and milter/ that defines one is run
@@ -28,6 +29,12 @@ DESCRIPTION
 	--example: the commented example file (examples/forcetls.conf) names
 	every setting too, in its section, as "name = value;" (at its default)
 	or "# name = value;" (commented out: any value, an example).
+
+	--daemon-page: where a daemon's own page (forcetls-policyd(8) is
+	policyd=, forcetls-milter(8) milter=) states a default or bounds, they
+	must be the table's: "*name* = DEFAULT (MIN-MAX...)" term lines,
+	"*name* (default N" in text, and the rows of a "[[ *Setting*" table
+	("|  name", ":  DEFAULT", ":  meaning ... MIN..MAX").
 DIAGNOSTICS
 	One line per difference; exit 1 when there is any, 0 when none.
 """
@@ -301,11 +308,58 @@ def check_example(path, seen, errors):
             errors.append('%s:%d: %s is in no settings table' % (path, line, name))
 
 
+def daemon_page_claims(page):
+    """[(name, default text or None, bounds or None, line)] a daemon's page states."""
+    claims = []
+    with open(page, encoding='utf-8') as f:
+        lines = f.read().split('\n')
+    term = re.compile(r'\*([a-z0-9_]+)\* = ("(?:[^"\\]|\\.)*"|true|false|-?\d+)'
+                      r'(?: \((-?\d+)-(-?\d+))?')
+    for n, line in enumerate(lines, 1):
+        if not line.startswith('\t'):
+            for m in term.finditer(line):
+                bounds = (int(m.group(3)), int(m.group(4))) if m.group(3) else None
+                claims.append((m.group(1), scd_unescape(m.group(2)), bounds, n))
+        for m in re.finditer(r'\*([a-z0-9_]+)\* \(default (-?\d+)', line):
+            claims.append((m.group(1), m.group(2), None, n))
+        m = re.match(r'^\|  ([a-z0-9_]+)$', line)
+        if m and n + 1 < len(lines) and lines[n].startswith(':  '):
+            meaning = lines[n + 1][3:] if lines[n + 1].startswith(':  ') else ''
+            b = re.search(r'(-?\d+)\.\.(-?\d+)', meaning)
+            claims.append((m.group(1), scd_unescape(lines[n][3:]).strip(),
+                           (int(b.group(1)), int(b.group(2))) if b else None, n))
+    return claims
+
+
+def check_daemon_page(section, page, seen, errors):
+    claims = daemon_page_claims(page)
+    if not claims:
+        errors.append('%s: states no default at all (the parser no longer reads it?)' % page)
+    for name, text, bounds, line in claims:
+        path = next((p for p in ('%s.%s' % (section, name), 'tables.%s' % name) if p in seen),
+                    None)
+        if path is None:
+            errors.append('%s:%d: %s is not a setting of %s or tables' % (page, line, name,
+                                                                         section))
+            continue
+        owner, exp = seen[path]
+        if text is not None and page_default(exp[0], text) != exp[1]:
+            errors.append('%s:%d: %s: the page says %s, %s says %r' % (page, line, path, text,
+                                                                      owner, exp[1]))
+        if bounds is not None and bounds != exp[2]:
+            errors.append('%s:%d: %s: the page\'s bounds are %s, %s says %s'
+                          % (page, line, path, bounds, owner, exp[2]))
+
+
 def main():
     args = sys.argv[1:]
-    example = None
-    if args[:1] == ['--example']:
-        example, args = args[1], args[2:]
+    example, daemon_pages = None, []
+    while args[:1] in (['--example'], ['--daemon-page']):
+        if args[0] == '--example':
+            example = args[1]
+        else:
+            daemon_pages.append(args[1].split('=', 1))
+        args = args[2:]
     src, page, cc, cppflags = args[0], args[1], args[2], args[3:]
     errors = []
     all_tables = tables(src, cc, cppflags)
@@ -346,6 +400,8 @@ def main():
                           % (page, d[4], path))
     if example is not None:
         check_example(example, seen, errors)
+    for section, dpage in daemon_pages:
+        check_daemon_page(section, dpage, seen, errors)
     for e in errors:
         print(e)
     print('%d settings in %d tables, %d on the page, %d differences'
