@@ -3,7 +3,10 @@
  *	log.c - daemon logging to syslog (facility mail) or stderr
  * SUMMARY
  *	See log.h. Modeled on OpenSMTPD's log.c: log_warn with errno,
- *	log_warnx without, fatal/fatalx exit.
+ *	log_warnx without, fatal/fatalx exit. On stderr that is systemd's
+ *	journal (JOURNAL_STREAM set) a line carries its priority as the
+ *	sd-daemon(3) "<N>" prefix and no timestamp; on any other stderr,
+ *	"TIMESTAMP IDENT: message".
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -11,18 +14,37 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "log.h"
 
 static int log_stderr = 1;
+static int log_journal; /* stderr is systemd's journal: "<PRI>" prefixes, no timestamp */
 static int log_debug_on;
 static const char *log_ident = "forcetls";
+
+/*
+ * systemd.exec(5): JOURNAL_STREAM is "DEVICE:INODE" of the journal stream
+ * it gave the service. A child whose stderr was redirected inherits the
+ * variable, so the numbers must be those of our stderr.
+ */
+static int stderr_is_journal(void)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (v == NULL || sscanf(v, "%llu:%llu", &dev, &ino) != 2 || fstat(2, &st) < 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void log_init(const char *ident, int to_stderr, int debug)
 {
 	log_ident = ident;
 	log_stderr = to_stderr;
+	log_journal = to_stderr && stderr_is_journal();
 	log_debug_on = debug;
 	if (!to_stderr)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
@@ -33,7 +55,9 @@ static void vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 	char msg[4096];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (log_stderr) {
+	if (log_journal) {
+		fprintf(stderr, "<%d>%s%s%s\n", pri, msg, suffix ? ": " : "", suffix ? suffix : "");
+	} else if (log_stderr) {
 		char ts[32];
 		time_t now = time(NULL);
 		struct tm tm;

@@ -19,10 +19,13 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: tlsmaps check [--default-level LEVEL] TABLE...\n"
+	fputs("usage: tlsmaps check [--quiet] [--default-level LEVEL] TABLE...\n"
 	      "       tlsmaps lookup [--json] [--inbound] [--default-level LEVEL] TABLE KEY...|-\n"
-	      "       tlsmaps compile --format postfix-policy|postfix-client-cidr|sendmail-access\n"
-	      "                       [--strict] [--default-level LEVEL] TABLE...\n"
+	      "       tlsmaps compile --format postfix-policy|postfix-client-cidr|\n"
+	      "                                postfix-transport|sendmail-access\n"
+	      "                       [--strict] [--default-level LEVEL] [--no-tls-clt]\n"
+	      "                       [--on-tls-failure defer|gateway] [--backup-transport VALUE]\n"
+	      "                       TABLE...\n"
 	      "       tlsmaps probe [options] TABLE...\n"
 	      "       tlsmaps verdict [--default-level LEVEL] TABLE SESSION...|-\n"
 	      "       tlsmaps --version\n",
