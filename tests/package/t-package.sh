@@ -197,10 +197,10 @@ unit_start() {
 
 # unit_stop NAME: SIGTERM, and the daemon exits 0 within 10 s.
 unit_stop() {
-	local pid rc i
+	local pid rc
 	pid=$(cat "$T/$1.pid")
 	kill -TERM "$pid" || fail "$1 is not running"
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.2
 	done
@@ -218,9 +218,9 @@ unit_stop() {
 # wait_probe SECONDS ARGS...: probe.py ARGS in the namespace until it succeeds; its
 # output on stdout.
 wait_probe() {
-	local n=$(($1 * 5)) i
+	local n=$(($1 * 5))
 	shift
-	for i in $(seq $n); do
+	for _ in $(seq "$n"); do
 		ip netns exec "$NS" python3 "$here/probe.py" "$@" 2>/dev/null && return 0
 		sleep 0.2
 	done
