@@ -174,7 +174,7 @@ unit_start() {
 	for d in $(unit_value "$unit" RuntimeDirectory); do
 		install -d -o "${user:-root}" -g "${group:-root}" \
 			-m "$(unit_value "$unit" RuntimeDirectoryMode | grep . || echo 0755)" "/run/$d"
-		echo "/run/$d" >>"$T/rundirs"
+		echo "/run/$d" >>"$T/$name.rundirs"
 	done
 	for d in $(unit_value "$unit" StateDirectory); do
 		install -d -o "${user:-root}" -g "${group:-root}" -m 0755 "/var/lib/$d"
@@ -209,9 +209,9 @@ unit_stop() {
 	rc=$?
 	[ $rc = 0 ] || { cat "$T/$1.log"; fail "$1 exited $rc on SIGTERM"; }
 	pids=$(echo "$pids" | sed "s/ $pid\\b//")
-	if [ -f "$T/rundirs" ]; then
-		xargs rm -rf <"$T/rundirs"
-		rm -f "$T/rundirs"
+	if [ -f "$T/$1.rundirs" ]; then # systemd removes RuntimeDirectory= at stop
+		xargs rm -rf <"$T/$1.rundirs"
+		rm -f "$T/$1.rundirs"
 	fi
 }
 
