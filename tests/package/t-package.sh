@@ -144,6 +144,18 @@ fi
 echo "ok 2 - contents of both packages; lintian: $(grep -c '^[IP]:' "$T/lintian.out") info/pedantic tags, no E/W"
 
 # --- 3. install and run --------------------------------------------------------------
+# dpkg_run LOG ARGS...: dpkg ARGS, output in LOG; waits up to 120 s for a dpkg lock that
+# another apt or dpkg on this machine holds.
+dpkg_run() {
+	local log=$1 _
+	shift
+	for _ in $(seq 60); do
+		dpkg "$@" </dev/null >"$log" 2>&1 && return 0
+		grep -q 'lock' "$log" || return 1
+		sleep 2
+	done
+	return 1
+}
 # conf_value KEY: a setting's value in the installed forcetls.conf (first match).
 conf_value() {
 	sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*\"\\([^\"]*\\)\";.*/\\1/p" \
@@ -252,7 +264,7 @@ run_daemons() {
 
 ip netns add "$NS" || fail "ip netns add failed"
 ip -n "$NS" link set lo up || fail "cannot bring lo up in $NS"
-dpkg -i "$deb1" >"$T/dpkg-i1.log" 2>&1 || { cat "$T/dpkg-i1.log"; fail "dpkg -i $(basename "$deb1")"; }
+dpkg_run "$T/dpkg-i1.log" -i "$deb1" || { cat "$T/dpkg-i1.log"; fail "dpkg -i $(basename "$deb1")"; }
 [ "$(dpkg-query -W -f='${Version}' forcetls)" = "$version-1" ] || fail "version after dpkg -i"
 getent passwd forcetls >/dev/null || fail "dpkg -i created no user forcetls"
 [ "$(stat -c '%U:%G %a' /var/lib/forcetls 2>/dev/null)" = "forcetls:forcetls 750" ] ||
@@ -273,7 +285,7 @@ cp /etc/forcetls/forced-tls.table "$T/admin.table"
 dpkg-deb -x "$deb2" "$T/x2"
 cmp -s "$T/x1/etc/forcetls/forcetls.conf" "$T/x2/etc/forcetls/forcetls.conf" &&
 	fail "version 2 ships the same forcetls.conf"
-dpkg -i --force-confold "$deb2" </dev/null >"$T/dpkg-i2.log" 2>&1 ||
+dpkg_run "$T/dpkg-i2.log" -i --force-confold "$deb2" ||
 	{ cat "$T/dpkg-i2.log"; fail "dpkg -i --force-confold $(basename "$deb2")"; }
 [ "$(dpkg-query -W -f='${Version}' forcetls)" = "$version-2" ] || fail "version after the upgrade"
 cmp -s /etc/forcetls/forced-tls.table "$T/admin.table" || fail "the upgrade replaced the admin's table"
@@ -290,7 +302,7 @@ unit_stop milter
 echo "ok 4 - upgrade to $version-2: the admin's table kept (--force-confold), forcetls.conf updated, daemons serve it"
 
 # --- 5. purge ------------------------------------------------------------------------
-dpkg --purge forcetls >"$T/purge.log" 2>&1 || { cat "$T/purge.log"; fail "dpkg --purge"; }
+dpkg_run "$T/purge.log" --purge forcetls || { cat "$T/purge.log"; fail "dpkg --purge"; }
 dpkg-query -W -f='${Status}' forcetls 2>/dev/null | grep -qv "not-installed" &&
 	fail "forcetls still known to dpkg: $(dpkg-query -W -f='${Status}' forcetls)"
 left=$(for f in $(awk '{print $6}' <(dpkg-deb -c "$deb2") | sed 's|^\./|/|'); do
