@@ -151,7 +151,7 @@ dpkg_run() {
 	shift
 	for _ in $(seq 60); do
 		dpkg "$@" </dev/null >"$log" 2>&1 && return 0
-		grep -q 'lock' "$log" || return 1
+		grep -q 'locked by another process' "$log" || return 1
 		sleep 2
 	done
 	return 1
