@@ -20,7 +20,9 @@
 #      (smtp_tls_policy_maps = lmdb:...): a UTF-8 recipient at münchen.test (encrypt,
 #      defers), MX without STARTTLS: deferred 4.7.4 and queued. With only the A-label
 #      line in the map Postfix found no policy for münchen.test and sent it IN CLEAR.
-#   Nothing in clear, nothing lost.
+#   x. the gateway's backup port answers 554 at RCPT: Postfix BOUNCES the message (a 5xx
+#      is a hard error; the sender gets it back), it is not queued (documented in tlsmaps(5)).
+#   Nothing in clear, nothing lost (the bounce counted as returned).
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-policyd.sh"
@@ -132,9 +134,22 @@ e2e_wait_deferred "p@münchen.test" 30 '4\.7\.4' || {
 }
 e2e_log "p: p@münchen.test (U-label) deferred 4.7.4 by the static policy map, queued"
 [ "$(e2e_rx_count $RX_PLAIN)" -eq 0 ] || e2e_fail "p: mx.plain.test got p@münchen.test in clear"
-queued=$(e2e_queue_count)
-lost=$((accepted - $(e2e_rx_count $RX_GW) - queued))
-e2e_log "accepted $accepted, at the gateway $(e2e_rx_count $RX_GW), queued $queued: lost $lost"
+
+# x. the gateway answers 5xx: a bounce, not a deferral.
+e2e_receiver_stop $RX_GW
+e2e_receiver 127.0.0.9 10026 --starttls --name $GW_NAME --rcpt-reply '554 5.7.1 relaying denied'
+e2e_send $F x@bank.test || e2e_fail "Postfix did not accept x@bank.test"
+accepted=$((accepted + 1))
+e2e_wait_log 'to=<x@bank\.test>.*relay=gateway\.test\[127\.0\.0\.9\]:10026.*dsn=5\.7\.1, status=bounced' 30 ||
+	e2e_fail "x: x@bank.test not bounced by the gateway's 554"
+e2e_log "x: the gateway's 554: x@bank.test bounced (returned to the sender), not queued"
+bounced=1
+[ "$(e2e_rx_count $RX_PLAIN)" -eq 0 ] || e2e_fail "x: mx.plain.test got x@bank.test in clear"
+e2e_queue_has x@bank.test && e2e_fail "x: x@bank.test still queued"
+queued=0
+e2e_queue_has "p@münchen.test" && queued=1 # (a bounce notice to the sender may be queued too)
+lost=$((accepted - $(e2e_rx_count $RX_GW) - bounced - queued))
+e2e_log "accepted $accepted, at the gateway $(e2e_rx_count $RX_GW), bounced $bounced, queued $queued: lost $lost"
 [ $lost -eq 0 ] || e2e_fail "lost $lost"
 policyd_stop
 e2e_pass
