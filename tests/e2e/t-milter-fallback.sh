@@ -15,7 +15,10 @@
 #   1. claims@ins.test (Require, no backup): deferred 4.7.4 and queued; relay.test got
 #      nothing (before master.cf.forcetls cleared smtp_fallback_relay on forcetls-require,
 #      the message went to relay.test);
-#   2. pay@bank.test (backup): at the gateway's backup port over TLS, not at relay.test.
+#   2. pay@bank.test (backup): at the gateway's backup port over TLS, not at relay.test;
+#   3. "[encrypt]" mail (flagged, forcetls-gateway) with the encryption gateway down: stays
+#      queued; relay.test got nothing (before forcetls-gateway cleared smtp_fallback_relay
+#      it went there, never encrypted).
 set -u
 MILTER_WORLD_ONLY=1 . "$(dirname "$0")/t-milter-outbound.sh"
 
@@ -42,6 +45,9 @@ milter_world milter-fallback \
 	"ins.test                            encrypt"
 
 F=alice@corp.e2e.test
+e2e_receiver_stop $MW_GW
+mw_send_internal $F secret@open-plain.test --header "Subject: [encrypt] for the gateway" ||
+	e2e_fail "tagged message not accepted"
 mw_send_internal $F claims@ins.test || e2e_fail "message to claims@ins.test not accepted"
 mw_send_internal $F pay@bank.test || e2e_fail "message to pay@bank.test not accepted"
 
@@ -56,4 +62,12 @@ e2e_wait_retried claims@ins.test 2 30 '4\.7\.4' || {
 [ "$(e2e_rx_count $MW_RX_PLAIN)" -eq 0 ] || e2e_fail "mx.plain.test got forced mail in clear"
 e2e_queue_has claims@ins.test || e2e_fail "1: claims@ins.test is no longer queued"
 e2e_log "1: claims@ins.test deferred 4.7.4 and queued; relay.test got nothing"
+e2e_wait_retried secret@open-plain.test 2 30 || {
+	e2e_log_grep 'to=<secret@open-plain\.test>' >&2
+	e2e_fail "3: the tagged message was not deferred with the gateway down ($(e2e_rx_count $RX_RELAY) at relay.test)"
+}
+e2e_log_grep 'to=<secret@open-plain\.test>.*relay=relay\.test' && e2e_fail "3: the tagged message went to relay.test"
+[ "$(e2e_rx_count $RX_RELAY)" -eq 0 ] || e2e_fail "3: the site's fallback relay got mail for the gateway"
+e2e_queue_has secret@open-plain.test || e2e_fail "3: the tagged message is no longer queued"
+e2e_log "3: [encrypt] mail with the gateway down: queued; relay.test got nothing"
 mw_finish
