@@ -156,6 +156,23 @@ static void test_routed_defer_wins(void **state)
 	tlsmaps_table_free(t);
 }
 
+/* The U-label form that tlsmaps compile writes next to an A-label key. */
+static void test_name_ulabel(void **state)
+{
+	char out[TLSMAPS_KEY_MAX * 4 + 1];
+
+	(void)state;
+	assert_int_equal(tlsmaps_name_ulabel("xn--bcher-kva.example", out, sizeof(out)), 1);
+	assert_string_equal(out, "b\xc3\xbc"
+	                         "cher.example");
+	assert_int_equal(tlsmaps_name_ulabel(".xn--strae-oqa.example", out, sizeof(out)), 1);
+	assert_string_equal(out, ".stra\xc3\x9f"
+	                         "e.example");
+	assert_int_equal(tlsmaps_name_ulabel("bank.example", out, sizeof(out)), 0);
+	assert_int_equal(tlsmaps_name_ulabel("xn--bcher-kva.example", out, 8), -1);
+	assert_int_equal(tlsmaps_name_ulabel("xn--zz.example", out, sizeof(out)), -1);
+}
+
 static void expect_error(const char *line, const char *word)
 {
 	struct diags d;
@@ -194,6 +211,7 @@ int main(int argc, char **argv)
 	        cmocka_unit_test(test_default_defer),      cmocka_unit_test(test_default_gateway),
 	        cmocka_unit_test(test_not_in_policy_text), cmocka_unit_test(test_errors),
 	        cmocka_unit_test(test_backup_parent),      cmocka_unit_test(test_routed_defer_wins),
+	        cmocka_unit_test(test_name_ulabel),
 	};
 
 	unit_select(argc, argv);
