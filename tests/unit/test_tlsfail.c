@@ -117,6 +117,62 @@ static void test_backup_parent(void **state)
 	tlsmaps_table_free(t);
 }
 
+/*
+ * A routed recipient names several domains; the MTA may deliver to any of
+ * them ("u%bank%ins@local": the percent hack turns it into "u%bank@ins").
+ * The backup is asked for only when every forced one asks for the gateway:
+ * a deferring one decides, wherever it stands in the route.
+ */
+static void test_routed_defer_wins(void **state)
+{
+	tlsmaps_table *t = build_table("routed.map",
+	                               "bank.example encrypt on_tls_failure=gateway\n"
+	                               "ins.example encrypt\n",
+	                               NULL, NULL, NULL);
+	const char *defer[] = {
+	        "<u%bank.example%ins.example@local.example>",
+	        "<u%ins.example%bank.example@local.example>",
+	        "<@bank.example,@ins.example:u@local.example>",
+	        "<ins.example!bank.example!u@local.example>",
+	        "<\"u%bank.example@ins.example\"@local.example>",
+	};
+	tlsmaps_rcpt_result r;
+
+	(void)state;
+	assert_non_null(t);
+	for (size_t i = 0; i < sizeof(defer) / sizeof(defer[0]); i++) {
+		assert_int_equal(tlsmaps_decide_recipient(t, defer[i], strlen(defer[i]), &r),
+		                 TLSMAPS_RCPT_FORCED);
+		if (tlsmaps_entry_on_tls_failure(t, r.id) != TLSMAPS_TLSFAIL_DEFER) {
+			print_error("%s: decided by %s, which asks for the gateway\n", defer[i],
+			            tlsmaps_entry_key(t, r.id));
+			fail();
+		}
+	}
+	assert_int_equal(tlsmaps_decide_recipient(t, "<u%bank.example@local.example>", 30, &r),
+	                 TLSMAPS_RCPT_FORCED);
+	assert_int_equal(tlsmaps_entry_on_tls_failure(t, r.id), TLSMAPS_TLSFAIL_GATEWAY);
+	assert_string_equal(r.domain, "bank.example");
+	tlsmaps_table_free(t);
+}
+
+/* The U-label form that tlsmaps compile writes next to an A-label key. */
+static void test_name_ulabel(void **state)
+{
+	char out[TLSMAPS_KEY_MAX * 4 + 1];
+
+	(void)state;
+	assert_int_equal(tlsmaps_name_ulabel("xn--bcher-kva.example", out, sizeof(out)), 1);
+	assert_string_equal(out, "b\xc3\xbc"
+	                         "cher.example");
+	assert_int_equal(tlsmaps_name_ulabel(".xn--strae-oqa.example", out, sizeof(out)), 1);
+	assert_string_equal(out, ".stra\xc3\x9f"
+	                         "e.example");
+	assert_int_equal(tlsmaps_name_ulabel("bank.example", out, sizeof(out)), 0);
+	assert_int_equal(tlsmaps_name_ulabel("xn--bcher-kva.example", out, 8), -1);
+	assert_int_equal(tlsmaps_name_ulabel("xn--zz.example", out, sizeof(out)), -1);
+}
+
 static void expect_error(const char *line, const char *word)
 {
 	struct diags d;
@@ -154,7 +210,8 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_default_defer),      cmocka_unit_test(test_default_gateway),
 	        cmocka_unit_test(test_not_in_policy_text), cmocka_unit_test(test_errors),
-	        cmocka_unit_test(test_backup_parent),
+	        cmocka_unit_test(test_backup_parent),      cmocka_unit_test(test_routed_defer_wins),
+	        cmocka_unit_test(test_name_ulabel),
 	};
 
 	unit_select(argc, argv);

@@ -265,6 +265,15 @@ const char *tlsmaps_tls_failure_name(tlsmaps_tls_failure f);
  * ".parent" lookup cannot send it to the backup.
  */
 int tlsmaps_backup_parent(const tlsmaps_table *t, const char *name, size_t len);
+/*
+ * The U-label (UTF-8) form of a normalized domain key ("xn--bcher-kva.example"
+ * or ".xn--bcher-kva.example") into out: 1 when it differs from key (an
+ * A-label in it), 0 when key is all ASCII labels, -1 when it does not
+ * convert or out is too small. With smtputf8_enable = yes Postfix looks a
+ * UTF-8 address's domain up as the address has it, so static maps (tlsmaps
+ * compile) hold both forms.
+ */
+int tlsmaps_name_ulabel(const char *key, char *out, size_t outlen);
 
 /*
  * The outbound policy text Postfix accepts after "OK" in a

@@ -44,7 +44,8 @@
  *	a source route or a routed local part ("@d:u@local", "u%d@local",
  *	"d!u@local", "\"u@d\"@local", "u%d"), forces it too: the MTA may
  *	deliver there (percent hack, bang paths, source routes), and the
- *	milter cannot tell whether it will.
+ *	milter cannot tell whether it will. Of several forced ones, one whose
+ *	on_tls_failure defers decides (backup encryption needs them all).
  * DIAGNOSTICS
  *	Nothing is logged: the reason goes into the result for the caller's
  *	log line. Untrusted bytes in a reason are escaped.
@@ -393,12 +394,15 @@ static int route_sep(char c)
  * "@d1,@d2:user": an MTA may deliver to any domain named there (percent
  * hack, bang paths, dequoted local parts, source routes). 1 when one of
  * them is forced (r filled); tokens that are not domains route nowhere.
+ * Among forced ones, the first whose on_tls_failure defers is r (else the
+ * first): the backup may be asked for only when every one asks for it.
  */
 static int routed_forced(const tlsmaps_table *t, const char *s, size_t len, tlsmaps_rcpt_result *r)
 {
 	tlsmaps_rcpt_result found;
 	tlsmaps_query q;
 	char w[TLSMAPS_WHY_MAX];
+	int forced = 0;
 
 	if (!memchr(s, '@', len) && !memchr(s, '%', len) && !memchr(s, '!', len))
 		return 0;
@@ -415,14 +419,18 @@ static int routed_forced(const tlsmaps_table *t, const char *s, size_t len, tlsm
 		if (tlsmaps_query_parse(s + i, j - i, &q, w, sizeof(w)) < 0 || q.port != 0 ||
 		    (q.kind != TLSMAPS_QUERY_NAME && q.kind != TLSMAPS_QUERY_LITERAL_ADDR))
 			continue;
-		if (rcpt_lookup(t, &q, &found) == TLSMAPS_FOUND &&
-		    tlsmaps_level_mandatory(tlsmaps_entry_level(t, found.id))) {
+		if (rcpt_lookup(t, &q, &found) != TLSMAPS_FOUND ||
+		    !tlsmaps_level_mandatory(tlsmaps_entry_level(t, found.id)))
+			continue;
+		if (!forced++ ||
+		    tlsmaps_entry_on_tls_failure(t, found.id) == TLSMAPS_TLSFAIL_DEFER) {
 			r->id = found.id;
 			memcpy(r->domain, found.domain, sizeof(r->domain));
-			return 1;
 		}
+		if (tlsmaps_entry_on_tls_failure(t, r->id) == TLSMAPS_TLSFAIL_DEFER)
+			return 1;
 	}
-	return 0;
+	return forced > 0;
 }
 
 tlsmaps_rcpt_status tlsmaps_decide_recipient(const tlsmaps_table *t, const char *rcpt, size_t len,

@@ -2,7 +2,8 @@
  * NAME
  *	tlsmaps_idn.c - international domain names to their A-label form
  * SUMMARY
- *	inside the library: tm_name_to_alabel(), tm_has_non_ascii()
+ *	inside the library: tm_name_to_alabel(), tm_has_non_ascii();
+ *	tlsmaps_name_ulabel() (tlsmaps.h), the way back for static maps
  * DESCRIPTION
  *	The one place where forcetls converts a name: tm_name_norm() (table
  *	keys, lookup keys, envelope domains) calls it for any name with a byte
@@ -11,9 +12,12 @@
  *	"Bücher.example" is "xn--bcher-kva.example", "straße.example" is
  *	"xn--strae-oqa.example". A name that does not convert (not UTF-8, a
  *	disallowed code point) is an error, never a name that matches nothing.
+ *	tlsmaps_name_ulabel() turns a normalized key back into its U-label
+ *	form, which Postfix looks up for a UTF-8 address (smtputf8_enable).
  * DIAGNOSTICS
  *	The reason goes into why, with libidn2's message; bytes escaped.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <idn2.h>
@@ -55,4 +59,21 @@ int tm_name_to_alabel(const char *s, size_t len, char *out, size_t outlen, size_
 	memcpy(out, a, *alen + 1);
 	idn2_free(a);
 	return 0;
+}
+
+int tlsmaps_name_ulabel(const char *key, char *out, size_t outlen)
+{
+	const char *name = key[0] == '.' ? key + 1 : key;
+	char *u = NULL;
+	int n;
+
+	if (strstr(key, "xn--") == NULL) /* normalized: lowercase */
+		return 0;
+	if (idn2_to_unicode_8z8z(name, &u, 0) != IDN2_OK)
+		return -1;
+	n = snprintf(out, outlen, "%s%s", name == key ? "" : ".", u);
+	idn2_free(u);
+	if (n < 0 || (size_t)n >= outlen)
+		return -1;
+	return strcmp(out, key) != 0;
 }
