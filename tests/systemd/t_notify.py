@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""sd_notify(3) from both daemons, as a Type=notify unit sees it.
+
+usage: t_notify.py POLICYD MILTER [unittest args]
+
+The test owns the notification socket (NOTIFY_SOCKET, a datagram socket
+as systemd's) and checks, for forcetls-policyd and forcetls-milter:
+READY=1 arrives once, after the daemon's "ready" line, and the daemon
+answers right then (a socketmap lookup from the table; a milter option
+negotiation); SIGUSR1 gives RELOADING=1 (with MONOTONIC_USEC=) then READY=1,
+and so does a refused reload (the old table stays); SIGTERM gives
+STOPPING=1 and exit 0. Run as root, the daemons switch to nobody; run
+also straight as nobody (the forcetls of a unit with User=), where no
+switch is needed.
+"""
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "policyd"))
+from policyd_client import Socketmap, free_port  # noqa: E402
+
+POLICYD = MILTER = None
+
+
+class Notify:
+    """The service manager's end: every datagram, in order."""
+
+    def __init__(self, d):
+        self.path = os.path.join(d, "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        os.chmod(self.path, 0o666)  # a daemon started as nobody must reach it
+        self.msgs, self.cond = [], threading.Condition()
+        threading.Thread(target=self.run, daemon=True).start()
+
+    def run(self):
+        while True:
+            try:
+                data = self.sock.recv(4096)
+            except OSError:
+                return
+            with self.cond:
+                self.msgs.append(data.decode())
+                self.cond.notify_all()
+
+    def wait(self, n, timeout=30):
+        """The first n messages (fails when fewer came)."""
+        with self.cond:
+            self.cond.wait_for(lambda: len(self.msgs) >= n, timeout)
+            return list(self.msgs)
+
+    def close(self):
+        self.sock.close()
+
+
+def as_nobody():
+    import pwd
+    pw = pwd.getpwnam("nobody")
+    os.setgroups([])
+    os.setgid(pw.pw_gid)
+    os.setuid(pw.pw_uid)
+
+
+def milter_optneg(path):
+    """One option negotiation on the milter socket: libmilter answers 'O'."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(path)
+    body = b"O" + struct.pack(">III", 6, 0x1FF, 0x1FFFFF)
+    s.sendall(struct.pack(">I", len(body)) + body)
+    hdr = s.recv(5)
+    s.close()
+    return hdr[4:5]
+
+
+class Base:
+    start_as_nobody = False
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="ftls-notify-")
+        os.chmod(self.dir, 0o777)
+        self.notify = Notify(self.dir)
+        self.table = os.path.join(self.dir, "forced-tls.table")
+        self.write_table("bank.test encrypt\n")
+        self.log = open(os.path.join(self.dir, "daemon.log"), "w+")
+        self.proc = None
+
+    def tearDown(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.notify.close()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def write_table(self, text):
+        tmp = self.table + ".new"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.rename(tmp, self.table)
+
+    def logtext(self):
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+    def start(self, argv, user_line):
+        conf = os.path.join(self.dir, "forcetls.conf")
+        state = os.path.join(self.dir, "state")
+        os.makedirs(state, exist_ok=True)
+        os.chmod(state, 0o777)
+        with open(conf, "w") as f:
+            # No watch: each reload here is one SIGUSR1's, framed by one pair.
+            f.write('%s = {\n  user = "%s";\n  state_file = "%s/%s.state";\n};\n'
+                    'tables = {\n  watch_table = false;\n};\n'
+                    % (self.section, user_line, state, self.section))
+        os.chmod(conf, 0o644)
+        env = dict(os.environ, NOTIFY_SOCKET=self.notify.path)
+        env.pop("LD_PRELOAD", None)
+        self.proc = subprocess.Popen(
+            argv + ["--foreground", "--config", conf, "--table", self.table],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env,
+            preexec_fn=as_nobody if self.start_as_nobody else None)
+
+    def user(self):
+        if self.start_as_nobody:
+            return "forcetls"  # already unprivileged: nothing to switch to, no failing setuid
+        return "nobody" if os.getuid() == 0 else ""
+
+    def test_lifecycle(self):
+        self.launch()
+        msgs = self.notify.wait(1)
+        self.assertTrue(msgs, "no READY=1 within 30 s:\n" + self.logtext())
+        self.assertIn("READY=1", msgs[0].split("\n"))
+        self.assertIn(self.ready_line, self.logtext(), "READY=1 before the ready line")
+        self.assertTrue(self.answers("bank.test"), "READY=1, but no answer")
+        time.sleep(0.5)
+        self.assertEqual(len(self.notify.msgs), 1, self.notify.msgs)
+
+        # A reload: RELOADING=1 (with MONOTONIC_USEC=), then READY=1.
+        self.write_table("bank.test encrypt\nnew.test encrypt\n")
+        self.proc.send_signal(signal.SIGUSR1)
+        msgs = self.notify.wait(3)
+        self.assertEqual(len(msgs), 3, msgs)
+        lines = msgs[1].split("\n")
+        self.assertIn("RELOADING=1", lines)
+        usec = [x for x in lines if x.startswith("MONOTONIC_USEC=")]
+        self.assertEqual(len(usec), 1, lines)
+        now = time.clock_gettime(time.CLOCK_MONOTONIC) * 1e6
+        self.assertLess(abs(int(usec[0].split("=")[1]) - now), 30e6, usec)
+        self.assertEqual(msgs[2].split("\n"), ["READY=1"])
+        self.assertIn("reload (SIGUSR1): ok", self.logtext())
+        self.assertTrue(self.answers("new.test"), "the new table is not in use")
+
+        # A refused reload: RELOADING=1, READY=1 all the same, the old table stays.
+        self.write_table("bank.test encrypt\nnew.test encrypt\nbroken.test no-such-level\n")
+        self.proc.send_signal(signal.SIGUSR1)
+        msgs = self.notify.wait(5)
+        self.assertEqual(len(msgs), 5, msgs)
+        self.assertIn("RELOADING=1", msgs[3].split("\n"))
+        self.assertEqual(msgs[4].split("\n"), ["READY=1"])
+        self.assertIn("reload (SIGUSR1): refused", self.logtext())
+        self.assertTrue(self.answers("new.test"), "the old table is gone")
+
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(30), 0, self.logtext())
+        msgs = self.notify.wait(6)
+        self.assertEqual(msgs[5:], ["STOPPING=1"], msgs)
+
+
+class Policyd(Base):
+    section = "policyd"
+    ready_line = "ready: "
+
+    def launch(self):
+        self.sm = ("127.0.0.1", free_port())
+        self.start([POLICYD, "--socketmap-listen", "inet:%s:%d" % self.sm,
+                    "--policy-listen", ""], self.user())
+
+    def answers(self, domain):
+        c = Socketmap(self.sm)
+        try:
+            return c.lookup(domain) == "OK encrypt"
+        finally:
+            c.close()
+
+
+class Milter(Base):
+    section = "milter"
+    ready_line = "ready on "
+
+    def launch(self):
+        self.sock = os.path.join(self.dir, "milter.sock")
+        self.start([MILTER, "--listen", "unix:" + self.sock], self.user())
+
+    def answers(self, domain):
+        """libmilter negotiates, and the SIGUSR2 dump shows the table holding domain."""
+        if milter_optneg(self.sock) != b"O":
+            return False
+        entries = {"bank.test": 1, "new.test": 2}[domain]
+        before = self.logtext().count("running: table")
+        self.proc.send_signal(signal.SIGUSR2)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            text = self.logtext()
+            if text.count("running: table") > before:
+                last = text[text.rfind("running: table"):].split("\n")[0]
+                return ", %d entries;" % entries in last
+            time.sleep(0.05)
+        return False
+
+
+class PolicydAsNobody(Policyd):
+    start_as_nobody = True
+
+
+class MilterAsNobody(Milter):
+    start_as_nobody = True
+
+
+class TestPolicyd(Policyd, unittest.TestCase):
+    pass
+
+
+class TestMilter(Milter, unittest.TestCase):
+    pass
+
+
+@unittest.skipUnless(os.getuid() == 0, "needs root to start as nobody")
+class TestPolicydAsNobody(PolicydAsNobody, unittest.TestCase):
+    pass
+
+
+@unittest.skipUnless(os.getuid() == 0, "needs root to start as nobody")
+class TestMilterAsNobody(MilterAsNobody, unittest.TestCase):
+    pass
+
+
+if __name__ == "__main__":
+    POLICYD, MILTER = sys.argv[1], sys.argv[2]
+    del sys.argv[1:3]
+    unittest.main(verbosity=2)
