@@ -11,7 +11,9 @@ negotiation); SIGUSR1 gives RELOADING=1 (with MONOTONIC_USEC=) then READY=1,
 and so does a refused reload (the old table stays); SIGTERM gives
 STOPPING=1 and exit 0. Run as root, the daemons switch to nobody; run
 also straight as nobody (the forcetls of a unit with User=), where no
-switch is needed.
+switch is needed, with a unix socket in a directory made as tmpfiles.d
+makes /var/spool/postfix/forcetls (2750, group postfix): the socket gets
+group postfix and mode 0660 with no chown(2).
 """
 import os
 import shutil
@@ -220,12 +222,48 @@ class Milter(Base):
         return False
 
 
+def spool_dir(parent):
+    """Postfix's chroot socket directory as tmpfiles.d makes it: nobody:postfix 2750."""
+    import grp
+    import pwd
+    d = os.path.join(parent, "spool")
+    os.mkdir(d)
+    gid = grp.getgrnam("postfix").gr_gid if "postfix" in [g.gr_name for g in grp.getgrall()] \
+        else grp.getgrnam("nogroup").gr_gid
+    os.chown(d, pwd.getpwnam("nobody").pw_uid, gid)
+    os.chmod(d, 0o2750)
+    return d, gid
+
+
 class PolicydAsNobody(Policyd):
+    """Started as the unit's User=, with a unix socket in the chroot spool directory."""
     start_as_nobody = True
+
+    def launch(self):
+        self.spool, self.gid = spool_dir(self.dir)
+        self.sm = ("127.0.0.1", free_port())
+        self.start([POLICYD, "--socketmap-listen", "inet:%s:%d" % self.sm,
+                    "--policy-listen", "unix:%s/policy.sock" % self.spool], self.user())
+
+    def answers(self, domain):
+        st = os.stat(os.path.join(self.spool, "policy.sock"))
+        self.assertEqual((st.st_gid, st.st_mode & 0o777), (self.gid, 0o660))
+        return Policyd.answers(self, domain)
 
 
 class MilterAsNobody(Milter):
+    """Started as the unit's User=, its socket in the chroot spool directory."""
     start_as_nobody = True
+
+    def launch(self):
+        self.spool, self.gid = spool_dir(self.dir)
+        self.sock = os.path.join(self.spool, "milter.sock")
+        self.start([MILTER, "--listen", "unix:" + self.sock], self.user())
+
+    def answers(self, domain):
+        st = os.stat(self.sock)
+        self.assertEqual((st.st_gid, st.st_mode & 0o777), (self.gid, 0o660))
+        return Milter.answers(self, domain)
 
 
 class TestPolicyd(Policyd, unittest.TestCase):
