@@ -2,8 +2,7 @@
  * NAME
  *	notify.c - tell the service manager (systemd) where the daemon is
  * SUMMARY
- *	notify_ready(), notify_reloading(), notify_reloaded(), notify_stopping(),
- *	notify_watchdog_usec(), notify_watchdog()
+ *	notify_ready(), notify_reloading(), notify_reloaded(), notify_stopping()
  * DESCRIPTION
  *	See notify.h. libsystemd's sd_notify(3) does the sending: it reads
  *	NOTIFY_SOCKET on every call and returns 0 at once when it is unset.
@@ -60,17 +59,4 @@ void notify_stopping(void)
 {
 	if (atomic_exchange(&state, STOPPING) != STOPPING)
 		(void)sd_notify(0, "STOPPING=1");
-}
-
-uint64_t notify_watchdog_usec(void)
-{
-	uint64_t usec = 0;
-
-	return sd_watchdog_enabled(0, &usec) > 0 ? usec : 0;
-}
-
-void notify_watchdog(void)
-{
-	if (atomic_load(&state) != STOPPING)
-		(void)sd_notify(0, "WATCHDOG=1");
 }

@@ -12,16 +12,10 @@
  *	notify_stopping(): a reload thread that runs during start must not
  *	tell systemd the start is over, nor one that runs during a stop that
  *	the daemon serves again. Any thread may call any of these.
- *
- *	notify_watchdog_usec() is the WatchdogSec= interval systemd asked for
- *	(WATCHDOG_USEC, WATCHDOG_PID), 0 when none; notify_watchdog() sends
- *	WATCHDOG=1. Only the thread that serves may send it: a ping from a
- *	thread that does not serve proves nothing.
+
  */
 #ifndef FORCETLS_NOTIFY_H
 #define FORCETLS_NOTIFY_H
-
-#include <stdint.h>
 
 /* READY=1 and STATUS=ready, once: later calls do nothing (see notify_reloaded()). */
 void notify_ready(void);
@@ -31,7 +25,5 @@ void notify_reloading(void);
 void notify_reloaded(void);
 /* STOPPING=1. */
 void notify_stopping(void);
-uint64_t notify_watchdog_usec(void);
-void notify_watchdog(void);
 
 #endif

@@ -14,6 +14,10 @@ also straight as nobody (the forcetls of a unit with User=), where no
 switch is needed, with a unix socket in a directory made as tmpfiles.d
 makes /var/spool/postfix/forcetls (2750, group postfix): the socket gets
 group postfix and mode 0660 with no chown(2).
+
+FTLS_SANDBOX=1 runs each daemon under sandbox.py (the units' system call
+filter, NoNewPrivileges=, MemoryDenyWriteExecute=): test systemd.sandbox,
+the AsNobody cases only, since the filter forbids setuid(2).
 """
 import os
 import shutil
@@ -129,6 +133,10 @@ class Base:
         os.chmod(conf, 0o644)
         env = dict(os.environ, NOTIFY_SOCKET=self.notify.path)
         env.pop("LD_PRELOAD", None)
+        if os.environ.get("FTLS_SANDBOX"):
+            # Debian's python3: nobody may not reach the one running the test (pyenv in /root).
+            py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+            argv = [py, os.path.join(os.path.dirname(os.path.abspath(__file__)), "sandbox.py")] + argv
         self.proc = subprocess.Popen(
             argv + ["--foreground", "--config", conf, "--table", self.table],
             stdout=self.log, stderr=subprocess.STDOUT, env=env,
