@@ -13,7 +13,8 @@ STOPPING=1 and exit 0. Run as root, the daemons switch to nobody; run
 also straight as nobody (the forcetls of a unit with User=), where no
 switch is needed, with a unix socket in a directory made as tmpfiles.d
 makes /var/spool/postfix/forcetls (2750, group postfix): the socket gets
-group postfix and mode 0660 with no chown(2).
+group postfix and mode 0660 with no chown(2); and policyd as nobody with
+its socketmap socket handed over as systemd's socket activation does.
 
 FTLS_SANDBOX=1 runs each daemon under sandbox.py (the units' system call
 filter, NoNewPrivileges=, MemoryDenyWriteExecute=): test systemd.sandbox,
@@ -106,6 +107,8 @@ class Base:
             self.proc.wait()
         self.notify.close()
         self.log.close()
+        if getattr(self, "listening", None) is not None:
+            self.listening.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def write_table(self, text):
@@ -120,7 +123,8 @@ class Base:
         with open(self.log.name) as f:
             return f.read()
 
-    def start(self, argv, user_line):
+    def start(self, argv, user_line, activated=None):
+        """activated: a listening socket handed over as systemd does (fd 3, "socketmap")."""
         conf = os.path.join(self.dir, "forcetls.conf")
         state = os.path.join(self.dir, "state")
         os.makedirs(state, exist_ok=True)
@@ -140,10 +144,18 @@ class Base:
             # LeakSanitizer stops threads with ptrace(2), which the filter forbids (not in
             # @system-service); systemd.notify checks for leaks without the filter.
             env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
-        self.proc = subprocess.Popen(
-            argv + ["--foreground", "--config", conf, "--table", self.table],
-            stdout=self.log, stderr=subprocess.STDOUT, env=env,
-            preexec_fn=as_nobody if self.start_as_nobody else None)
+        argv = argv + ["--foreground", "--config", conf, "--table", self.table]
+        pre = as_nobody if self.start_as_nobody else None
+        if activated is not None:
+            env.update(LISTEN_FDS="1", LISTEN_FDNAMES="socketmap")
+            argv = ["/bin/sh", "-c", 'LISTEN_PID=$$; export LISTEN_PID; exec "$@"', "sh"] + argv
+
+            def pre():
+                os.dup2(activated.fileno(), 3)
+                if self.start_as_nobody:
+                    as_nobody()
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env,
+                                     preexec_fn=pre, pass_fds=(3,) if activated else ())
 
     def user(self):
         if self.start_as_nobody:
@@ -262,6 +274,23 @@ class PolicydAsNobody(Policyd):
         return Policyd.answers(self, domain)
 
 
+class PolicydActivatedAsNobody(Policyd):
+    """Started as the unit's User=, its socketmap socket from "systemd" (fd 3)."""
+    start_as_nobody = True
+
+    def launch(self):
+        self.listening = socket.socket()
+        self.listening.bind(("127.0.0.1", 0))
+        self.listening.listen(16)
+        self.sm = self.listening.getsockname()
+        self.start([POLICYD, "--socketmap-listen", "inet:127.0.0.1:1", "--policy-listen", ""],
+                   self.user(), activated=self.listening)
+
+    def answers(self, domain):
+        self.assertIn("socketmap: using the socket passed by systemd", self.logtext())
+        return Policyd.answers(self, domain)
+
+
 class MilterAsNobody(Milter):
     """Started as the unit's User=, its socket in the chroot spool directory."""
     start_as_nobody = True
@@ -287,6 +316,11 @@ class TestMilter(Milter, unittest.TestCase):
 
 @unittest.skipUnless(os.getuid() == 0, "needs root to start as nobody")
 class TestPolicydAsNobody(PolicydAsNobody, unittest.TestCase):
+    pass
+
+
+@unittest.skipUnless(os.getuid() == 0, "needs root to start as nobody")
+class TestPolicydActivatedAsNobody(PolicydActivatedAsNobody, unittest.TestCase):
     pass
 
 
