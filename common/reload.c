@@ -43,6 +43,7 @@
  *	watched (the watch tries again every second). A table changed while
  *	the daemon starts, before the watch is in place, is reloaded once the
  *	watch is.
+ *	Each reload is framed by RELOADING=1 and READY=1 to systemd (notify.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -59,6 +60,7 @@
 
 #include "guardstate.h"
 #include "log.h"
+#include "notify.h"
 #include "reload.h"
 
 /* One inotify watch on a directory, for one name in it. */
@@ -278,7 +280,9 @@ static void *reload_thread(void *arg)
 		trigger = r->trigger;
 		r->pending = 0;
 		pthread_mutex_unlock(&r->lock);
+		notify_reloading(); /* to systemd: READY=1 follows, installed or refused */
 		reload_once(r, trigger);
+		notify_reloaded();
 		drop_retired(r);
 		pthread_mutex_lock(&r->lock);
 	}

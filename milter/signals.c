@@ -67,6 +67,7 @@
 #include <libmilter/mfapi.h>
 
 #include "log.h"
+#include "notify.h"
 #include "signals.h"
 #include "sigtaken.h"
 #include "snapshot.h"
@@ -257,6 +258,7 @@ static void stop(int sig, int *listen_fd)
 	pthread_t w;
 
 	log_info("stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	notify_stopping(); /* STOPPING=1 to systemd */
 	if (*listen_fd >= 0 && pthread_create(&w, NULL, waker, listen_fd) == 0)
 		pthread_detach(w);
 	smfi_stop();
@@ -305,6 +307,7 @@ int signals_loop(int listen_fd, const char *ready)
 		return 1;
 	}
 	log_info("ready on %s", ready);
+	notify_ready(); /* READY=1: socket open, tables loaded; libmilter accepts from it */
 	pthread_mutex_lock(&go_lock);
 	go = 1;
 	pthread_cond_signal(&go_cond);
@@ -321,6 +324,7 @@ int signals_loop(int listen_fd, const char *ready)
 			stop(sig, &fd);
 		}
 	}
+	notify_stopping(); /* a stop we did not choose too (no-op after stop()) */
 	pthread_join(tid, NULL);
 	dumps_stop();
 	return verdict(chosen);

@@ -47,6 +47,7 @@
 #include "delegation.h"
 #include "listen.h"
 #include "log.h"
+#include "notify.h"
 #include "privs.h"
 #include "reload.h"
 #include "policyd.h"
@@ -303,18 +304,13 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	daemon_state *ds = arg;
 
 	(void)what;
-	switch (sig) {
-	case SIGHUP:
-		reloader_request(ds->rl, "SIGHUP");
-		break;
-	case SIGUSR1:
-		reloader_request(ds->rl, "SIGUSR1");
-		break;
-	case SIGUSR2:
+	if (sig == SIGHUP || sig == SIGUSR1) {
+		reloader_request(ds->rl, sig == SIGHUP ? "SIGHUP" : "SIGUSR1");
+	} else if (sig == SIGUSR2) {
 		dump_stats(ds);
-		break;
-	default:
+	} else {
 		log_info("stopping on signal %d", (int)sig);
+		notify_stopping(); /* STOPPING=1 to systemd */
 		event_base_loopbreak(ds->d.base);
 	}
 }
@@ -591,6 +587,7 @@ int main(int argc, char **argv)
 		goto out;
 	log_info("ready: %s, %zu entries; socketmap %s, policy %s", ds.d.snap->rs.table,
 	         ds.d.snap->rs.entries, sm_fd >= 0 ? "on" : "off", pol_fd >= 0 ? "on" : "off");
+	notify_ready(); /* READY=1 to systemd: listening, table loaded, signals taken */
 	event_base_dispatch(ds.d.base);
 	rc = 0;
 out:
