@@ -267,10 +267,12 @@ ip -n "$NS" link set lo up || fail "cannot bring lo up in $NS"
 dpkg_run "$T/dpkg-i1.log" -i "$deb1" || { cat "$T/dpkg-i1.log"; fail "dpkg -i $(basename "$deb1")"; }
 [ "$(dpkg-query -W -f='${Version}' forcetls)" = "$version-1" ] || fail "version after dpkg -i"
 getent passwd forcetls >/dev/null || fail "dpkg -i created no user forcetls"
-[ "$(stat -c '%U:%G %a' /var/lib/forcetls 2>/dev/null)" = "forcetls:forcetls 750" ] ||
-	fail "/var/lib/forcetls: $(stat -c '%U:%G %a' /var/lib/forcetls 2>&1)"
+for d in /var/lib/forcetls /var/spool/forcetls; do
+	[ "$(stat -c '%U:%G %a' $d 2>/dev/null)" = "forcetls:forcetls 750" ] ||
+		fail "$d: $(stat -c '%U:%G %a' $d 2>&1)"
+done
 if getent group postfix >/dev/null; then
-	[ "$(stat -c '%U:%G %a' /var/spool/postfix/forcetls 2>/dev/null)" = "forcetls:postfix 750" ] ||
+	[ "$(stat -c '%U:%G %a' /var/spool/postfix/forcetls 2>/dev/null)" = "forcetls:postfix 2750" ] ||
 		fail "/var/spool/postfix/forcetls: $(stat -c '%U:%G %a' /var/spool/postfix/forcetls 2>&1)"
 fi
 run_daemons
@@ -309,7 +311,7 @@ left=$(for f in $(awk '{print $6}' <(dpkg-deb -c "$deb2") | sed 's|^\./|/|'); do
 	[ -e "$f" ] && [ ! -d "$f" ] && echo "$f"
 done)
 [ -z "$left" ] || fail "left after purge: $left"
-for d in /etc/forcetls /var/lib/forcetls /var/spool/postfix/forcetls /usr/share/doc/forcetls; do
+for d in /etc/forcetls /var/lib/forcetls /var/spool/postfix/forcetls /var/spool/forcetls /usr/share/doc/forcetls; do
 	[ -e "$d" ] && fail "left after purge: $d ($(ls -A "$d"))"
 done
 left=$(find /etc/systemd /var/lib/systemd/deb-systemd-helper-enabled \
