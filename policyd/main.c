@@ -49,6 +49,7 @@
 #include "log.h"
 #include "privs.h"
 #include "reload.h"
+#include "pmetrics.h"
 #include "policyd.h"
 #include "server.h"
 #include "socketmap.h"
@@ -104,6 +105,7 @@ static const cfg_def settings[] = {
         {"policyd.connection_log_interval", CFG_INT, NULL, 10, 1, 3600, NULL},
         RELOAD_CFG_ROWS,
         TRANSPORT_CFG_ROWS,
+        PMETRICS_CFG_ROWS,
 };
 static const char *const own_sections[] = {"policyd", "tables", NULL};
 static const char *const other_sections[] = {"milter", "tlsmaps", NULL};
@@ -273,31 +275,6 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 	reloader_retire(ds->rl, old != NULL ? &old->rs : NULL);
 }
 
-static void dump_stats(daemon_state *ds)
-{
-	policyd_stats *st = &ds->d.stats;
-	resolver_stats rs;
-
-	memset(&rs, 0, sizeof(rs));
-	reloader_counts(ds->rl, &st->reloads, &st->reload_failures);
-	if (ds->d.resolver != NULL)
-		resolver_get_stats(ds->d.resolver, &rs);
-	log_info("stats: ok_none=%lu ok_may=%lu ok_encrypt=%lu ok_dane=%lu ok_dane_only=%lu "
-	         "ok_fingerprint=%lu ok_verify=%lu ok_secure=%lu notfound=%lu temp=%lu perm=%lu "
-	         "dns_temp=%lu dns_queries=%lu dns_cache_hits=%lu dns_cache_misses=%lu "
-	         "dns_cache_entries=%zu malformed=%lu policy_requests=%lu policy_dunno=%lu "
-	         "policy_reject=%lu reloads=%lu reload_failures=%lu socketmap_connections=%zu "
-	         "policy_connections=%zu sendmail_ok=%lu sendmail_notfound=%lu",
-	         st->by_level[0], st->by_level[1], st->by_level[2], st->by_level[3],
-	         st->by_level[4], st->by_level[5], st->by_level[6], st->by_level[7], st->notfound,
-	         st->temp, st->perm, st->dns_temp, rs.queries, rs.cache_hits, rs.cache_misses,
-	         rs.cache_entries, st->malformed, st->policy_requests, st->policy_dunno,
-	         st->policy_reject, st->reloads, st->reload_failures,
-	         ds->socketmap ? listener_connections(ds->socketmap) : 0,
-	         ds->policy ? listener_connections(ds->policy) : 0, st->sendmail_ok,
-	         st->sendmail_notfound);
-}
-
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	daemon_state *ds = arg;
@@ -311,7 +288,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		reloader_request(ds->rl, "SIGUSR1");
 		break;
 	case SIGUSR2:
-		dump_stats(ds);
+		pmetrics_dump(&ds->d, ds->rl, ds->socketmap, ds->policy);
 		break;
 	default:
 		log_info("stopping on signal %d", (int)sig);
@@ -443,6 +420,7 @@ static int start_resolver(daemon_state *ds, const cfg *c)
 	ro.cache_size = (size_t)cfg_int(c, "policyd.dns_cache_size");
 	ro.cache_max_ttl = (unsigned)cfg_int(c, "policyd.dns_cache_max_ttl");
 	ro.negative_ttl = (unsigned)cfg_int(c, "policyd.dns_negative_ttl");
+	ro.observe = pmetrics_dns;
 	if ((ds->d.resolver = resolver_new(ds->d.base, &ro, why, sizeof(why))) == NULL) {
 		/* Not fatal: lookups that need DNS answer TEMP, the others work. */
 		log_errx("DNS resolver: %s; destinations that need DNS will be deferred", why);
@@ -501,7 +479,8 @@ static int start_listeners(daemon_state *ds, const cfg *c, int sm_fd, int pol_fd
 		log_errx("cannot set up the listeners");
 		return -1;
 	}
-	return 0;
+	pmetrics_init(ds->rl);
+	return pmetrics_start(c); /* after daemon(3): its thread must be in this process */
 }
 
 /* Signal events, the wake pipe, the reload thread; then unblock the signals. */
@@ -531,7 +510,8 @@ static int start_reloads(daemon_state *ds, const sigset_t *blocked)
 
 static void cleanup(daemon_state *ds)
 {
-	reloader_free(ds->rl); /* first: its thread may still write to the pipe */
+	pmetrics_stop();       /* first: its thread reads the reloader */
+	reloader_free(ds->rl); /* its thread may still write to the pipe */
 	for (int i = 0; i < NSIGNALS; i++)
 		if (ds->sig[i] != NULL)
 			event_free(ds->sig[i]);
