@@ -76,6 +76,18 @@ static void init_series(reloader *rl)
 	reloader_metrics(rl);
 }
 
+int mmetrics_check(const cfg *c)
+{
+	const char *addr = cfg_str(c, "milter.metrics_listen");
+	char why[300], where[300];
+
+	if (*addr == '\0' || metrics_listen_check(addr, why, sizeof(why)) == 0)
+		return 0;
+	log_errx("%s: milter.metrics_listen: %s",
+	         cfg_where(c, "milter.metrics_listen", where, sizeof(where)), why);
+	return -1;
+}
+
 int mmetrics_start(reloader *rl, const cfg *c)
 {
 	const char *addr = cfg_str(c, "milter.metrics_listen");

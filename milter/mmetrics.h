@@ -32,4 +32,11 @@ void mmetrics_message(const msg_state *m, const decision *d);
 /* SIGUSR2: one "metric NAME{LABELS} VALUE" line per series. */
 void mmetrics_dump(void);
 
+/*
+ * Check milter.metrics_listen of c (every load: --check, start, reloads, which
+ * refuse an invalid one although the listener changes only on restart): 0, or
+ * -1 logged with FILE:LINE.
+ */
+int mmetrics_check(const cfg *c);
+
 #endif

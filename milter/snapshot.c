@@ -407,7 +407,7 @@ msnapshot *msnapshot_load(const msnapshot_options *o)
 
 	if (content_settings(c, s) < 0)
 		bad = 1;
-	if (relay_settings(c, s) < 0 || mta_setting(c, s) < 0)
+	if (relay_settings(c, s) < 0 || mta_setting(c, s) < 0 || mmetrics_check(c) < 0)
 		bad = 1;
 	if (bad) {
 		snapshot_free(s);

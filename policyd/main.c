@@ -220,7 +220,8 @@ static snapshot *snapshot_load(const options *o)
 		         cfg_where(s->cfg, "policyd.map_name", where, sizeof(where)));
 		goto fail;
 	}
-	if (transport_snapshot_load(s) < 0 || inbound_snapshot_load(s) < 0)
+	if (transport_snapshot_load(s) < 0 || inbound_snapshot_load(s) < 0 ||
+	    pmetrics_check(s->cfg) < 0)
 		goto fail;
 	tlsmaps_options_init(&topt);
 	tlsmaps_level_parse(cfg_str(s->cfg, "tables.default_level"),

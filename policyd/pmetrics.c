@@ -142,6 +142,18 @@ void pmetrics_dns(const char *type, double seconds)
 			metric_observe(dns[i], seconds);
 }
 
+int pmetrics_check(const cfg *c)
+{
+	const char *addr = cfg_str(c, "policyd.metrics_listen");
+	char why[300], where[300];
+
+	if (*addr == '\0' || metrics_listen_check(addr, why, sizeof(why)) == 0)
+		return 0;
+	log_errx("%s: policyd.metrics_listen: %s",
+	         cfg_where(c, "policyd.metrics_listen", where, sizeof(where)), why);
+	return -1;
+}
+
 int pmetrics_start(const cfg *c)
 {
 	const char *addr = cfg_str(c, "policyd.metrics_listen");

@@ -48,4 +48,11 @@ void pmetrics_stop(void);
 /* SIGUSR2: the "stats:" line, then one "metric NAME{LABELS} VALUE" line per series. */
 void pmetrics_dump(policyd *d, reloader *rl, const listener *sm, const listener *pol);
 
+/*
+ * Check policyd.metrics_listen of c (every load: --check, start, reloads, which
+ * refuse an invalid one although the listener changes only on restart): 0, or
+ * -1 logged with FILE:LINE.
+ */
+int pmetrics_check(const cfg *c);
+
 #endif
