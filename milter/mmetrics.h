@@ -14,12 +14,6 @@
 #include "decide.h"
 #include "reload.h"
 
-/* The rows of the settings table: { MMETRICS_CFG_ROWS, ... }. */
-#define MMETRICS_CFG_ROWS                                                                          \
-	{                                                                                          \
-		"milter.metrics_listen", CFG_STRING, "", 0, 0, 0, NULL                             \
-	}
-
 /*
  * Register every series (reloads and table entries from rl), then listen
  * on milter.metrics_listen of c when it is set: 0, or -1 logged with

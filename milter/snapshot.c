@@ -97,7 +97,7 @@ static const cfg_def settings[] = {
         {"tables.inbound_exempt_internal", CFG_BOOL, NULL, 1, 0, 0, NULL},
         {"tables.inbound_exempt_authenticated", CFG_BOOL, NULL, 1, 0, 0, NULL},
         RELOAD_CFG_ROWS,
-        MMETRICS_CFG_ROWS,
+        {"milter.metrics_listen", CFG_STRING, "", 0, 0, 0, NULL}, /* mmetrics.c */
 };
 static const char *const own_sections[] = {"milter", "tables", NULL};
 static const char *const other_sections[] = {"policyd", "tlsmaps", NULL};

@@ -105,7 +105,7 @@ static const cfg_def settings[] = {
         {"policyd.connection_log_interval", CFG_INT, NULL, 10, 1, 3600, NULL},
         RELOAD_CFG_ROWS,
         TRANSPORT_CFG_ROWS,
-        PMETRICS_CFG_ROWS,
+        {"policyd.metrics_listen", CFG_STRING, "", 0, 0, 0, NULL}, /* pmetrics.c */
 };
 static const char *const own_sections[] = {"policyd", "tables", NULL};
 static const char *const other_sections[] = {"milter", "tlsmaps", NULL};

@@ -23,12 +23,6 @@ typedef enum {
 	PM_NPROTO
 } pm_proto;
 
-/* The rows of the settings table: { PMETRICS_CFG_ROWS, ... }. */
-#define PMETRICS_CFG_ROWS                                                                          \
-	{                                                                                          \
-		"policyd.metrics_listen", CFG_STRING, "", 0, 0, 0, NULL                            \
-	}
-
 /* Register every series (reloads and table entries from rl). */
 void pmetrics_init(reloader *rl);
 /* A socketmap reply sent: its result is its first word. */

@@ -15,6 +15,8 @@
 #     lookups of the forced deliveries (requests_total socketmap ok, decisions_total
 #     encrypt from a domain entry, at least 2 each); forcetls_table_entries is the
 #     table's entry count in both;
+#   - a lookup that needs DNS (an outbound network entry in the table) moves
+#     forcetls_policyd_dns_seconds{type="mx"} and {type="a"} by one query each;
 #   - SIGUSR1 bumps forcetls_reloads_total{result="ok"} by 1 in both daemons, a table
 #     with an error bumps result="failed" and leaves table_entries as it was;
 #   - SIGUSR2 writes the same series with the same values to the log ("metric ...");
@@ -35,7 +37,8 @@ mw_world_hook() {
 		mw_conf_set "$W/forcetls.conf" tables watch_table false && # reloads: SIGUSR1 only
 		chmod 644 "$W/forcetls.conf" || e2e_fail "examples/forcetls.conf: no metrics_listen settings"
 }
-milter_world metrics
+# An outbound network entry: a name no other entry decides makes the policyd ask DNS.
+milter_world metrics "192.0.2.0/24 encrypt direction=out"
 e2e_wait_listen 127.0.0.1 $PM 10 || e2e_fail "forcetls-policyd: no metrics listener on $PM"
 e2e_wait_listen 127.0.0.1 $MM 10 || e2e_fail "forcetls-milter: no metrics listener on $MM"
 
@@ -99,6 +102,23 @@ moved m 'forcetls_milter_flagged_total{rule="body"}' $S0 0
 grew p 'forcetls_policyd_requests_total{protocol="socketmap",result="ok"}' $S0 2
 grew p 'forcetls_policyd_decisions_total{level="encrypt",source="domain"}' $S0 2
 moved p 'forcetls_policyd_requests_total{protocol="socketmap",result="temp"}' $S0 0
+
+# 1b. DNS: a lookup the network entry needs (MX, then A and AAAA of mx.tls.test).
+e2e_ns python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+q = b"forcetls open-tls.test"
+s.sendall(b"%d:%s," % (len(q), q))
+print(s.recv(100).decode())' "$MW_POLICYD_SOCK" >"$W/lookup.out" || e2e_fail "socketmap lookup failed"
+grep -qx '9:NOTFOUND ,' "$W/lookup.out" || e2e_fail "open-tls.test: $(cat "$W/lookup.out")"
+scrape
+moved p 'forcetls_policyd_dns_seconds_count{type="mx"}' $S1 1
+moved p 'forcetls_policyd_dns_seconds_count{type="a"}' $S1 1
+moved p 'forcetls_policyd_dns_seconds_bucket{type="mx",le="+Inf"}' $S1 1
+moved p 'forcetls_policyd_decisions_total{level="default",source="none"}' $S1 1
+moved p 'forcetls_policyd_requests_total{protocol="socketmap",result="notfound"}' $S1 1
+S1=$N
 
 # 2. Reloads: ok in both, then a table with an error: failed, the old table kept.
 for d in milter policyd; do e2e_signal $d USR1; done
