@@ -4,7 +4,7 @@
  * SUMMARY
  *	rsnap_init(), rsnap_hold(), rsnap_release(), reload_guard_check(),
  *	reloader_new(), reloader_run(), reloader_request(), reloader_current(),
- *	reloader_retire(), reloader_counts(), reloader_free()
+ *	reloader_retire(), reloader_counts(), reloader_results(), reloader_free()
  * DESCRIPTION
  *	See reload.h for the contract. Threads: the reload thread waits on a
  *	condition variable for requests; one flag (pending) makes requests
@@ -88,7 +88,7 @@ struct reloader {
 	int pending, stop, running, watching;
 	const char *trigger;
 	rsnap *retired;
-	unsigned long ok, refused;
+	unsigned long ok, refused, failed; /* refused counts failed too */
 	pthread_t reload_tid, watch_tid;
 	int state_warned; /* the state file could not be written: said once */
 	int stop_pipe[2]; /* wakes the watch thread */
@@ -223,6 +223,8 @@ static void reload_once(reloader *r, const char *trigger)
 	rsnap *cur = reloader_current(r), *n = r->ops.build(r->ops.arg), *old;
 	char why[320];
 
+	int failed = n == NULL;
+
 	if (n != NULL &&
 	    reload_guard_check(&n->guard, cur->entries, n->entries, why, sizeof(why)) < 0) {
 		rsnap_release(n);
@@ -235,6 +237,7 @@ static void reload_once(reloader *r, const char *trigger)
 		         cur->table, cur->entries);
 		pthread_mutex_lock(&r->lock);
 		r->refused++;
+		r->failed += failed;
 		pthread_mutex_unlock(&r->lock);
 		rsnap_release(cur);
 		return;
@@ -548,6 +551,15 @@ void reloader_counts(reloader *r, unsigned long *ok, unsigned long *refused)
 	pthread_mutex_lock(&r->lock);
 	*ok = r->ok;
 	*refused = r->refused;
+	pthread_mutex_unlock(&r->lock);
+}
+
+void reloader_results(reloader *r, unsigned long *ok, unsigned long *refused, unsigned long *failed)
+{
+	pthread_mutex_lock(&r->lock);
+	*ok = r->ok;
+	*refused = r->refused - r->failed;
+	*failed = r->failed;
 	pthread_mutex_unlock(&r->lock);
 }
 

@@ -132,6 +132,17 @@ rsnap *reloader_current(reloader *r);
 void reloader_retire(reloader *r, rsnap *s);
 /* Reloads done and refused so far. */
 void reloader_counts(reloader *r, unsigned long *ok, unsigned long *refused);
+/*
+ * The same, refused split in two: refused by the shrink guard, and failed
+ * (errors in the configuration or the table). Any thread.
+ */
+void reloader_results(reloader *r, unsigned long *ok, unsigned long *refused,
+                      unsigned long *failed);
+/*
+ * Register forcetls_reloads_total{result} and forcetls_table_entries in the
+ * metrics registry (metrics.h), read from r (reload_metrics.c).
+ */
+void reloader_metrics(reloader *r);
 /* Stop the threads and release the current snapshot. NULL is fine. */
 void reloader_free(reloader *r);
 

@@ -479,14 +479,17 @@ void decide_message(const decide_config *c, const msg_state *m, decision *d)
 
 	d->n = 0;
 	d->summary[0] = '\0';
+	d->tlslevel = 0;
+	d->gateway = -1;
 	say(d, "direction=%s%s", dir_name(m->dir), "");
 	if (unroutable(c, m, d))
 		return;
 
 	/* The gateway's verdict, trusted only from the gateway. */
 	if (m->dir == DIR_GATEWAY) {
-		failed = status_verdict(&m->status[0], &c->encrypt_success, &c->encrypt_failure, d,
-		                        "gateway") == 1;
+		d->gateway = status_verdict(&m->status[0], &c->encrypt_success, &c->encrypt_failure,
+		                            d, "gateway");
+		failed = d->gateway == 1;
 		(void)status_verdict(&m->status[1], &c->decrypt_success, &c->decrypt_failure, d,
 		                     "decrypt_gateway");
 	}
@@ -498,6 +501,7 @@ void decide_message(const decide_config *c, const msg_state *m, decision *d)
 	if (level != NULL) {
 		push(d, ACT_INSERT_FIRST, c->tls_header, 0, level);
 		say(d, " tls=%s (%s)", level, why);
+		d->tlslevel = strcmp(level, c->tls_require) == 0 ? 2 : 1;
 	}
 	if (decide_backup(c, m, trusted_require(c, m), &why)) /* right after X-TLSLevel */
 		push(d, ACT_INSERT_FIRST, c->backup.name, 1, c->backup.value);

@@ -206,6 +206,8 @@ typedef struct {
 	action a[DECIDE_MAX_ACTIONS];
 	size_t n;
 	char summary[768]; /* the decision, for the one log line */
+	int tlslevel;      /* X-TLSLevel inserted: 0 none, 1 Try, 2 Require (metrics) */
+	int gateway;       /* the gateway's status: -1 none, 0 success, 1 failure (metrics) */
 } decision;
 
 /* Classify a header name against the configuration. */

@@ -275,6 +275,8 @@ int main(int argc, char **argv)
 		log_errx("cannot start the reload thread");
 		return 1;
 	}
+	if (msnapshot_metrics() < 0) /* after daemon(3): its thread must be in this process */
+		return 1;
 	rc = signals_loop(listen_fd, listen); /* logs "ready on LISTEN" */
 	msnapshot_stop();
 	return rc;

@@ -52,6 +52,7 @@
 
 #include "decide.h"
 #include "log.h"
+#include "mmetrics.h"
 #include "mlfi.h"
 #include "mimehdr.h"
 #include "mlfi_int.h"
@@ -329,6 +330,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 		return SMFIS_TEMPFAIL;
 	}
 	decide_message(&c->snap->dc, c->m, d);
+	mmetrics_message(c->m, d);
 	if (handoff_wanted(c) && (d->n == 0 || d->a[0].kind != ACT_TEMPFAIL)) {
 		rc = handoff(ctx, c, d); /* relay mode: the gateway gets the message */
 		free(d);

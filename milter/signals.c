@@ -67,6 +67,7 @@
 #include <libmilter/mfapi.h>
 
 #include "log.h"
+#include "mmetrics.h"
 #include "notify.h"
 #include "signals.h"
 #include "sigtaken.h"
@@ -196,6 +197,7 @@ static void log_running(void)
 	log_info("running: table %s, %zu entries; reloads ok=%lu refused=%lu", cur->table_path,
 	         cur->rs.entries, ok, refused);
 	log_counters();
+	mmetrics_dump();
 	rules_list(cur->rules, log_rule, "");
 	if (cur->decrypt_rules != NULL)
 		rules_list(cur->decrypt_rules, log_rule, "decrypt_");

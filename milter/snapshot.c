@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mmetrics.h"
 #include "snapshot.h"
 
 static const char *const tls_failure_choices[] = {"defer", "gateway", NULL};
@@ -96,6 +97,7 @@ static const cfg_def settings[] = {
         {"tables.inbound_exempt_internal", CFG_BOOL, NULL, 1, 0, 0, NULL},
         {"tables.inbound_exempt_authenticated", CFG_BOOL, NULL, 1, 0, 0, NULL},
         RELOAD_CFG_ROWS,
+        {"milter.metrics_listen", CFG_STRING, "", 0, 0, 0, NULL}, /* mmetrics.c */
 };
 static const char *const own_sections[] = {"milter", "tables", NULL};
 static const char *const other_sections[] = {"policyd", "tlsmaps", NULL};
@@ -405,7 +407,7 @@ msnapshot *msnapshot_load(const msnapshot_options *o)
 
 	if (content_settings(c, s) < 0)
 		bad = 1;
-	if (relay_settings(c, s) < 0 || mta_setting(c, s) < 0)
+	if (relay_settings(c, s) < 0 || mta_setting(c, s) < 0 || mmetrics_check(c) < 0)
 		bad = 1;
 	if (bad) {
 		snapshot_free(s);
@@ -436,6 +438,15 @@ int msnapshot_run(void)
 	return reloader_run(rl);
 }
 
+int msnapshot_metrics(void)
+{
+	msnapshot *s = msnapshot_current();
+	int rc = s != NULL ? mmetrics_start(rl, s->cfg) : -1;
+
+	msnapshot_release(s);
+	return rc;
+}
+
 void msnapshot_reload(const char *trigger)
 {
 	reloader_request(rl, trigger);
@@ -448,6 +459,7 @@ void msnapshot_counts(unsigned long *ok, unsigned long *refused)
 
 void msnapshot_stop(void)
 {
+	mmetrics_stop(); /* first: its thread reads the reloader */
 	reloader_free(atomic_exchange(&rl, NULL));
 }
 

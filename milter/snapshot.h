@@ -61,6 +61,8 @@ msnapshot *msnapshot_load(const msnapshot_options *o);
 int msnapshot_start(const msnapshot_options *o);
 /* Start the reload thread and the watch. */
 int msnapshot_run(void);
+/* Register the metrics and listen on milter.metrics_listen (mmetrics.h): 0, or -1 logged. */
+int msnapshot_metrics(void);
 /* Ask for a reload (from the signal thread; returns at once). */
 void msnapshot_reload(const char *trigger);
 /* Reloads done and refused so far. */

@@ -44,6 +44,7 @@
 
 #include "delegation.h"
 #include "log.h"
+#include "pmetrics.h"
 
 #define MALFORMED "action=451 4.3.5 Server configuration problem\n\n"
 #define DUNNO "action=DUNNO\n\n"
@@ -85,6 +86,7 @@ static ssize_t request(conn *c, const char *buf, size_t len, int too_long, size_
 		if (!too_long)
 			return SERVER_MORE;
 		d->stats.malformed++;
+		pmetrics_policy("malformed");
 		log_warnx("policy: request longer than %d bytes; closing", DELEGATION_MAX_REQUEST);
 		conn_reply(c, MALFORMED, sizeof(MALFORMED) - 1);
 		return SERVER_CLOSE;
@@ -92,6 +94,7 @@ static ssize_t request(conn *c, const char *buf, size_t len, int too_long, size_
 		char safe[80];
 
 		d->stats.malformed++;
+		pmetrics_policy("malformed");
 		log_warnx("policy: malformed request \"%s\"",
 		          log_safe(buf, *used < 60 ? *used : 60, safe, sizeof(safe)));
 		conn_reply(c, MALFORMED, sizeof(MALFORMED) - 1);
@@ -103,6 +106,7 @@ static ssize_t request(conn *c, const char *buf, size_t len, int too_long, size_
 	d->stats.policy_requests++;
 	if (before_mail(r.protocol_state)) {
 		d->stats.policy_dunno++;
+		pmetrics_policy("dunno");
 		conn_reply(c, DUNNO, sizeof(DUNNO) - 1);
 		return (ssize_t)*used;
 	}

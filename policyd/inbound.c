@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "pmetrics.h"
 #include "policyd.h"
 
 int inbound_snapshot_load(snapshot *s)
@@ -129,11 +130,13 @@ void inbound_decide(policyd *d, const policy_request *r, char *action, size_t le
 	switch (tlsmaps_decide_inbound(snap->table, &s, &snap->inbound, &v)) {
 	case TLSMAPS_VERDICT_PASS:
 		d->stats.policy_dunno++;
+		pmetrics_policy("dunno");
 		snprintf(action, len, "DUNNO");
 		return;
 	case TLSMAPS_VERDICT_REFUSE:
 		log_verdict(snap, r, &v);
 		d->stats.policy_reject++;
+		pmetrics_policy("reject");
 		snprintf(action, len, "%s", snap->inbound_reply);
 		return;
 	case TLSMAPS_VERDICT_ERROR:
@@ -141,5 +144,6 @@ void inbound_decide(policyd *d, const policy_request *r, char *action, size_t le
 	}
 	log_verdict(snap, r, &v);
 	d->stats.temp++;
+	pmetrics_policy("temp");
 	snprintf(action, len, "%s", INBOUND_TEMP_REPLY);
 }

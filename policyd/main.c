@@ -50,6 +50,7 @@
 #include "notify.h"
 #include "privs.h"
 #include "reload.h"
+#include "pmetrics.h"
 #include "policyd.h"
 #include "server.h"
 #include "socketmap.h"
@@ -105,6 +106,7 @@ static const cfg_def settings[] = {
         {"policyd.connection_log_interval", CFG_INT, NULL, 10, 1, 3600, NULL},
         RELOAD_CFG_ROWS,
         TRANSPORT_CFG_ROWS,
+        {"policyd.metrics_listen", CFG_STRING, "", 0, 0, 0, NULL}, /* pmetrics.c */
 };
 static const char *const own_sections[] = {"policyd", "tables", NULL};
 static const char *const other_sections[] = {"milter", "tlsmaps", NULL};
@@ -219,7 +221,8 @@ static snapshot *snapshot_load(const options *o)
 		         cfg_where(s->cfg, "policyd.map_name", where, sizeof(where)));
 		goto fail;
 	}
-	if (transport_snapshot_load(s) < 0 || inbound_snapshot_load(s) < 0)
+	if (transport_snapshot_load(s) < 0 || inbound_snapshot_load(s) < 0 ||
+	    pmetrics_check(s->cfg) < 0)
 		goto fail;
 	tlsmaps_options_init(&topt);
 	tlsmaps_level_parse(cfg_str(s->cfg, "tables.default_level"),
@@ -274,31 +277,6 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 	reloader_retire(ds->rl, old != NULL ? &old->rs : NULL);
 }
 
-static void dump_stats(daemon_state *ds)
-{
-	policyd_stats *st = &ds->d.stats;
-	resolver_stats rs;
-
-	memset(&rs, 0, sizeof(rs));
-	reloader_counts(ds->rl, &st->reloads, &st->reload_failures);
-	if (ds->d.resolver != NULL)
-		resolver_get_stats(ds->d.resolver, &rs);
-	log_info("stats: ok_none=%lu ok_may=%lu ok_encrypt=%lu ok_dane=%lu ok_dane_only=%lu "
-	         "ok_fingerprint=%lu ok_verify=%lu ok_secure=%lu notfound=%lu temp=%lu perm=%lu "
-	         "dns_temp=%lu dns_queries=%lu dns_cache_hits=%lu dns_cache_misses=%lu "
-	         "dns_cache_entries=%zu malformed=%lu policy_requests=%lu policy_dunno=%lu "
-	         "policy_reject=%lu reloads=%lu reload_failures=%lu socketmap_connections=%zu "
-	         "policy_connections=%zu sendmail_ok=%lu sendmail_notfound=%lu",
-	         st->by_level[0], st->by_level[1], st->by_level[2], st->by_level[3],
-	         st->by_level[4], st->by_level[5], st->by_level[6], st->by_level[7], st->notfound,
-	         st->temp, st->perm, st->dns_temp, rs.queries, rs.cache_hits, rs.cache_misses,
-	         rs.cache_entries, st->malformed, st->policy_requests, st->policy_dunno,
-	         st->policy_reject, st->reloads, st->reload_failures,
-	         ds->socketmap ? listener_connections(ds->socketmap) : 0,
-	         ds->policy ? listener_connections(ds->policy) : 0, st->sendmail_ok,
-	         st->sendmail_notfound);
-}
-
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	daemon_state *ds = arg;
@@ -307,7 +285,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	if (sig == SIGHUP || sig == SIGUSR1) {
 		reloader_request(ds->rl, sig == SIGHUP ? "SIGHUP" : "SIGUSR1");
 	} else if (sig == SIGUSR2) {
-		dump_stats(ds);
+		pmetrics_dump(&ds->d, ds->rl, ds->socketmap, ds->policy);
 	} else {
 		log_info("stopping on signal %d", (int)sig);
 		notify_stopping(); /* STOPPING=1 to systemd */
@@ -439,6 +417,7 @@ static int start_resolver(daemon_state *ds, const cfg *c)
 	ro.cache_size = (size_t)cfg_int(c, "policyd.dns_cache_size");
 	ro.cache_max_ttl = (unsigned)cfg_int(c, "policyd.dns_cache_max_ttl");
 	ro.negative_ttl = (unsigned)cfg_int(c, "policyd.dns_negative_ttl");
+	ro.observe = pmetrics_dns;
 	if ((ds->d.resolver = resolver_new(ds->d.base, &ro, why, sizeof(why))) == NULL) {
 		/* Not fatal: lookups that need DNS answer TEMP, the others work. */
 		log_errx("DNS resolver: %s; destinations that need DNS will be deferred", why);
@@ -497,7 +476,8 @@ static int start_listeners(daemon_state *ds, const cfg *c, int sm_fd, int pol_fd
 		log_errx("cannot set up the listeners");
 		return -1;
 	}
-	return 0;
+	pmetrics_init(ds->rl);
+	return pmetrics_start(c); /* after daemon(3): its thread must be in this process */
 }
 
 /* Signal events, the wake pipe, the reload thread; then unblock the signals. */
@@ -527,7 +507,8 @@ static int start_reloads(daemon_state *ds, const sigset_t *blocked)
 
 static void cleanup(daemon_state *ds)
 {
-	reloader_free(ds->rl); /* first: its thread may still write to the pipe */
+	pmetrics_stop();       /* first: its thread reads the reloader */
+	reloader_free(ds->rl); /* its thread may still write to the pipe */
 	for (int i = 0; i < NSIGNALS; i++)
 		if (ds->sig[i] != NULL)
 			event_free(ds->sig[i]);

@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "pmetrics.h"
 #include "policyd.h"
 
 typedef struct {
@@ -64,6 +65,7 @@ static void answer(policyd *d, const snapshot *s, tlsmaps_id id, const char *key
 	}
 	if (require && !tlsmaps_level_mandatory(level)) {
 		d->stats.by_level[TLSMAPS_LEVEL_ENCRYPT]++;
+		pmetrics_decision(TLSMAPS_LEVEL_ENCRYPT, (int)tlsmaps_entry_kind(s->table, id));
 		if (s->log_lookups)
 			log_info("lookup %s (%s): encrypt, the table says %s (%s:%u %s%s)", key,
 			         s->require_map_name, reply + 3, tlsmaps_entry_file(s->table, id),
@@ -73,6 +75,7 @@ static void answer(policyd *d, const snapshot *s, tlsmaps_id id, const char *key
 		return;
 	}
 	d->stats.by_level[level]++;
+	pmetrics_decision(level, (int)tlsmaps_entry_kind(s->table, id));
 	if (s->log_lookups)
 		log_info("lookup %s (%s): %s (%s:%u %s%s)", key,
 		         require ? s->require_map_name : s->map_name, reply + 3,
@@ -86,12 +89,14 @@ static void notfound(policyd *d, const snapshot *s, const char *key, int require
 {
 	if (require) {
 		d->stats.by_level[TLSMAPS_LEVEL_ENCRYPT]++;
+		pmetrics_decision(TLSMAPS_LEVEL_ENCRYPT, -1);
 		if (s->log_lookups)
 			log_info("lookup %s (%s): encrypt, no entry", key, s->require_map_name);
 		cb(ctx, "OK encrypt", 10);
 		return;
 	}
 	d->stats.notfound++;
+	pmetrics_decision(TLSMAPS_LEVEL_COUNT, -1);
 	if (s->log_lookups)
 		log_info("lookup %s (%s): not found", key, s->map_name);
 	cb(ctx, "NOTFOUND ", 9);

@@ -128,8 +128,20 @@ static void on_mx(void *arg, int status, int timeouts, unsigned char *abuf, int 
 
 static void send_query(lookup *l, qctx *q, const char *name)
 {
+	clock_gettime(CLOCK_MONOTONIC, &q->sent);
 	l->pending++;
 	ares_glue_query(l->r, name, q->type, q->type == ns_t_mx ? on_mx : on_addr, q);
+}
+
+/* resolver_options.observe: how long q took. */
+static void observe(const resolver *r, const qctx *q)
+{
+	struct timespec t;
+
+	if (r->opts.observe != NULL && clock_gettime(CLOCK_MONOTONIC, &t) == 0)
+		r->opts.observe(type_name(q->type),
+		                (double)(t.tv_sec - q->sent.tv_sec) +
+		                        (double)(t.tv_nsec - q->sent.tv_nsec) / 1e9);
 }
 
 /* The failure of one query: the lookup answers TEMP. */
@@ -238,6 +250,7 @@ static void on_addr(void *arg, int status, int timeouts, unsigned char *abuf, in
 	hslot *h = &l->slots[q->slot];
 
 	(void)timeouts;
+	observe(l->r, q);
 	if (status == ARES_SUCCESS)
 		status = parse_addrs(l, h, q->type == ns_t_aaaa, abuf, alen);
 	if (status == ARES_ENOTFOUND || status == ARES_ENODATA)
@@ -332,6 +345,7 @@ static void on_mx(void *arg, int status, int timeouts, unsigned char *abuf, int 
 	struct ares_mx_reply *mx = NULL;
 
 	(void)timeouts;
+	observe(l->r, q);
 	l->pending++; /* hold the lookup while adding queries */
 	if (status == ARES_SUCCESS) {
 		long ttl = ttl_answer(abuf, alen);

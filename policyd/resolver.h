@@ -79,6 +79,8 @@ typedef struct {
 	size_t cache_size;      /* default 100000 answers; 0 disables the cache */
 	unsigned cache_max_ttl; /* seconds, default 3600 */
 	unsigned negative_ttl;  /* seconds, default 300 */
+	/* NULL, or called with "MX", "A" or "AAAA" and the seconds each query took. */
+	void (*observe)(const char *type, double seconds);
 } resolver_options;
 
 typedef struct {

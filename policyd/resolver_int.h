@@ -18,6 +18,7 @@
 #define RESOLVER_INT_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include <ares.h>
 #include <event2/event.h>
@@ -62,8 +63,9 @@ struct lookup;
 
 typedef struct { /* the argument of one ares_query() */
 	struct lookup *l;
-	size_t slot; /* host index, for A and AAAA */
-	int type;    /* ns_t_mx, ns_t_a, ns_t_aaaa */
+	size_t slot;          /* host index, for A and AAAA */
+	int type;             /* ns_t_mx, ns_t_a, ns_t_aaaa */
+	struct timespec sent; /* for resolver_options.observe */
 } qctx;
 
 typedef struct { /* one host whose A and AAAA are asked */

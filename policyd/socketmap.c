@@ -46,22 +46,30 @@
 
 #include "log.h"
 #include "netstring.h"
+#include "pmetrics.h"
 #include "policyd.h"
 #include "socketmap.h"
 
 #define REPLY_MAX 100000
 
-static void send_reply(conn *c, const char *text, size_t len)
+/* A reply of map proto, counted (pmetrics.h). */
+static void send_as(conn *c, pm_proto proto, const char *text, size_t len)
 {
 	char buf[TLSMAPS_POLICY_MAX + 64];
 	size_t n;
 
+	pmetrics_reply(proto, text, len);
 	if (len > REPLY_MAX)
 		len = REPLY_MAX;
 	n = netstring_format(buf, sizeof(buf), text, len);
 	if (n == 0) /* cannot happen: replies are short */
 		n = netstring_format(buf, sizeof(buf), "TEMP reply too long", 19);
 	conn_reply(c, buf, n);
+}
+
+static void send_reply(conn *c, const char *text, size_t len)
+{
+	send_as(c, PM_SOCKETMAP, text, len);
 }
 
 static void on_answer(void *ctx, const char *reply, size_t len)
@@ -112,7 +120,7 @@ static ssize_t request(conn *c, const char *buf, size_t len, int too_long, size_
 		size_t n = sendmail_answer(d, sp + 1, (size_t)(data + dlen - sp - 1), reply,
 		                           sizeof(reply));
 
-		send_reply(c, reply, n);
+		send_as(c, PM_SENDMAIL, reply, n);
 		conn_no_idle_timeout(c); /* Sendmail takes an idle close for a failure */
 		return (ssize_t)*used;
 	}
@@ -127,8 +135,8 @@ static ssize_t request(conn *c, const char *buf, size_t len, int too_long, size_
 	if (name_is(data, name_len, d->snap->transport_map_name)) { /* transport.c */
 		char reply[TLSMAPS_KEY_MAX + 64];
 
-		send_reply(c, reply,
-		           transport_answer(d, sp + 1, dlen - name_len - 1, reply, sizeof(reply)));
+		send_as(c, PM_TRANSPORT, reply,
+		        transport_answer(d, sp + 1, dlen - name_len - 1, reply, sizeof(reply)));
 		return (ssize_t)*used;
 	}
 	require = name_is(data, name_len, d->snap->require_map_name);

@@ -197,6 +197,14 @@ static void test_coalesce(void **state)
 	reloader_counts(r, &ok, &refused);
 	assert_int_equal(ok, 2);
 	assert_int_equal(refused, 2);
+	{ /* refused split: the guard's, and the failed build's */
+		unsigned long o, g, f;
+
+		reloader_results(r, &o, &g, &f);
+		assert_int_equal(o, 2);
+		assert_int_equal(g, 1);
+		assert_int_equal(f, 1);
+	}
 	held = reloader_current(r);
 	assert_int_equal(((fake *)held)->build_no, 3);
 	assert_int_equal(held->entries, 10);
