@@ -20,6 +20,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-policyd.sh"
+. "$(dirname "$0")/lib-ccert.sh"
 TLSMAPS=${1:?usage: t-policyd-ccert.sh TLSMAPS [EXAMPLES_DIR]}
 EXAMPLES=${2:-${FTLS_EXAMPLES:-$E2E_LIB_DIR/../../examples}}
 POLICYD=${FTLS_POLICYD:-$(dirname "$TLSMAPS")/../../policyd/forcetls-policyd}
@@ -27,8 +28,6 @@ POLICYD=${FTLS_POLICYD:-$(dirname "$TLSMAPS")/../../policyd/forcetls-policyd}
 
 e2e_setup policyd-ccert
 W=$E2E_WORK
-SM_ADDR=127.0.0.1:10028
-POL_ADDR=127.0.0.1:10029
 MAIN_CF=$EXAMPLES/postfix/main.cf.policyd
 
 # rcpt_refused CODE_ERE: the last swaks run got CODE_ERE as the reply to RCPT TO, inside
@@ -73,16 +72,7 @@ cat >"$W/forced-tls.table" <<EOF
 127.0.0.80                          verify direction=in
 127.0.0.81                          fingerprint match=$FP direction=in
 EOF
-cat >"$W/forcetls.conf" <<'EOF'
-policyd = {
-  user = "nobody";
-  state_file = ""; # never /var/lib/forcetls
-  internal_networks = [ "127.0.0.1" ]; # the test clients are 127.0.0.x too
-  dns_servers = "127.0.0.1:53";
-  watch_table = false;
-};
-EOF
-chmod 644 "$W/forced-tls.table" "$W/forcetls.conf" "$SELF.pem"
+chmod 644 "$SELF.pem"
 T=$W/forced-tls.table
 "$TLSMAPS" check "$T" >"$W/check.out" 2>&1 || e2e_fail "tlsmaps check: $(cat "$W/check.out")"
 
@@ -90,24 +80,8 @@ e2e_dns --mx-host=partner.test,mx.partner.test,10 --host-record=mx.partner.test,
 RX=127.0.0.3:25
 e2e_receiver 127.0.0.3 25 --starttls --name mx.partner.test
 
-e2e_spawn policyd "$POLICYD" --foreground --config "$W/forcetls.conf" --table "$T" \
-	--socketmap-listen "inet:$SM_ADDR" --policy-listen "inet:$POL_ADDR"
-e2e_wait_listen "${POL_ADDR%:*}" "${POL_ADDR#*:}" 10 || e2e_fail "forcetls-policyd: policy not listening"
-policyd_wait_log 'ready: ' 10 || e2e_fail "forcetls-policyd did not log ready"
-
 # main.cf: the example's lines, plus its commented client-certificate lines, uncommented.
-mapfile -t lines < <(policyd_cf_lines "$MAIN_CF" "inet:$SM_ADDR" "inet:$POL_ADDR")
-printf '%s\n' "${lines[@]}" | grep -q "^smtpd_recipient_restrictions = check_policy_service inet:$POL_ADDR," ||
-	e2e_fail "$MAIN_CF: smtpd_recipient_restrictions does not start with check_policy_service"
-mapfile -t ccert < <(sed -n 's/^#\(smtpd_tls_\(ask_ccert\|CAfile\) = .*\)$/\1/p' "$MAIN_CF")
-printf '%s\n' "${ccert[@]}" | grep -qx 'smtpd_tls_ask_ccert = yes' ||
-	e2e_fail "$MAIN_CF: no commented '#smtpd_tls_ask_ccert = yes' line"
-printf '%s\n' "${ccert[@]}" | grep -q '^smtpd_tls_CAfile = /' ||
-	e2e_fail "$MAIN_CF: no commented '#smtpd_tls_CAfile = /PATH' line"
-ccert=("${ccert[@]/#smtpd_tls_CAfile = */smtpd_tls_CAfile = $W/ca/ca.pem}")
-e2e_postfix "${lines[@]}" "${ccert[@]}"
-[ "$(timeout 10 postconf -c "$E2E_PF_CONF" -xh smtpd_tls_ask_ccert)" = yes ] ||
-	e2e_fail "smtpd_tls_ask_ccert is not yes in the test's main.cf"
+ccert_postfix_policyd "$POLICYD" "$MAIN_CF" "$T"
 digest=$(timeout 10 postconf -c "$E2E_PF_CONF" -xh smtpd_tls_fingerprint_digest)
 [ "$digest" = sha256 ] || e2e_fail "smtpd_tls_fingerprint_digest is '$digest', the test computes sha256"
 
