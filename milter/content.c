@@ -211,14 +211,20 @@ static content_rc walked(content *ct, mimewalk_rc rc)
 /* Raw scanning (decode off): the scans stop by themselves at body_scan_limit. */
 static content_rc raw_scan(content *ct, const unsigned char *chunk, size_t len, int last)
 {
+	int enc_over, dec_over;
+
 	if (scan_text(ct, chunk, len))
 		return finish(ct);
-	if ((ct->enc == NULL || rules_scan_body_bytes(ct->enc) >= ct->cfg.scan_limit) &&
-	    (ct->dec == NULL || rules_scan_body_bytes(ct->dec) >= ct->cfg.scan_limit)) {
+	enc_over = ct->enc != NULL && rules_scan_body_bytes(ct->enc) >= ct->cfg.scan_limit;
+	dec_over = ct->dec != NULL && rules_scan_body_bytes(ct->dec) >= ct->cfg.scan_limit;
+	if ((ct->enc == NULL || ct->flagged != NULL || enc_over) &&
+	    (ct->dec == NULL || ct->decrypt != NULL || dec_over)) {
 		(void)finish(ct);
 		limit_reached(ct, scan_limit);
 		return CONTENT_DONE;
 	}
+	if (enc_over) /* the decrypt scan goes on; the rest may hold anything */
+		limit_reached(ct, scan_limit);
 	if (last) {
 		(void)finish(ct);
 		limit_reached(ct, read_limit);
