@@ -4,6 +4,7 @@
   fault-load.py send --id ID --n N --out FILE.jsonl [--rcpt ADDR]... [--conns K]
       [--client ADDR] [--server HOST:PORT] [--size BYTES] [--subject S]
       [--deadline SECONDS] [--forced DOMAIN,...] [--marked DOMAIN,...]
+  fault-load.py window FILE.jsonl T0 T1
   fault-load.py count --jsonl FILE --rx-root DIR --queue FILE --maillog FILE
       --mta postfix|sendmail --row NAME [--gateway RX] [--route DOMAIN=RX]...
       [--report FILE] [--settled [--expect-queued DOMAIN]...]
@@ -15,7 +16,8 @@ the same message again on a new one 1 s later (as a sending MTA retries), until 
 accepted (2xx after DATA), refused (5xx) or the deadline passes (gave-up). One JSON
 line per message: id, rcpt, forced (the domain is in --forced), marked (in --marked:
 the milter must mark it "X-TLSLevel: Require"; else "Try"), outcome, qid (from the 250
-reply), tries, temps (temporary failures seen), replies (the last ones).
+reply), tries, temps (temporary failures seen), t (when it was accepted, epoch
+seconds), replies (the last ones). window: how many were accepted in [T0, T1).
 
 count: the ROW line of FAULT-API.md from the jsonl, every receiver's stored messages
 (RX dirs under --rx-root, by X-Fault-Id), the queue (postqueue -j or sendmail -bp
@@ -128,7 +130,7 @@ class Sender:
         body = build_message(mid, rcpt, a.subject, a.size)
         rec = {"id": mid, "rcpt": rcpt, "forced": domain_of(rcpt) in self.forced,
                "marked": domain_of(rcpt) in self.marked, "outcome": "gave-up",
-               "qid": "", "tries": 0, "temps": 0, "replies": []}
+               "qid": "", "tries": 0, "temps": 0, "t": 0, "replies": []}
         while True:
             rec["tries"] += 1
             try:
@@ -142,6 +144,7 @@ class Sender:
             rec["replies"] = (rec["replies"] + [text])[-4:]
             if kind == "ok":
                 rec["outcome"] = "accepted"
+                rec["t"] = round(time.time(), 3)
                 m = re.search(r"queued as ([0-9A-Za-z]+)", text) or \
                     re.search(r"data 2\d\d [245]\.\d+\.\d+ ([0-9A-Za-z]{8,}) ", text)
                 rec["qid"] = m.group(1) if m else ""
@@ -291,7 +294,6 @@ def count(a):
                 settled = False
                 problems.append("%s (to %s, qid %s) is nowhere" % (r["id"], r["rcpt"], r["qid"]))
             continue
-        settled &= dom not in expect_q
         c["dup"] += len(seen) - 1
         want = "Require" if r["marked"] else "Try"
         for rx, tls, levels in seen:
@@ -348,7 +350,16 @@ def main():
     k.add_argument("--report", default="")
     k.add_argument("--settled", action="store_true")
     k.add_argument("--expect-queued", action="append", default=[])
+    w = sub.add_parser("window")
+    w.add_argument("jsonl")
+    w.add_argument("t0", type=float)
+    w.add_argument("t1", type=float)
     a = p.parse_args()
+    if a.cmd == "window":
+        n = sum(1 for line in open(a.jsonl) if line.strip() and
+                a.t0 <= json.loads(line)["t"] < a.t1)
+        print(n)
+        return 0
     if a.cmd == "send":
         Sender(a).run()
         return 0

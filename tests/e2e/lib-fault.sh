@@ -70,6 +70,15 @@ fw__cidr_rx() {
 	e2e_receiver $FW_CIDR_ADDR 25 --starttls --name mx.cidr.test
 }
 
+# fw_rx_total: how many messages all receivers (gateway, the three MXes) hold.
+fw_rx_total() {
+	local n=0 rx
+	for rx in $MW_GW $MW_RX_PLAIN $MW_RX_TLS $FW_CIDR_ADDR:25; do n=$((n + $(e2e_rx_count "$rx"))); done
+	echo $n
+}
+# fw_rx_at_least N: the receivers hold at least N messages (for e2e_wait_until).
+fw_rx_at_least() { [ "$(fw_rx_total)" -ge "$1" ]; }
+
 # fw_load ID N [--rcpt ADDR]... [--conns K] [--client ADDR] [--size BYTES]
 #     [--subject S] [--deadline SECONDS] [--forced D,...] [--marked D,...]:
 # start fault-load.py send in the background (pid in $FW_DIR/ID.pid, output
@@ -85,6 +94,9 @@ fw_load() {
 	e2e_log "load $id: $n messages $*"
 }
 
+# fw_load_running ID: load ID has not finished yet.
+fw_load_running() { kill -0 "$(cat "$FW_DIR/$1.pid")" 2>/dev/null; }
+
 # fw_load_wait ID T: until load ID is done (1 after T s, or when it wrote no results).
 fw_load_wait() {
 	local pid
@@ -93,6 +105,13 @@ fw_load_wait() {
 	[ -s "$FW_DIR/$1.jsonl" ] || return 1
 	e2e_log "$(tail -1 "$FW_DIR/$1.log")"
 }
+
+# fw_now: the time, as fw_accepted_between takes it (epoch seconds with a fraction).
+fw_now() { date +%s.%N; }
+
+# fw_accepted_between ID T0 T1: how many messages of (finished) load ID were accepted
+# in [T0, T1) (fw_now times).
+fw_accepted_between() { "$E2E_PY" "$FW_LOAD_PY" window "$FW_DIR/$1.jsonl" "$2" "$3"; }
 
 # fw_queue_file FILE: the MTA's queue listing (postqueue -j, or sendmail -bp) into FILE.
 fw_queue_file() {
@@ -214,11 +233,13 @@ fw__reloaded() { [ "$(fw_reload_count "$1")" -gt "$2" ]; }
 
 # fw_table_write MODE [FILE]: replace $FW_TABLE. In place (truncate and write, the same
 # inode, one open): broken (the last good table plus a line with an unknown attribute),
-# empty, truncated (the first third of the last good table, cut inside a line). atomic
+# empty, truncated (the first third of the last good table, cut inside a line),
+# truncated-key (the same, cut inside the first word of its last line: a valid table
+# with fewer entries and a wrong last one, which only the shrink guard stops). atomic
 # FILE: FILE's content written to a new file renamed over the table (and it becomes the
 # last good one). The last good table is the world's until an atomic write.
 fw_table_write() {
-	local cur=$FW_DIR/table.$1 cut
+	local cur=$FW_DIR/table.$1
 	case $1 in
 	broken)
 		{
@@ -227,18 +248,24 @@ fw_table_write() {
 		} >"$cur"
 		;;
 	empty) : >"$cur" ;;
-	truncated)
-		cut=$(($(stat -c %s "$FW_DIR/table.good") / 3))
-		head -c "$cut" "$FW_DIR/table.good" >"$cur"
-		# inside a line: not just after a newline
-		while [ "$(tail -c 1 "$cur" | od -An -c | tr -d ' ')" = '\n' ]; do
-			cut=$((cut - 1))
-			head -c "$cut" "$FW_DIR/table.good" >"$cur"
-		done
+	truncated | truncated-key)
+		"$E2E_PY" - "$FW_DIR/table.good" "$1" >"$cur" <<'PYEOF2' || return 1
+import sys
+t = open(sys.argv[1], "rb").read()
+cut = len(t) // 3
+while cut < len(t) - 1 and b"\n" in t[cut - 1:cut + 1]:  # inside a line
+    cut += 1
+if sys.argv[2] == "truncated-key":
+    start = t.rfind(b"\n", 0, cut) + 1
+    word = t[start:].split()[0]
+    cut = start + max(1, len(word) // 2)
+sys.stdout.buffer.write(t[:cut])
+PYEOF2
 		;;
 	atomic)
-		cp "$2" "$FW_TABLE.new" && chmod 644 "$FW_TABLE.new" && cp "$2" "$FW_DIR/table.good" &&
-			mv -f "$FW_TABLE.new" "$FW_TABLE" || return 1
+		cp "$2" "$FW_TABLE.new" && chmod 644 "$FW_TABLE.new" || return 1
+		[ "$2" -ef "$FW_DIR/table.good" ] || cp "$2" "$FW_DIR/table.good" || return 1
+		mv -f "$FW_TABLE.new" "$FW_TABLE" || return 1
 		e2e_log "table replaced atomically by $2 ($(grep -vc '^#' "$FW_TABLE") lines)"
 		return 0
 		;;
