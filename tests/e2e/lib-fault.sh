@@ -231,6 +231,36 @@ fw_reload() {
 }
 fw__reloaded() { [ "$(fw_reload_count "$1")" -gt "$2" ]; }
 
+# fw_burst policyd|milter N SIG...: N signals to the daemon, about 4 ms apart (N=10:
+# within 50 ms), cycling through the SIGs given (HUP USR1 USR2 ...).
+fw_burst() {
+	local pid n=$2 i=0 sigs=("${@:3}")
+	pid=$(e2e_pid "$1")
+	while [ $i -lt "$n" ]; do
+		kill -s "${sigs[$((i % ${#sigs[@]}))]}" "$pid" 2>/dev/null || return 1
+		i=$((i + 1))
+		[ $i -lt "$n" ] && sleep 0.004
+	done
+	return 0
+}
+
+# fw_reload_quiet policyd|milter T: until its log has had no new "reload (" line for
+# 1 s (the reloads that a burst asked for are done); 1 after T s.
+fw_reload_quiet() {
+	local n m deadline=$(($(date +%s) + $2))
+	n=$(grep -c 'reload (' "$W/$1.log")
+	while :; do
+		sleep 1
+		m=$(grep -c 'reload (' "$W/$1.log")
+		[ "$m" = "$n" ] && return 0
+		[ "$(date +%s)" -ge $deadline ] && return 1
+		n=$m
+	done
+}
+
+# fw_last_reload policyd|milter: the daemon's last reload line.
+fw_last_reload() { grep 'reload (' "$W/$1.log" | tail -1; }
+
 # fw_table_write MODE [FILE]: replace $FW_TABLE. In place (truncate and write, the same
 # inode, one open): broken (the last good table plus a line with an unknown attribute),
 # empty, truncated (the first third of the last good table, cut inside a line),
