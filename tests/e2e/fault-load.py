@@ -172,7 +172,15 @@ class Sender:
             i = self.take()
             if i is None:
                 break
-            c = self.one(i, c)
+            try:
+                c = self.one(i, c)
+            except Exception as e:  # a bug here must show in the results, not vanish
+                print("fault-load: message %d: %s: %s" % (i, type(e).__name__, e),
+                      file=sys.stderr, flush=True)
+                self.results[i] = {"id": "%s.%d" % (self.a.id, i), "rcpt": "", "forced": False,
+                                   "marked": False, "outcome": "gave-up", "qid": "", "tries": 0,
+                                   "temps": 0, "t": 0, "replies": ["generator: %s" % e]}
+                c = None
         self.close(c)
 
     def run(self):

@@ -101,8 +101,11 @@ fw_load_running() { kill -0 "$(cat "$FW_DIR/$1.pid")" 2>/dev/null; }
 fw_load_wait() {
 	local pid
 	pid=$(cat "$FW_DIR/$1.pid") || return 1
-	e2e_wait_until "$2" e2e__gone "$pid" || return 1
-	[ -s "$FW_DIR/$1.jsonl" ] || return 1
+	if ! e2e_wait_until "$2" e2e__gone "$pid" || [ ! -s "$FW_DIR/$1.jsonl" ]; then
+		e2e_log "load $1: not done after $2 s, or no results; its log:"
+		tail -n 20 "$FW_DIR/$1.log" | sed 's/^/    /' >&2
+		return 1
+	fi
 	e2e_log "$(tail -1 "$FW_DIR/$1.log")"
 }
 
@@ -166,15 +169,23 @@ fw_settle() {
 # $FTLS_FAULT_REPORT when set); 1 when lost, forced_clear, refused, unmarked or
 # misrouted is non-zero, or accepted < sent. The line is also in $FW_ROW.
 fw_count() {
-	local q=$FW_DIR/$1.queue rc
+	local q=$FW_DIR/$1.queue rc try
 	[ -s "$FW_DIR/$1.jsonl" ] || {
 		echo "ROW $2 mta=$FW_MTA no results for load $1"
 		return 1
 	}
-	fw_queue_file "$q"
-	FW_ROW=$(fw__count "$FW_DIR/$1.jsonl" "$q" --row "$2" --report "${FTLS_FAULT_REPORT:-}" 2>"$FW_DIR/$1.problems")
-	rc=$?
+	: >"$q"
+	# A listing can miss a message that moves between queue directories while it is
+	# read: a message that seems lost is looked for in up to 3 listings (their union).
+	for try in 1 2 3; do
+		fw_queue_file "$q.$try" && cat "$q.$try" >>"$q"
+		FW_ROW=$(fw__count "$FW_DIR/$1.jsonl" "$q" --row "$2" 2>"$FW_DIR/$1.problems")
+		rc=$?
+		[ "$(fw_row_get lost)" = 0 ] && break
+		sleep 0.5
+	done
 	echo "$FW_ROW"
+	[ -z "${FTLS_FAULT_REPORT:-}" ] || echo "$FW_ROW" >>"$FTLS_FAULT_REPORT"
 	sed 's/^/    /' "$FW_DIR/$1.problems" >&2
 	return $rc
 }

@@ -71,7 +71,8 @@ mw_conf_set() {
 	return 1
 }
 
-# milter_world NAME [TABLE LINES...]: e2e_setup NAME and the whole world above. The
+# milter_world NAME [TABLE LINES...]: e2e_setup NAME and the whole world above (DNS: plus
+# the dnsmasq options in the array MW_DNS_EXTRA). The
 # milter's log is $E2E_WORK/milter.log, the policy daemon's $E2E_WORK/policyd.log.
 milter_world() {
 	local name=$1 l
