@@ -7,7 +7,7 @@
   fault-load.py window FILE.jsonl T0 T1
   fault-load.py count --jsonl FILE --rx-root DIR --queue FILE --maillog FILE
       --mta postfix|sendmail --row NAME [--gateway RX] [--route DOMAIN=RX]...
-      [--report FILE] [--settled [--expect-queued DOMAIN]...]
+      [--report FILE] [--after T] [--settled [--expect-queued DOMAIN]...]
 
 send: N messages over K parallel SMTP sessions from ADDR; each has the Message-ID
 <ID.I@fault.test> and "X-Fault-Id: ID.I", recipients round-robin from the --rcpt list.
@@ -24,7 +24,8 @@ count: the ROW line of FAULT-API.md from the jsonl, every receiver's stored mess
 output in --queue, by qid) and the maillog (bounces by qid). Exit 1 when lost,
 forced_clear, refused, unmarked or misrouted is non-zero or accepted < sent. With
 --settled it prints nothing and exits 0 only when every accepted message is at a
-receiver, or queued when its domain is an --expect-queued one.
+receiver, or queued when its domain is an --expect-queued one. --after T: only the
+messages accepted at or after T (epoch seconds) count.
 """
 import argparse
 import glob
@@ -281,6 +282,8 @@ def count(a):
     problems = []
     settled = True
     for r in recs:
+        if a.after and (r["outcome"] != "accepted" or r.get("t", 0) < a.after):
+            continue
         c["sent"] += 1
         c["tempfailed"] += r["temps"] > 0
         if r["outcome"] == "refused":
@@ -357,6 +360,7 @@ def main():
     k.add_argument("--route", action="append", default=[])
     k.add_argument("--report", default="")
     k.add_argument("--settled", action="store_true")
+    k.add_argument("--after", type=float, default=0)
     k.add_argument("--expect-queued", action="append", default=[])
     w = sub.add_parser("window")
     w.add_argument("jsonl")

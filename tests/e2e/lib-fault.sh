@@ -165,9 +165,10 @@ fw_settle() {
 	done
 }
 
-# fw_count ID ROWNAME: print the ROW line of load ID (and append it to
+# fw_count ID ROWNAME [--after T]: print the ROW line of load ID (and append it to
 # $FTLS_FAULT_REPORT when set); 1 when lost, forced_clear, refused, unmarked or
-# misrouted is non-zero, or accepted < sent. The line is also in $FW_ROW.
+# misrouted is non-zero, or accepted < sent. The line is also in $FW_ROW. With --after T
+# (fw_now) only the messages accepted from T on count.
 fw_count() {
 	local q=$FW_DIR/$1.queue rc try
 	[ -s "$FW_DIR/$1.jsonl" ] || {
@@ -179,7 +180,7 @@ fw_count() {
 	# read: a message that seems lost is looked for in up to 3 listings (their union).
 	for try in 1 2 3; do
 		fw_queue_file "$q.$try" && cat "$q.$try" >>"$q"
-		FW_ROW=$(fw__count "$FW_DIR/$1.jsonl" "$q" --row "$2" 2>"$FW_DIR/$1.problems")
+		FW_ROW=$(fw__count "$FW_DIR/$1.jsonl" "$q" --row "$2" "${@:3}" 2>"$FW_DIR/$1.problems")
 		rc=$?
 		[ "$(fw_row_get lost)" = 0 ] && break
 		sleep 0.5
