@@ -49,6 +49,7 @@ MW_RX_PLAIN=127.0.0.2:25
 MW_RX_TLS=127.0.0.3:25
 MW_INTERNAL=127.0.0.66
 MW_INBOUND=127.0.0.77
+MW_DNS_EXTRA=() # more dnsmasq options for milter_world (set it after sourcing this file)
 
 # mw_conf_set FILE SECTION KEY VALUE: replace "KEY = ...;" inside "SECTION = { ... };"
 # of a libconfig file in place; 1 when the setting is not there (the example changed).
@@ -140,7 +141,7 @@ milter_world() {
 		--mx-host=forced-plain.test,mx.plain.test,10 \
 		--mx-host=open-plain.test,mx.plain.test,10 \
 		--mx-host=forced-tls.test,mx.tls.test,10 \
-		--mx-host=open-tls.test,mx.tls.test,10
+		--mx-host=open-tls.test,mx.tls.test,10 "${MW_DNS_EXTRA[@]}"
 	e2e_receiver $MW_GW_ADDR $MW_GW_PORT --starttls --name gateway.test
 	e2e_receiver 127.0.0.2 25 --plain --name mx.plain.test
 	e2e_receiver 127.0.0.3 25 --starttls --name mx.tls.test
