@@ -28,6 +28,8 @@ import socket
 import ssl
 import struct
 import sys
+import threading
+import time
 
 
 def write_atomic(path, data):
@@ -126,21 +128,28 @@ def receiver(args):
         server.close()
 
 
-def dns_servfail(args):
+def dns_serve(args, handle):
+    """Bind a UDP DNS socket on --addr/--port, write --ready, and call
+    handle(sock, query, peer) for every datagram that has a DNS header."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((args.addr, args.port))
     with open(args.ready, "w") as f:
         f.write("%d\n" % os.getpid())
     while True:
         data, peer = s.recvfrom(4096)
-        if len(data) < 12:
-            continue
+        if len(data) >= 12:
+            handle(s, data, peer)
+
+
+def dns_servfail(args):
+    def answer(s, data, peer):
         qid, flags = struct.unpack(">HH", data[:4])
         # QR=1, opcode and RD copied, RA=1, RCODE=2 (SERVFAIL); question echoed
         rflags = 0x8000 | (flags & 0x7900) | 0x0080 | 2
         s.sendto(struct.pack(">HHHHHH", qid, rflags, 1, 0, 0, 0) + data[12:]
                  if struct.unpack(">H", data[4:6])[0] == 1
                  else struct.pack(">HHHHHH", qid, rflags, 0, 0, 0, 0), peer)
+    dns_serve(args, answer)
 
 
 def dns_qname(data):
@@ -155,16 +164,12 @@ def dns_qname(data):
 
 
 def dns_delay(args):
-    import threading
-    import time
     rules = []
     for r in args.rule:
         d, _, secs = r.rpartition(":")
         rules.append((d.lower().strip("."), float(secs)))
     host, _, port = args.upstream.partition(":")
     up = (host, int(port or 53))
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((args.addr, args.port))
 
     def delay_of(name):
         best = (-1, 0.0)
@@ -173,7 +178,7 @@ def dns_delay(args):
                 best = (len(d), secs)
         return best[1]
 
-    def forward(data, peer, name, secs):
+    def forward(s, data, peer, name, secs):
         time.sleep(secs)
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         u.settimeout(5)
@@ -188,17 +193,13 @@ def dns_delay(args):
         s.sendto(answer, peer)
         print("answered %s" % name, flush=True)
 
-    with open(args.ready, "w") as f:
-        f.write("%d\n" % os.getpid())
-    while True:
-        data, peer = s.recvfrom(4096)
-        if len(data) < 12:
-            continue
+    def hold(s, data, peer):
         name, qtype = dns_qname(data)
         secs = delay_of(name)
         name = "%s type=%d" % (name, qtype)
         print("held %s for %g s" % (name, secs), flush=True)
-        threading.Thread(target=forward, args=(data, peer, name, secs), daemon=True).start()
+        threading.Thread(target=forward, args=(s, data, peer, name, secs), daemon=True).start()
+    dns_serve(args, hold)
 
 
 def main():
