@@ -13,6 +13,13 @@
 #       A DNS server that answers every query with SERVFAIL (dnsmasq forwards the
 #       names a test wants broken to it).
 #
+#   e2e-tool.py dns-delay --addr A [--port 53] --upstream IP[:PORT] --rule DOMAIN:SECONDS...
+#       --ready FILE
+#       A DNS forwarder that holds every query for DOMAIN and below for SECONDS (the
+#       longest matching rule; none: no delay), then asks the upstream and passes its
+#       answer back unchanged. Queries are held in parallel, each on its own socket.
+#       Logs "held NAME type=N for SECONDS s" and "answered NAME type=N" (e2e_dns --slow=).
+#
 # Run with Debian's /usr/bin/python3: that is where python3-aiosmtpd lives.
 import argparse
 import asyncio
@@ -21,6 +28,8 @@ import socket
 import ssl
 import struct
 import sys
+import threading
+import time
 
 
 def write_atomic(path, data):
@@ -119,21 +128,78 @@ def receiver(args):
         server.close()
 
 
-def dns_servfail(args):
+def dns_serve(args, handle):
+    """Bind a UDP DNS socket on --addr/--port, write --ready, and call
+    handle(sock, query, peer) for every datagram that has a DNS header."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((args.addr, args.port))
     with open(args.ready, "w") as f:
         f.write("%d\n" % os.getpid())
     while True:
         data, peer = s.recvfrom(4096)
-        if len(data) < 12:
-            continue
+        if len(data) >= 12:
+            handle(s, data, peer)
+
+
+def dns_servfail(args):
+    def answer(s, data, peer):
         qid, flags = struct.unpack(">HH", data[:4])
         # QR=1, opcode and RD copied, RA=1, RCODE=2 (SERVFAIL); question echoed
         rflags = 0x8000 | (flags & 0x7900) | 0x0080 | 2
         s.sendto(struct.pack(">HHHHHH", qid, rflags, 1, 0, 0, 0) + data[12:]
                  if struct.unpack(">H", data[4:6])[0] == 1
                  else struct.pack(">HHHHHH", qid, rflags, 0, 0, 0, 0), peer)
+    dns_serve(args, answer)
+
+
+def dns_qname(data):
+    """The question's name (lower case) and type number."""
+    labels, i = [], 12
+    while i < len(data) and data[i] != 0:
+        n = data[i]
+        labels.append(data[i + 1:i + 1 + n].decode("ascii", "replace").lower())
+        i += 1 + n
+    qtype = struct.unpack(">H", data[i + 1:i + 3])[0] if i + 3 <= len(data) else 0
+    return ".".join(labels), qtype
+
+
+def dns_delay(args):
+    rules = []
+    for r in args.rule:
+        d, _, secs = r.rpartition(":")
+        rules.append((d.lower().strip("."), float(secs)))
+    host, _, port = args.upstream.partition(":")
+    up = (host, int(port or 53))
+
+    def delay_of(name):
+        best = (-1, 0.0)
+        for d, secs in rules:
+            if (name == d or name.endswith("." + d)) and len(d) > best[0]:
+                best = (len(d), secs)
+        return best[1]
+
+    def forward(s, data, peer, name, secs):
+        time.sleep(secs)
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.settimeout(5)
+        try:
+            u.sendto(data, up)
+            answer = u.recv(65535)
+        except OSError as e:
+            print("no answer for %s from upstream: %s" % (name, e), flush=True)
+            return
+        finally:
+            u.close()
+        s.sendto(answer, peer)
+        print("answered %s" % name, flush=True)
+
+    def hold(s, data, peer):
+        name, qtype = dns_qname(data)
+        secs = delay_of(name)
+        name = "%s type=%d" % (name, qtype)
+        print("held %s for %g s" % (name, secs), flush=True)
+        threading.Thread(target=forward, args=(s, data, peer, name, secs), daemon=True).start()
+    dns_serve(args, hold)
 
 
 def main():
@@ -155,9 +221,17 @@ def main():
     d.add_argument("--addr", required=True)
     d.add_argument("--port", type=int, default=53)
     d.add_argument("--ready", required=True)
+    d = sub.add_parser("dns-delay")
+    d.add_argument("--addr", required=True)
+    d.add_argument("--port", type=int, default=53)
+    d.add_argument("--upstream", required=True, help="IP[:PORT] that answers")
+    d.add_argument("--rule", action="append", default=[], help="DOMAIN:SECONDS")
+    d.add_argument("--ready", required=True)
     args = p.parse_args()
     if args.cmd == "receiver":
         receiver(args)
+    elif args.cmd == "dns-delay":
+        dns_delay(args)
     else:
         dns_servfail(args)
 

@@ -158,6 +158,10 @@ define(\`confMILTER_LOG_LEVEL', \`14')dnl
 define(\`confTO_CONNECT', \`5s')dnl
 define(\`confTO_ICONNECT', \`5s')dnl
 define(\`confTO_QUEUEWARN', \`1d')dnl
+dnl a busy test machine (load average 30 on 2 cores) must not make the daemon refuse
+dnl connections ("rejecting connections on daemon MTA: load average") or only queue
+define(\`confREFUSE_LA', \`1000')dnl
+define(\`confQUEUE_LA', \`1000')dnl
 dnl the receivers (aiosmtpd) offer AUTH after STARTTLS but refuse MAIL FROM's AUTH=
 dnl parameter, which Sendmail would pass on for the MSP's mail: only after our own AUTH
 define(\`confAUTH_OPTIONS', \`A')dnl
@@ -430,6 +434,10 @@ define(\`confHOST_STATUS_DIRECTORY', \`')dnl
 define(\`confMIN_QUEUE_AGE', \`0')dnl
 define(\`confLOG_LEVEL', \`14')dnl
 define(\`confTO_QUEUEWARN', \`1d')dnl
+dnl a busy test machine (load average 30 on 2 cores) must not make the daemon refuse
+dnl connections ("rejecting connections on daemon MTA: load average") or only queue
+define(\`confREFUSE_LA', \`1000')dnl
+define(\`confQUEUE_LA', \`1000')dnl
 define(\`confCLIENT_OPTIONS', \`Addr=$MW_INTERNAL')dnl
 FEATURE(\`msp', \`[$SM_ADDR]')dnl
 EOF

@@ -15,6 +15,8 @@ E2E_MTA_NAME=${E2E_MTA_NAME:-mta.e2e.test}
 E2E_DNS_ADDR=127.0.0.1                  # dnsmasq; /etc/netns/NS/resolv.conf points here
 E2E_SERVFAIL_ADDR=127.0.0.53            # answers SERVFAIL to everything (--servfail=)
 E2E_BLACKHOLE_ADDR=127.0.0.54           # nothing listens: queries time out (--timeout=)
+E2E_DELAY_UPSTREAM=127.0.0.55           # a second dnsmasq behind the delay forwarder (--slow=)
+E2E_DELAY_ADDR=127.0.0.56               # the delay forwarder (--slow=)
 E2E_WORK_PREFIX=/tmp/ftls-e2e-          # listed in maillog_file_prefixes of both main.cf
 E2E_NS=
 E2E_WORK=
@@ -138,12 +140,18 @@ e2e_cert_selfsigned() {
 # e2e_dns ARGS...: (re)start dnsmasq in the netns on 127.0.0.1:53 with --no-resolv
 # --no-hosts --local=/test/ (unknown names under .test are NXDOMAIN) and ARGS, which are
 # dnsmasq options (--mx-host=DOMAIN,HOST,PREF --host-record=HOST,ADDR
-# --address=/DOMAIN/ADDR ...) plus two of the harness's own:
+# --address=/DOMAIN/ADDR ...) plus three of the harness's own:
 #   --servfail=DOMAIN   every query for DOMAIN and below answers SERVFAIL
 #   --timeout=DOMAIN    every query for DOMAIN and below goes unanswered (client times out)
-# Calling it again replaces the running dnsmasq (a test can break or heal DNS).
+#   --slow=DOMAIN:SECS  every query for DOMAIN and below that dnsmasq does not answer
+#                       from its own data (--mx-host, --host-record are its own) waits
+#                       SECS in a forwarder (e2e-tool.py dns-delay on 127.0.0.56, log
+#                       dns-delay.log), then gets a second dnsmasq's answer (127.0.0.55,
+#                       the same options without --slow=)
+# Calling it again replaces the running dnsmasq (a test can break or heal DNS);
+# e2e_dns_stop stops it (and the --slow= pair): every lookup is then refused.
 e2e_dns() {
-	local args=() a need_servfail=0
+	local args=() plain=() rules=() a need_servfail=0
 	for a in "$@"; do
 		case $a in
 		--servfail=*)
@@ -151,8 +159,15 @@ e2e_dns() {
 			need_servfail=1
 			;;
 		--timeout=*) args+=("--server=/${a#--timeout=}/$E2E_BLACKHOLE_ADDR") ;;
+		--slow=*:*)
+			a=${a#--slow=}
+			rules+=(--rule "$a")
+			args+=("--server=/${a%:*}/$E2E_DELAY_ADDR")
+			continue
+			;;
 		*) args+=("$a") ;;
 		esac
+		plain+=("${args[-1]}")
 	done
 	if [ $need_servfail = 1 ] && [ ! -s "$E2E_WORK/dns-servfail.ready" ]; then
 		ip netns exec "$E2E_NS" "$E2E_PY" "$E2E_TOOL" dns-servfail --addr "$E2E_SERVFAIL_ADDR" \
@@ -160,18 +175,39 @@ e2e_dns() {
 		e2e_wait_until 10 test -s "$E2E_WORK/dns-servfail.ready" ||
 			e2e_fail "SERVFAIL responder did not start"
 	fi
-	if [ -n "$E2E_DNS_PID" ]; then
-		kill "$E2E_DNS_PID" 2>/dev/null
-		e2e_wait_until 5 e2e__gone "$E2E_DNS_PID" || kill -9 "$E2E_DNS_PID" 2>/dev/null
-		E2E_DNS_PID=
+	e2e_dns_stop
+	if [ ${#rules[@]} -gt 0 ]; then
+		e2e__dnsmasq "$E2E_DELAY_UPSTREAM" "${plain[@]}"
+		rm -f "$E2E_WORK/dns-delay.ready"
+		ip netns exec "$E2E_NS" "$E2E_PY" "$E2E_TOOL" dns-delay --addr "$E2E_DELAY_ADDR" \
+			--upstream "$E2E_DELAY_UPSTREAM" "${rules[@]}" --ready "$E2E_WORK/dns-delay.ready" \
+			>>"$E2E_WORK/dns-delay.log" 2>&1 &
+		E2E_DNS_PID="$E2E_DNS_PID $!"
+		e2e_wait_until 10 test -s "$E2E_WORK/dns-delay.ready" || e2e_fail "DNS delay forwarder did not start"
 	fi
-	printf '%s\n' "--- dnsmasq ${args[*]}" >>"$E2E_WORK/dns.log"
+	e2e__dnsmasq "$E2E_DNS_ADDR" "${args[@]}"
+}
+
+e2e_dns_stop() {
+	local p
+	for p in $E2E_DNS_PID; do
+		kill "$p" 2>/dev/null
+		e2e_wait_until 5 e2e__gone "$p" || kill -9 "$p" 2>/dev/null
+	done
+	E2E_DNS_PID=
+}
+
+# e2e__dnsmasq ADDR OPTS...: one dnsmasq on ADDR:53 (log dns.log); its pid joins E2E_DNS_PID.
+e2e__dnsmasq() {
+	local addr=$1
+	shift
+	printf '%s\n' "--- dnsmasq on $addr $*" >>"$E2E_WORK/dns.log"
 	ip netns exec "$E2E_NS" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
-		--listen-address="$E2E_DNS_ADDR" --bind-interfaces --port=53 --user=root \
+		--listen-address="$addr" --bind-interfaces --port=53 --user=root \
 		--pid-file= --cache-size=0 --log-queries --log-facility="$E2E_WORK/dns.log" \
-		--local=/test/ "${args[@]}" >>"$E2E_WORK/dns.log" 2>&1 &
-	E2E_DNS_PID=$!
-	e2e_wait_until 10 e2e__listening -u "$E2E_DNS_ADDR:53" || e2e_fail "dnsmasq did not start"
+		--local=/test/ "$@" >>"$E2E_WORK/dns.log" 2>&1 &
+	E2E_DNS_PID="$E2E_DNS_PID${E2E_DNS_PID:+ }$!"
+	e2e_wait_until 10 e2e__listening -u "$addr:53" || e2e_fail "dnsmasq did not start on $addr"
 }
 
 e2e__gone() { ! kill -0 "$1" 2>/dev/null; }
