@@ -83,6 +83,7 @@ sfsistat mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
 	free(c->client_name);
+	/* client_name stays NULL: MAIL defers (the direction is unknown) */
 	if ((c->client_name = strdup(hostname != NULL ? hostname : "unknown")) == NULL)
 		return SMFIS_TEMPFAIL;
 	if (sa != NULL && sa->sa_family == AF_INET) {
@@ -277,9 +278,13 @@ sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
 	mlfi_message_reset(c);
-	if ((c->m = calloc(1, sizeof(*c->m))) == NULL ||
-	    (c->sender = strdup(argv[0] != NULL ? argv[0] : "")) == NULL)
-		return SMFIS_TEMPFAIL; /* and end of message defers: no state */
+	/* Without c->m every later stage defers, end of message too; client_name is
+	 * NULL when the connect stage failed. */
+	if (c->client_name == NULL || (c->m = calloc(1, sizeof(*c->m))) == NULL ||
+	    (c->sender = strdup(argv[0] != NULL ? argv[0] : "")) == NULL) {
+		mlfi_message_reset(c);
+		return SMFIS_TEMPFAIL;
+	}
 	c->m->dir = c->conn_dir;
 	c->m->mta = c->mta;
 	if (c->m->dir == DIR_INBOUND && *macro(ctx, "{auth_authen}") != '\0')

@@ -118,8 +118,13 @@ function M.start(milter_lines, table_text)
 	M.logfile = M.dir .. "/filter.log"
 	-- LD_PRELOAD is stdbuf's (ctest runs miltertest under stdbuf -o0): the
 	-- filter does not need it, and an ASan build refuses to start with it.
+	-- M.preload (a library) and M.preload_env ("NAME=VALUE ...") replace it for a test.
+	local pre = ""
+	if M.preload then
+		pre = " export LD_PRELOAD=" .. shq(M.preload) .. " " .. (M.preload_env or "") .. ";"
+	end
 	mt.startfilter("/bin/sh", "-c",
-		"exec 2>>" .. shq(M.logfile) .. "; unset LD_PRELOAD; exec \"$0\" \"$@\"",
+		"exec 2>>" .. shq(M.logfile) .. "; unset LD_PRELOAD;" .. pre .. " exec \"$0\" \"$@\"",
 		M.bin, "--foreground", "--config", M.conf, "--table", M.table,
 		"--listen", M.sock)
 	-- The first connection waits for the socket (up to 20 s under ASan).
