@@ -20,7 +20,8 @@
  *	configuration problem" (what Postfix itself does when a policy server
  *	fails), so the client retries and nothing is lost. A request longer
  *	than DELEGATION_MAX_REQUEST gets the same answer and the connection is
- *	closed. A NUL byte anywhere is treated like a malformed line.
+ *	closed. A NUL byte anywhere is treated like a malformed line. Their
+ *	warnings are rate-limited (policyd.h, d->bad).
  *
  *	Lines may end with CRLF (policy_request.c); the reply is always
  *	Postfix's "action=...\n\n".
@@ -87,7 +88,9 @@ static ssize_t request(conn *c, const char *buf, size_t len, int too_long, size_
 			return SERVER_MORE;
 		d->stats.malformed++;
 		pmetrics_policy("malformed");
-		log_warnx("policy: request longer than %d bytes; closing", DELEGATION_MAX_REQUEST);
+		ratelog_warnx(&d->bad[BAD_POLICY_TOOLONG],
+		              "policy: request longer than %d bytes; closing",
+		              DELEGATION_MAX_REQUEST);
 		conn_reply(c, MALFORMED, sizeof(MALFORMED) - 1);
 		return SERVER_CLOSE;
 	case -1: {
@@ -95,8 +98,8 @@ static ssize_t request(conn *c, const char *buf, size_t len, int too_long, size_
 
 		d->stats.malformed++;
 		pmetrics_policy("malformed");
-		log_warnx("policy: malformed request \"%s\"",
-		          log_safe(buf, *used < 60 ? *used : 60, safe, sizeof(safe)));
+		ratelog_warnx(&d->bad[BAD_POLICY], "policy: malformed request \"%s\"",
+		              log_safe(buf, *used < 60 ? *used : 60, safe, sizeof(safe)));
 		conn_reply(c, MALFORMED, sizeof(MALFORMED) - 1);
 		return (ssize_t)*used;
 	}

@@ -471,6 +471,11 @@ static int start_listeners(daemon_state *ds, const cfg *c, int sm_fd, int pol_fd
 	lo.drain_timeout = (unsigned)cfg_int(c, "policyd.drain_timeout");
 	lo.drain_max = (size_t)cfg_int(c, "policyd.drain_max");
 	lo.log_interval = (unsigned)cfg_int(c, "policyd.connection_log_interval");
+	for (int k = 0; k < BAD_KINDS; k++)
+		if (ratelog_init(&ds->d.bad[k], ds->d.base, lo.log_interval) < 0) {
+			log_errx("cannot set up the listeners");
+			return -1;
+		}
 	if ((sm_fd >= 0 && (ds->socketmap = listener_new(ds->d.base, sm_fd, &sm, &lo)) == NULL) ||
 	    (pol_fd >= 0 && (ds->policy = listener_new(ds->d.base, pol_fd, &pol, &lo)) == NULL)) {
 		log_errx("cannot set up the listeners");
@@ -522,6 +527,8 @@ static void cleanup(daemon_state *ds)
 	if (ds->d.resolver != NULL)
 		resolver_free(ds->d.resolver);
 	snapshot_release(ds->d.snap);
+	for (int k = 0; k < BAD_KINDS; k++)
+		ratelog_free(&ds->d.bad[k]); /* logs a pending count */
 	if (ds->d.base != NULL)
 		event_base_free(ds->d.base);
 }

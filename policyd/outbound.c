@@ -176,7 +176,7 @@ void outbound_decide(policyd *d, const char *key, size_t len, int require, outbo
 		char reply[TLSMAPS_WHY_MAX + 32];
 		int n = snprintf(reply, sizeof(reply), "TEMP malformed key: %s", why);
 
-		log_warnx("lookup %s: malformed key: %s", safe, why);
+		ratelog_warnx(&d->bad[BAD_KEY], "lookup %s: malformed key: %s", safe, why);
 		d->stats.malformed++;
 		d->stats.temp++;
 		cb(ctx, reply, (size_t)n < sizeof(reply) ? (size_t)n : sizeof(reply) - 1);

@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "policy_request.h"
+#include "ratelog.h"
 #include "reload.h"
 #include "resolver.h"
 #include "tlsmaps.h"
@@ -57,11 +58,29 @@ typedef struct {
 	unsigned long sendmail_ok, sendmail_notfound; /* policyd.sendmail_map_name */
 } policyd_stats;
 
+/*
+ * The lines about bad requests that a client can cause at will, one per
+ * request on a connection it keeps, one ratelog each (ratelog.h, per
+ * policyd.connection_log_interval): the counters still count every one.
+ */
+enum {
+	BAD_SM_TOOLONG,      /* socketmap.c: request longer than the limit */
+	BAD_SM_FRAMING,      /* socketmap.c: not a netstring */
+	BAD_SM_NOT_NAME_KEY, /* socketmap.c: not "NAME KEY" */
+	BAD_SM_MAP_NAME,     /* socketmap.c: a map name not served */
+	BAD_KEY,             /* outbound.c: a malformed key */
+	BAD_TRANSPORT_KEY,   /* transport.c: a malformed key */
+	BAD_POLICY_TOOLONG,  /* delegation.c: request longer than the limit */
+	BAD_POLICY,          /* delegation.c: a malformed request */
+	BAD_KINDS
+};
+
 typedef struct policyd {
 	struct event_base *base;
 	resolver *resolver;
 	snapshot *snap;
 	policyd_stats stats;
+	ratelog bad[BAD_KINDS];
 } policyd;
 
 snapshot *snapshot_hold(snapshot *s);

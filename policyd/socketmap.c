@@ -31,7 +31,9 @@
  *
  *	Bad framing (not a netstring) gets a TEMP reply and the connection is
  *	closed, since the stream cannot be resynchronised; so does a request
- *	longer than max_request. Neither disturbs another connection.
+ *	longer than max_request. Neither disturbs another connection. The
+ *	warnings about bad requests are rate-limited (policyd.h, d->bad): a
+ *	client pipelining "0:," must not write a log line per 3 bytes.
  *
  *	Deadlines (server.h): a complete request whose answer is not ready
  *	within policyd.request_timeout (it waits for DNS) gets "TEMP request
@@ -100,14 +102,16 @@ static ssize_t request(conn *c, const char *buf, size_t len, int too_long, size_
 		/* FALLTHROUGH */
 	case NETSTRING_TOOLONG:
 		d->stats.malformed++;
-		log_warnx("socketmap: request longer than %d bytes; closing",
-		          SOCKETMAP_MAX_REQUEST);
+		ratelog_warnx(&d->bad[BAD_SM_TOOLONG],
+		              "socketmap: request longer than %d bytes; closing",
+		              SOCKETMAP_MAX_REQUEST);
 		send_reply(c, "TEMP request too long", 21);
 		return SERVER_CLOSE;
 	case NETSTRING_BAD:
 		d->stats.malformed++;
-		log_warnx("socketmap: malformed netstring \"%s\"; closing",
-		          log_safe(buf, len < 40 ? len : 40, safe, sizeof(safe)));
+		ratelog_warnx(&d->bad[BAD_SM_FRAMING],
+		              "socketmap: malformed netstring \"%s\"; closing",
+		              log_safe(buf, len < 40 ? len : 40, safe, sizeof(safe)));
 		send_reply(c, "TEMP malformed request", 22);
 		return SERVER_CLOSE;
 	case NETSTRING_OK:
@@ -126,8 +130,9 @@ static ssize_t request(conn *c, const char *buf, size_t len, int too_long, size_
 	}
 	if (sp == NULL || sp == data || sp + 1 == data + dlen) {
 		d->stats.malformed++;
-		log_warnx("socketmap: request \"%s\" is not NAME KEY",
-		          log_safe(data, dlen, safe, sizeof(safe)));
+		ratelog_warnx(&d->bad[BAD_SM_NOT_NAME_KEY],
+		              "socketmap: request \"%s\" is not NAME KEY",
+		              log_safe(data, dlen, safe, sizeof(safe)));
 		send_reply(c, "TEMP malformed request", 22);
 		return (ssize_t)*used;
 	}
@@ -142,8 +147,9 @@ static ssize_t request(conn *c, const char *buf, size_t len, int too_long, size_
 	require = name_is(data, name_len, d->snap->require_map_name);
 	if (!require && !name_is(data, name_len, d->snap->map_name)) {
 		d->stats.perm++;
-		log_warnx("socketmap: unknown map name \"%s\" (this daemon serves \"%s\")",
-		          log_safe(data, name_len, safe, sizeof(safe)), d->snap->map_name);
+		ratelog_warnx(&d->bad[BAD_SM_MAP_NAME],
+		              "socketmap: unknown map name \"%s\" (this daemon serves \"%s\")",
+		              log_safe(data, name_len, safe, sizeof(safe)), d->snap->map_name);
 		send_reply(c, "TEMP unknown map name", 21);
 		return (ssize_t)*used;
 	}

@@ -92,7 +92,8 @@ static size_t reply_temp(policyd *d, const char *safe, const char *why, char *re
 {
 	int n;
 
-	log_warnx("lookup %s (%s): malformed key: %s", safe, d->snap->transport_map_name, why);
+	ratelog_warnx(&d->bad[BAD_TRANSPORT_KEY], "lookup %s (%s): malformed key: %s", safe,
+	              d->snap->transport_map_name, why);
 	d->stats.malformed++;
 	d->stats.temp++;
 	n = snprintf(reply, rlen, "TEMP malformed key: %s", why);
