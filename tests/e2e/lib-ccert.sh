@@ -34,12 +34,12 @@ ccert_make() {
 }
 
 # ccert_dns_add OPTS...: restart the world's dnsmasq with the options it runs with
-# (the last "--- dnsmasq" line of dns.log, which e2e_dns writes; they hold no spaces)
+# (the last "--- dnsmasq on 127.0.0.1" line of dns.log, which e2e_dns writes; they hold no spaces)
 # plus OPTS, e.g. --host-record=mx1.bank.test,127.0.0.90 (A and PTR, so that Postfix's
 # client name is forward-confirmed).
 ccert_dns_add() {
 	local cur
-	cur=$(sed -n 's/^--- dnsmasq //p' "$E2E_WORK/dns.log" | tail -1)
+	cur=$(sed -n "s/^--- dnsmasq on $E2E_DNS_ADDR //p" "$E2E_WORK/dns.log" | tail -1)
 	# shellcheck disable=SC2086 # the world's options, one word each
 	e2e_dns $cur "$@"
 }
