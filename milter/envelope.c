@@ -85,7 +85,7 @@ sfsistat mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	free(c->client_name);
 	/* client_name stays NULL: MAIL defers (the direction is unknown) */
 	if ((c->client_name = strdup(hostname != NULL ? hostname : "unknown")) == NULL)
-		return SMFIS_TEMPFAIL;
+		return defer_at(c, SMFIP_NR_CONN);
 	if (sa != NULL && sa->sa_family == AF_INET) {
 		c->client_addr.family = 4;
 		memcpy(c->client_addr.bytes, &((struct sockaddr_in *)sa)->sin_addr, 4);
@@ -283,7 +283,7 @@ sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 	if (c->client_name == NULL || (c->m = calloc(1, sizeof(*c->m))) == NULL ||
 	    (c->sender = strdup(argv[0] != NULL ? argv[0] : "")) == NULL) {
 		mlfi_message_reset(c);
-		return SMFIS_TEMPFAIL;
+		return defer_at(c, SMFIP_NR_MAIL);
 	}
 	c->m->dir = c->conn_dir;
 	c->m->mta = c->mta;
@@ -301,13 +301,13 @@ sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 
 		if ((c->content = content_new(&c->snap->content, enc, dec)) == NULL) {
 			c->failed = 1;
-			return SMFIS_TEMPFAIL;
+			return defer_at(c, SMFIP_NR_MAIL);
 		}
 	}
 	if (c->snap->relay != NULL && c->m->dir != DIR_GATEWAY &&
 	    (c->copy = msgcopy_new(c->snap->spool_dir, c->snap->spool_threshold)) == NULL) {
 		c->failed = 1;
-		return SMFIS_TEMPFAIL;
+		return defer_at(c, SMFIP_NR_MAIL);
 	}
 	if (c->m->dir == DIR_OUTBOUND && sender_listed(c)) {
 		c->m->flagged = 1;
@@ -362,7 +362,7 @@ sfsistat mlfi_envrcpt(SMFICTX *ctx, char **argv)
 	cctx *c = get(ctx);
 
 	if (c == NULL || c->m == NULL)
-		return SMFIS_TEMPFAIL;
+		return defer_at(c, SMFIP_NR_RCPT);
 	if (c->m->dir != DIR_INBOUND && argv[0] != NULL)
 		recipient_forced(ctx, c, argv[0]);
 	if (c->copy != NULL && argv[0] != NULL)

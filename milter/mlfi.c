@@ -35,6 +35,8 @@
  *for them.
  *
  *	Failure paths answer temporary (SMFIS_TEMPFAIL): the MTA keeps the mail.
+ *	At a stage negotiated without a reply the failure is kept instead
+ *	(defer_at, mlfi_int.h), and end of message answers it.
  * DIAGNOSTICS
  *	One line per decision, "QUEUEID: direction=... tls=... (why) ...", and
  *	one per inbound rejection naming the table entry.
@@ -177,7 +179,7 @@ static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
 	size_t len = 0;
 
 	if (c == NULL || c->m == NULL)
-		return SMFIS_TEMPFAIL;
+		return defer_at(c, SMFIP_NR_HDR);
 	if (c->copy != NULL)
 		(void)msgcopy_header(c->copy, name, value); /* a failed copy defers if needed */
 	kind = decide_header_kind(&c->snap->dc, name);
@@ -300,6 +302,13 @@ static int apply(SMFICTX *ctx, cctx *c, const action *a, sfsistat *rc)
 	return r;
 }
 
+/* Out of memory at or before end of message: 451 4.3.0 (a bare TEMPFAIL if even that fails). */
+static sfsistat defer_oom(SMFICTX *ctx)
+{
+	(void)smfi_setreply(ctx, "451", "4.3.0", "Out of memory in forcetls-milter; try again later");
+	return SMFIS_TEMPFAIL;
+}
+
 static sfsistat mlfi_eom(SMFICTX *ctx)
 {
 	static const char *const what[] = {
@@ -321,13 +330,13 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 		stats_add(STAT_DEFERRED);
 		if (c != NULL)
 			mlfi_message_reset(c);
-		return SMFIS_TEMPFAIL;
+		return defer_oom(ctx);
 	}
 	body_end(c);
 	if ((d = malloc(sizeof(*d))) == NULL) {
 		log_warnx("%s: out of memory; deferring", qid);
 		mlfi_message_reset(c);
-		return SMFIS_TEMPFAIL;
+		return defer_oom(ctx);
 	}
 	decide_message(&c->snap->dc, c->m, d);
 	mmetrics_message(c->m, d);

@@ -54,6 +54,21 @@ static inline sfsistat go_on(const cctx *c, unsigned long nr_flag)
 	return c != NULL && (c->steps & nr_flag) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
+/*
+ * A failure at a stage: TEMPFAIL where the stage is answered. Where it is
+ * not (SMFIP_NR_*), libmilter turns the TEMPFAIL into no reply and ignores
+ * the rest of the message, and the MTA waits for its end-of-message reply
+ * until its milter timeout: so the failure is kept, and end of message
+ * (always answered) defers.
+ */
+static inline sfsistat defer_at(cctx *c, unsigned long nr_flag)
+{
+	if (c == NULL || !(c->steps & nr_flag))
+		return SMFIS_TEMPFAIL;
+	c->failed = 1;
+	return SMFIS_NOREPLY;
+}
+
 static inline const char *macro(SMFICTX *ctx, const char *name)
 {
 	const char *v = smfi_getsymval(ctx, (char *)name);
