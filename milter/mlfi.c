@@ -17,8 +17,9 @@
  *	(authentication, TLS macros, inbound enforcement, listed senders),
  *	RCPT (forced and always-encrypt recipient domains), headers, body
  *	(only when body or decrypt patterns exist; skipped once decided), end
- *	of message (actions, one log line). Headers, EOH, HELO, RCPT and DATA
- *	need no reply; unknown commands are not sent.
+ *	of message (actions, one log line). Connect, headers, EOH and RCPT
+ *	need no reply; HELO and unknown commands are not sent, nor is DATA but
+ *	on TCP.
  *
  *	DATA on a TCP socket (mlfi_answer_data(1), set by main.c for inet:
  *	sockets) is asked for and answered, although the filter has nothing to
@@ -200,6 +201,18 @@ static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
 	    c->m->nseen[H_CONTENT_TYPE] == 1)
 		content_type_decrypt(c, value);
 	return go_on(c, SMFIP_NR_HDR);
+}
+
+/*
+ * End of headers, asked for without a reply although the filter has nothing
+ * to do there: Sendmail sends a message with no header line (its first line
+ * starts with a space) as DATA then body, and libmilter goes from DATA to the
+ * body only through headers or EOH; without EOH it ignored the rest of the
+ * message and Sendmail waited for its timeout (tests/e2e/t-spoof-sendmail.sh).
+ */
+static sfsistat mlfi_eoh(SMFICTX *ctx)
+{
+	return go_on(get(ctx), SMFIP_NR_EOH);
 }
 
 /* Only negotiated on TCP (see the top of this file): the reply is the point. */
@@ -392,7 +405,7 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	msnapshot *s = msnapshot_current();
 	cctx *c;
 	unsigned long want = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_SETSYMLIST;
-	unsigned long steps = SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOHELO | SMFIP_NOEOH |
+	unsigned long steps = SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOHELO | SMFIP_NR_EOH |
 	                      SMFIP_NR_HDR | SMFIP_NR_RCPT | SMFIP_NR_CONN | SMFIP_SKIP;
 	int body;
 
@@ -448,6 +461,7 @@ struct smfiDesc *mlfi_descriptor(void)
 	        .xxfi_envrcpt = mlfi_envrcpt,
 	        .xxfi_header = mlfi_header,
 	        .xxfi_data = mlfi_data,
+	        .xxfi_eoh = mlfi_eoh,
 	        .xxfi_body = mlfi_body,
 	        .xxfi_eom = mlfi_eom,
 	        .xxfi_abort = mlfi_abort,

@@ -24,10 +24,10 @@ FTLS_TLSMAPS=${FTLS_TLSMAPS:-$1}
 EXAMPLES=${2:-${FTLS_EXAMPLES:-}}
 sm_world spoof-sendmail
 
-# leading-ws is left out: a message with no header line hangs Sendmail for its T=R:
-# timeout (libmilter drops the body after DATA while forcetls-milter negotiates
-# SMFIP_NOEOH; tests/milter/t-noheaders.lua in the report, not fixed yet).
-SPOOF_SKIP=leading-ws spoof_plan
+# leading-ws (a message whose first line starts with a space: no header line at all)
+# once hung Sendmail for its T=R: timeout: Sendmail sends it as DATA then body, which
+# libmilter could not follow while forcetls-milter negotiated SMFIP_NOEOH.
+spoof_plan
 spoof_send_all
 # Sendmail refuses whole: a bare LF or CR in a header (421 4.5.0 "Bare linefeed (LF) /
 # carriage return (CR) not allowed") and a header section over MaxHeadersLength (552 5.6.0
