@@ -13,7 +13,8 @@
  *	"8.17.1.9" on Sendmail. What the MTA says wins over milter.mta; with
  *	neither, the MTA is unknown and treated like Sendmail (decide.h).
  *
- *	MAIL: the inbound check, tlsmaps_decide_inbound(), the rule
+ *	MAIL: the snapshot current now (snapshot_refresh: a reload applies
+ *	from the next message of an open session), then the inbound check, tlsmaps_decide_inbound(), the rule
  *	forcetls-policyd follows too. The session: the client address and
  *	name, the sender (whole, however long), {tls_version}, {cipher_bits},
  *	a verified certificate ({verify} = OK on Sendmail, else a non-empty
@@ -76,6 +77,18 @@ static mta_kind which_mta(const char *v, mta_kind declared)
 	return declared;
 }
 
+/* The session's direction and MTA, by the client address and the snapshot's networks. */
+static void classify(cctx *c)
+{
+	c->conn_dir = DIR_INBOUND;
+	if (c->have_addr && in_table(c->snap->gateway, &c->client_addr))
+		c->conn_dir = DIR_GATEWAY;
+	else if (c->have_addr && in_table(c->snap->internal, &c->client_addr))
+		c->conn_dir = DIR_OUTBOUND;
+	c->internal = c->have_addr && in_table(c->snap->internal, &c->client_addr);
+	c->mta = c->v_mta != MTA_UNKNOWN ? c->v_mta : c->snap->mta;
+}
+
 sfsistat mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 {
 	cctx *c = get(ctx);
@@ -102,14 +115,38 @@ sfsistat mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 		}
 		c->have_addr = 1;
 	}
-	c->conn_dir = DIR_INBOUND;
-	if (c->have_addr && in_table(c->snap->gateway, &c->client_addr))
-		c->conn_dir = DIR_GATEWAY;
-	else if (c->have_addr && in_table(c->snap->internal, &c->client_addr))
-		c->conn_dir = DIR_OUTBOUND;
-	c->internal = c->have_addr && in_table(c->snap->internal, &c->client_addr);
-	c->mta = which_mta(macro(ctx, "v"), c->snap->mta);
+	c->v_mta = which_mta(macro(ctx, "v"), MTA_UNKNOWN);
+	classify(c);
 	return go_on(c, SMFIP_NR_CONN);
+}
+
+/*
+ * The snapshot current now, for this message: a reload applies to the next
+ * message of an open session, not only to new sessions, so a newly forced
+ * domain is never decided with the table of before. A reload that changes
+ * the stages the filter negotiated (body, relay mode, inbound_enforce)
+ * cannot apply to a session that negotiated the old ones: its message is
+ * deferred (-1), and the client's next try opens a new session.
+ */
+static int snapshot_refresh(SMFICTX *ctx, cctx *c)
+{
+	msnapshot *now = msnapshot_current();
+
+	if (now == NULL || now == c->snap) {
+		msnapshot_release(now);
+		return 0;
+	}
+	if (mlfi_steps(now) != mlfi_steps(c->snap)) {
+		log_info("%s: defer: the configuration reloaded since this session began changes "
+		         "what the filter asks the MTA for; the next session uses it",
+		         queue_id(ctx));
+		msnapshot_release(now);
+		return -1;
+	}
+	msnapshot_release(c->snap);
+	c->snap = now;
+	classify(c);
+	return 0;
 }
 
 /* Is the sender an encrypt_senders address or in one of its @domains? */
@@ -278,6 +315,8 @@ sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
 	mlfi_message_reset(c);
+	if (snapshot_refresh(ctx, c) < 0)
+		return defer_at(c, SMFIP_NR_MAIL);
 	/* Without c->m every later stage defers, end of message too; client_name is
 	 * NULL when the connect stage failed. */
 	if (c->client_name == NULL || (c->m = calloc(1, sizeof(*c->m))) == NULL ||

@@ -14,7 +14,7 @@
  *
  *	Stages (negotiated in mlfi_negotiate, only what the configuration
  *	needs): connect (client address and name, direction, snapshot), MAIL
- *	(authentication, TLS macros, inbound enforcement, listed senders),
+ *	(the snapshot current now, authentication, TLS macros, inbound enforcement, listed senders),
  *	RCPT (forced and always-encrypt recipient domains), headers, body
  *	(only when body or decrypt patterns exist; skipped once decided), end
  *	of message (actions, one log line). Connect, headers, EOH and RCPT
@@ -398,6 +398,22 @@ static sfsistat mlfi_close(SMFICTX *ctx)
 	return SMFIS_CONTINUE;
 }
 
+unsigned long mlfi_steps(const msnapshot *s)
+{
+	unsigned long steps = SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOHELO | SMFIP_NR_EOH |
+	                      SMFIP_NR_HDR | SMFIP_NR_RCPT | SMFIP_NR_CONN | SMFIP_SKIP;
+	int body = rules_want_body(s->rules) || rules_want_attachments(s->rules) ||
+	           (s->decrypt_rules != NULL && rules_want_body(s->decrypt_rules));
+
+	if (!body && s->relay == NULL) /* relay mode copies every body */
+		steps |= SMFIP_NOBODY;
+	if (answer_data)
+		steps &= ~(unsigned long)SMFIP_NODATA;
+	if (!s->inbound_enforce) /* MAIL never answers anything but continue */
+		steps |= SMFIP_NR_MAIL;
+	return steps;
+}
+
 static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
                                unsigned long f3, unsigned long *pf0, unsigned long *pf1,
                                unsigned long *pf2, unsigned long *pf3)
@@ -405,9 +421,7 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	msnapshot *s = msnapshot_current();
 	cctx *c;
 	unsigned long want = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_SETSYMLIST;
-	unsigned long steps = SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOHELO | SMFIP_NR_EOH |
-	                      SMFIP_NR_HDR | SMFIP_NR_RCPT | SMFIP_NR_CONN | SMFIP_SKIP;
-	int body;
+	unsigned long steps;
 
 	(void)f2;
 	(void)f3;
@@ -415,16 +429,9 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		msnapshot_release(s);
 		return SMFIS_TEMPFAIL;
 	}
-	c->snap = s; /* held until close: the connection keeps this snapshot */
+	c->snap = s; /* until close, or a reload between messages (envelope.c) */
 	smfi_setpriv(ctx, c);
-	body = rules_want_body(s->rules) || rules_want_attachments(s->rules) ||
-	       (s->decrypt_rules != NULL && rules_want_body(s->decrypt_rules));
-	if (!body && s->relay == NULL) /* relay mode copies every body */
-		steps |= SMFIP_NOBODY;
-	if (answer_data)
-		steps &= ~(unsigned long)SMFIP_NODATA;
-	if (!s->inbound_enforce) /* MAIL never answers anything but continue */
-		steps |= SMFIP_NR_MAIL;
+	steps = mlfi_steps(s);
 	/* hold, and Sendmail's stand-in for a Require it cannot enforce (decide.h) */
 	want |= SMFIF_QUARANTINE;
 	if ((f0 & want) != want) {

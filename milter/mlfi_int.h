@@ -28,7 +28,8 @@ typedef struct {
 	int have_addr;
 	int internal;     /* client_addr in internal_networks */
 	msg_dir conn_dir; /* by network; auth may make a message outbound */
-	mta_kind mta;     /* from the v macro at connect */
+	mta_kind v_mta;   /* from the v macro at connect; MTA_UNKNOWN: none */
+	mta_kind mta;     /* v_mta, else the snapshot's milter.mta */
 	/* per message */
 	msg_state *m;
 	content *content; /* content rules: encryption (outbound) or decrypt (inbound) */
@@ -42,6 +43,9 @@ typedef struct {
 	} names[NAME_COUNT_MAX]; /* occurrences per header name of interest */
 	size_t nnames;
 } cctx;
+
+/* The SMFIP_* steps the filter asks for under snapshot s (mlfi.c). */
+unsigned long mlfi_steps(const msnapshot *s);
 
 static inline cctx *get(SMFICTX *ctx)
 {

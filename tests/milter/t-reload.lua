@@ -1,6 +1,9 @@
 -- t-reload.lua: SIGUSR1 reloads configuration and tables (SPEC 5); a bad
 -- configuration, a bad table or a bad pattern is refused and the snapshot
--- in use stays; a connection keeps the snapshot it started with.
+-- in use stays. A good reload applies from the next message of an open
+-- connection too (a newly forced domain is never marked Try there), unless it
+-- changes the stages negotiated with that connection: then its next message is
+-- deferred, and a new connection gets the new configuration.
 local here = os.getenv("FTLS_MILTER_TESTS") or
 	(debug.getinfo(1, "S").source:gsub("^@", ""):match("^(.*)/[^/]*$") or ".")
 local T = dofile(here .. "/lib.lua")
@@ -20,16 +23,35 @@ T.run("reload", function()
 	level("<a@forced.test>", "Require", "start")
 	level("<a@new.test>", "Try", "start")
 
-	-- A good reload: the new table and settings apply to new connections;
-	-- an open connection keeps its snapshot.
-	local old = T.connect("127.0.0.1")
+	-- A good reload: the new table and settings apply to new connections, and
+	-- to the next message of a connection opened before it (one message before
+	-- the reload on it, two after).
+	local old = T.send{ rcpt = {"<a@forced.test>"} }
+	T.expect_insert(old, "X-TLSLevel", "Require", 0, "open connection, before the reload")
 	T.write_table("new.test\n")
 	T.reconfigure(BASE .. '  tls_require_value = "Mandatory";\n')
 	level("<a@new.test>", "Mandatory", "after reload")
 	level("<a@forced.test>", "Try", "after reload, entry gone")
+	old = T.send{ conn = old, rcpt = {"<a@new.test>"} }
+	T.expect_insert(old, "X-TLSLevel", "Mandatory", 0,
+		"open connection, after the reload: the newly forced domain")
 	old = T.send{ conn = old, rcpt = {"<a@forced.test>"} }
-	T.expect_insert(old, "X-TLSLevel", "Require", 0, "connection opened before the reload")
+	T.expect_insert(old, "X-TLSLevel", "Try", 0, "open connection, after the reload: entry gone")
+	-- A reload that changes the negotiated stages (inbound_enforce = false: MAIL
+	-- needs no reply): the open connection's next message is deferred at MAIL.
+	T.reconfigure(BASE .. '  tls_require_value = "Mandatory";\n  inbound_enforce = false;\n')
+	local qid = T.next_qid("reload")
+	T.ok(T.mail(old, "<s@example.org>", qid) == SMFIR_TEMPFAIL,
+		"stages changed: the open connection's next MAIL is deferred")
+	T.ok(string.find(T.log(), qid .. ": defer: the configuration reloaded", 1, true),
+		"stages changed: the deferral is logged with the queue ID")
 	mt.disconnect(old)
+	local c = T.connect("127.0.0.1")
+	T.ok(mt.test_option(c, SMFIP_NR_MAIL), "stages changed: a new connection negotiates them")
+	c = T.send{ conn = c, rcpt = {"<a@new.test>"} }
+	T.expect_insert(c, "X-TLSLevel", "Mandatory", 0, "stages changed: a new connection")
+	mt.disconnect(c)
+	T.reconfigure(BASE .. '  tls_require_value = "Mandatory";\n')
 
 	-- Bad configurations: each refused, the snapshot stays.
 	local bad = {
