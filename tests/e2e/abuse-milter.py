@@ -69,6 +69,14 @@ def outcome(s, timeout=10):
     return "reply:" + p[0].decode("latin-1")
 
 
+# How long a close may take. Debian's libmilter hands sessions to a pool of worker
+# threads (_FFR_WORKERS_POOL); a session that arrives while an idle worker is being
+# woken for another is queued for that worker rather than given a new one, and waits
+# until a worker is free: with the workers held by "slow" clients (a partial packet,
+# one byte a second), about 13 s, seen in about 1 run in 8. Postfix's own bound is
+# milter_command_timeout (30 s), then milter_default_action (tempfail).
+CLOSE_WITHIN = 30
+
 # Framings an outsider sends: each must end in a close, a reply, or silence (waiting
 # for the rest of a packet), and the connection must close cleanly after the client's.
 FRAMES = [
@@ -95,15 +103,17 @@ def frames(path):
         res = outcome(s, 3)
         if res == "reply:O":  # the OPTNEG answer; what comes after it is the verdict
             res = outcome(s, 3)
+        t0 = time.time()
         try:
             s.shutdown(socket.SHUT_WR)  # a clean close must follow whatever was said
-            end = outcome(s)
+            end = outcome(s, CLOSE_WITHIN)
             while end.startswith("reply:"):
-                end = outcome(s)
+                end = outcome(s, CLOSE_WITHIN)
         except OSError:
             end = "closed"
         s.close()
-        print("frames: %s -> %s, then %s" % (name, res, end), flush=True)
+        print("frames: %s -> %s, then %s after %.1f s" % (name, res, end, time.time() - t0),
+              flush=True)
         # libmilter ignores a command out of order and waits for more of a packet, so
         # "silent" is sane too; a close must follow the client's in any case.
         ok = ok and end == "closed"

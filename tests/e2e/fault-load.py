@@ -54,8 +54,8 @@ def build_message(mid, rcpt, subject, size):
     ]
     body = "\r\n".join(lines) + "\r\n"
     pad = "x" * 76 + "\r\n"
-    while len(body) < size:
-        body += pad
+    if len(body) < size:  # whole pad lines, at least size bytes, built in one go
+        body += pad * -(-(size - len(body)) // len(pad))
     return body
 
 

@@ -281,12 +281,14 @@ sm_world() {
 		[ $# -eq 0 ] || printf '%s\n' "$@"
 	} >"$W/forced-tls.table"
 	cp "$EX/forcetls.conf" "$W/forcetls.conf"
+	# the daemons write their state (the shrink guard's last count) as nobody
+	mkdir -p "$W/state" && chown nobody "$W/state"
 	mw_conf_set "$W/forcetls.conf" milter internal_networks "[ \"$MW_INTERNAL/32\" ]" &&
 		mw_conf_set "$W/forcetls.conf" milter gateway_networks "[ \"$MW_GW_ADDR/32\" ]" &&
 		mw_conf_set "$W/forcetls.conf" milter user '"nobody"' &&
-		mw_conf_set "$W/forcetls.conf" milter state_file "\"$W/milter.state\"" &&
+		mw_conf_set "$W/forcetls.conf" milter state_file "\"$W/state/milter.state\"" &&
 		mw_conf_set "$W/forcetls.conf" policyd user '"nobody"' &&
-		mw_conf_set "$W/forcetls.conf" policyd state_file "\"$W/policyd.state\"" &&
+		mw_conf_set "$W/forcetls.conf" policyd state_file "\"$W/state/policyd.state\"" &&
 		mw_conf_set "$W/forcetls.conf" milter listen "\"inet:${SM_MILTER#*:}@${SM_MILTER%:*}\"" ||
 		e2e_fail "$EX/forcetls.conf: a setting the test changes is not there any more"
 	if sm_has_relay; then

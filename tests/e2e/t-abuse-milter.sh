@@ -157,7 +157,7 @@ ab_report bytes_in_headers "$reply,delivered,marked,no_forged_status" "$AB_OK" "
 before=$(ab_rss)
 e2e_ns timeout 100 python3 "$AB_PY" "$MW_MILTER_SOCK" slow 4 >"$W/slow.out" 2>&1 &
 slow=$!
-e2e_ns timeout 100 python3 "$AB_PY" "$MW_MILTER_SOCK" frames >"$W/frames.out" 2>&1 &
+e2e_ns timeout 150 python3 "$AB_PY" "$MW_MILTER_SOCK" frames >"$W/frames.out" 2>&1 &
 frames=$!
 ab_others
 others=$AB_OK

@@ -78,7 +78,9 @@ fdns_case() {
 	fw_load_wait "$id" 90 || e2e_fail "$id: the load did not finish"
 	if [ "$held" = none ]; then
 		fw_settle 60 || e2e_fail "$id: not delivered while DNS was slow"
-		[ "$(fdns_since "$ml0" "to=<c1@cidr\.test>.*delays=[^/]+/[^/]+/([$FDNS_SLOW-9]|[1-9][0-9])[^/]*/.*status=sent")" -ge $n_cidr ] ||
+		# a lookup that joins policyd's query already in flight waits less than the
+		# whole delay (4.9 s seen for 5 s): at least FDNS_SLOW - 1 seconds
+		[ "$(fdns_since "$ml0" "to=<c1@cidr\.test>.*delays=[^/]+/[^/]+/([$((FDNS_SLOW - 1))-9]|[1-9][0-9])[^/]*/.*status=sent")" -ge $n_cidr ] ||
 			e2e_fail "$id: cidr.test delivered without waiting for the slow DNS"
 		e2e_dns "${BASE[@]}"
 		fdns_row "$id"

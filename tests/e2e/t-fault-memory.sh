@@ -133,7 +133,11 @@ rows() { # ID ROWNAME: wait for the two loads, settle, the two ROW lines
 	fw_load_wait "f$1" 240 && fw_load_wait "u$1" 240 || e2e_fail "$2: the loads did not finish"
 	fw_settle 120 --expect-queued none.invalid || e2e_log "$2: not settled after 120 s (fw_count says what is missing)"
 	fw_count "f$1" "$2" || e2e_fail "ROW $2: lost, unmarked, misrouted or in clear"
-	[ "$(fw_row_get gateway)" -eq $N ] || e2e_fail "$2: the gateway got $(fw_row_get gateway) flagged messages, expected $N"
+	# a milter killed (mrestart, the OOM kill) after handing a message to the gateway
+	# and before answering Postfix makes a second copy when Postfix retries: at least
+	# once, never lost (dup counts the extra copies)
+	[ $(($(fw_row_get gateway) - $(fw_row_get dup))) -eq $N ] ||
+		e2e_fail "$2: the gateway got $(fw_row_get gateway) copies ($(fw_row_get dup) duplicates) of the flagged messages, expected $N messages"
 	T1=$(fw_row_get tempfailed)
 	fw_count "u$1" "$2-unflagged" || e2e_fail "ROW $2-unflagged: lost, unmarked, misrouted or in clear"
 	[ "$(fw_row_get delivered_tls)" -eq $N ] || e2e_fail "$2-unflagged: $(fw_row_get delivered_tls) delivered over TLS, expected $N"

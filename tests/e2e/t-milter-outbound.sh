@@ -99,14 +99,16 @@ milter_world() {
 	# examples/forcetls.conf, changed only where this machine differs: the test
 	# networks, no "forcetls" user here (nobody, with the socket group postfix).
 	cp "$conf" "$W/forcetls.conf"
+	# the daemons write their state (the shrink guard's last count) as nobody
+	mkdir -p "$W/state" && chown nobody "$W/state"
 	mw_conf_set "$W/forcetls.conf" milter internal_networks "[ \"$MW_INTERNAL/32\" ]" &&
 		mw_conf_set "$W/forcetls.conf" milter gateway_networks "[ \"$MW_GW_ADDR/32\" ]" &&
 		mw_conf_set "$W/forcetls.conf" milter user '"nobody"' &&
 		mw_conf_set "$W/forcetls.conf" milter socket_group '"postfix"' &&
 		mw_conf_set "$W/forcetls.conf" policyd user '"nobody"' &&
 		mw_conf_set "$W/forcetls.conf" policyd socket_group '"postfix"' &&
-		mw_conf_set "$W/forcetls.conf" milter state_file "\"$W/milter.state\"" &&
-		mw_conf_set "$W/forcetls.conf" policyd state_file "\"$W/policyd.state\"" ||
+		mw_conf_set "$W/forcetls.conf" milter state_file "\"$W/state/milter.state\"" &&
+		mw_conf_set "$W/forcetls.conf" policyd state_file "\"$W/state/policyd.state\"" ||
 		e2e_fail "$conf: a setting the test changes is not there any more"
 	chmod 644 "$W/forcetls.conf" "$W/forced-tls.table" # read again as nobody (SIGUSR1)
 	"$FTLS_MILTER" --check --config "$W/forcetls.conf" --table "$W/forced-tls.table" \
