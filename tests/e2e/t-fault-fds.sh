@@ -45,6 +45,9 @@ exec prlimit --nofile=$NOFILE:$NOFILE -- "$real" "\${a[@]}"
 EOF
 	chmod 755 "$W/policyd-nofile"
 	FTLS_POLICYD=$W/policyd-nofile
+	# Postfix's smtp(8) processes keep their socketmap connection while they live: idle
+	# ones exit after 5 s, not 100, and free their slots (step 3)
+	MW_CF+=("max_idle = 5s")
 }
 POLICYD_BIN=${FTLS_POLICYD:-}
 fw_world fault-fds
@@ -166,18 +169,27 @@ for k in socketmap policy; do
 done
 e2e_running policyd || e2e_fail "forcetls-policyd died under descriptor pressure"
 
-# 3. The clients go: new connections are served, the mail is decided right.
+# 3. The clients go: new connections are served, the mail is decided right. Postfix's
+# smtp(8) processes, refused during the flood, reconnect as soon as slots are free and
+# may hold all CAP socketmap slots until they exit (max_idle): a round that finds none
+# left is tried again, up to 6 rounds 5 s apart. The policy socket has no other client.
 touch "$FD/stop"
 e2e_wait_until 20 e2e__gone $FDS_PID || e2e_fail "the raw clients did not end"
-rm -f "$FD/go" "$FD/stop" "$FD/r1.json" "$FD/r2.json"
-"$E2E_PY" "$W/fds.py" "$MW_POLICYD_SOCK" "$W/policy.sock" 6 "$FD" >>"$FD/fds.log" 2>&1 &
-FDS_PID=$!
-e2e_wait_until 60 test -s "$FD/r1.json" || e2e_fail "no new round after the flood"
-touch "$FD/go" "$FD/stop"
-e2e_log "after the flood: $(cat "$FD/r1.json")"
-for k in socketmap policy; do
-	[ "$(r "$FD/r1.json" "$k ok")" -eq 6 ] || e2e_fail "$k: new connections not served after the flood"
+served=0
+for round in 1 2 3 4 5 6; do
+	rm -f "$FD/go" "$FD/stop" "$FD/r1.json" "$FD/r2.json"
+	"$E2E_PY" "$W/fds.py" "$MW_POLICYD_SOCK" "$W/policy.sock" 6 "$FD" >>"$FD/fds.log" 2>&1 &
+	FDS_PID=$!
+	e2e_wait_until 60 test -s "$FD/r1.json" || e2e_fail "no new round after the flood"
+	touch "$FD/go" "$FD/stop"
+	e2e_wait_until 20 e2e__gone $FDS_PID || e2e_fail "the raw clients did not end"
+	e2e_log "after the flood, round $round: $(cat "$FD/r1.json")"
+	wrong "$FD/r1.json" && e2e_fail "after the flood: a wrong answer"
+	[ "$(r "$FD/r1.json" "policy ok")" -eq 6 ] || e2e_fail "policy: new connections not served after the flood"
+	if [ "$(r "$FD/r1.json" "socketmap ok")" -eq 6 ]; then served=1; break; fi
+	sleep 5
 done
+[ $served = 1 ] || e2e_fail "socketmap: new connections not served in 6 rounds after the flood"
 fw_load_wait b 180 || e2e_fail "load b did not finish"
 fw_settle 120 || e2e_log "not settled after 120 s (fw_count says what is missing)"
 fw_count b fault-fds || e2e_fail "ROW fault-fds: a message lost, unmarked or forced in clear"
