@@ -141,6 +141,8 @@ static int snapshot_refresh(SMFICTX *ctx, cctx *c)
 		         "what the filter asks the MTA for; the next session uses it",
 		         queue_id(ctx));
 		msnapshot_release(now);
+		c->failed = FAILED_STALE;
+		(void)smfi_setreply(ctx, "451", "4.3.0", STALE_REPLY);
 		return -1;
 	}
 	msnapshot_release(c->snap);
@@ -339,13 +341,13 @@ sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 		const rules *dec = c->m->dir == DIR_INBOUND ? c->snap->decrypt_rules : NULL;
 
 		if ((c->content = content_new(&c->snap->content, enc, dec)) == NULL) {
-			c->failed = 1;
+			c->failed = FAILED_NOMEM;
 			return defer_at(c, SMFIP_NR_MAIL);
 		}
 	}
 	if (c->snap->relay != NULL && c->m->dir != DIR_GATEWAY &&
 	    (c->copy = msgcopy_new(c->snap->spool_dir, c->snap->spool_threshold)) == NULL) {
-		c->failed = 1;
+		c->failed = FAILED_NOMEM;
 		return defer_at(c, SMFIP_NR_MAIL);
 	}
 	if (c->m->dir == DIR_OUTBOUND && sender_listed(c)) {

@@ -136,7 +136,7 @@ static void subject_tag(cctx *c, const char *decoded, size_t len, size_t raw_len
 	size_t start, end;
 
 	if (c->subject == NULL && (c->subject = strdup(decoded)) == NULL)
-		c->failed = 1;
+		c->failed = FAILED_NOMEM;
 	if (raw_len >= CONTENT_HEADER_CUT && rules_want_subject(c->snap->rules)) {
 		c->m->flagged = 1; /* the tag may be in what the MTA cut off (content.h) */
 		snprintf(c->m->flagged_by, sizeof(c->m->flagged_by),
@@ -162,7 +162,7 @@ static void content_type_decrypt(cctx *c, const char *value)
 	mimehdr_ctype ct;
 
 	if (mimehdr_content_type(value, &ct) < 0) {
-		c->failed = 1;
+		c->failed = FAILED_NOMEM;
 		return;
 	}
 	if (mimehdr_encrypted(&ct)) {
@@ -188,13 +188,13 @@ static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
 		msg_note_header(c->m, kind, name, name_index(c, name), value);
 	if (c->m->dir == DIR_OUTBOUND && !c->m->flagged && rules_want_headers(c->snap->rules)) {
 		if ((decoded = mimehdr_decode(value, &len)) == NULL)
-			c->failed = 1;
+			c->failed = FAILED_NOMEM;
 		else if (kind == H_SUBJECT && c->m->nseen[H_SUBJECT] == 1)
 			subject_tag(c, decoded, len, strlen(value));
 	}
 	if (c->content != NULL && !c->failed &&
 	    content_header(c->content, name, value, decoded) == CONTENT_NOMEM)
-		c->failed = 1;
+		c->failed = FAILED_NOMEM;
 	free(decoded);
 	note_content(c);
 	if (c->m->dir == DIR_INBOUND && !c->m->decrypt && kind == H_CONTENT_TYPE &&
@@ -228,8 +228,11 @@ static sfsistat mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	content_rc rc = CONTENT_DONE;
 	int keep = 0; /* relay mode: the whole body goes into the copy */
 
-	if (c == NULL || c->m == NULL)
+	if (c == NULL || c->m == NULL) { /* a failure at MAIL: the first answered stage */
+		if (c != NULL && c->failed == FAILED_STALE)
+			(void)smfi_setreply(ctx, "451", "4.3.0", STALE_REPLY);
 		return SMFIS_TEMPFAIL;
+	}
 	if (c->copy != NULL)
 		keep = msgcopy_body(c->copy, chunk, len) == 0;
 	if (c->failed || c->content == NULL || !content_wants_body(c->content) ||
@@ -238,7 +241,7 @@ static sfsistat mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	rc = content_body(c->content, chunk, len);
 	note_content(c);
 	if (rc == CONTENT_NOMEM)
-		c->failed = 1; /* end of message defers */
+		c->failed = FAILED_NOMEM; /* end of message defers */
 	return rc == CONTENT_MORE || keep ? SMFIS_CONTINUE : SMFIS_SKIP;
 }
 
@@ -246,7 +249,7 @@ static sfsistat mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 static void body_end(cctx *c)
 {
 	if (c->content != NULL && content_end(c->content) == CONTENT_NOMEM)
-		c->failed = 1;
+		c->failed = FAILED_NOMEM;
 	note_content(c);
 }
 
@@ -338,6 +341,12 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 	sfsistat rc = SMFIS_ACCEPT;
 	const char *qid = queue_id(ctx);
 
+	if (c != NULL && c->failed == FAILED_STALE) {
+		stats_add(STAT_DEFERRED); /* logged at MAIL */
+		mlfi_message_reset(c);
+		(void)smfi_setreply(ctx, "451", "4.3.0", STALE_REPLY);
+		return SMFIS_TEMPFAIL;
+	}
 	if (c == NULL || c->m == NULL || c->failed) {
 		log_warnx("%s: out of memory earlier in this message; deferring", qid);
 		stats_add(STAT_DEFERRED);

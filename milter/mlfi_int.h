@@ -20,6 +20,12 @@
 
 #define NAME_COUNT_MAX 32
 
+/* The reply text for FAILED_STALE, at MAIL or end of message. */
+#define STALE_REPLY "forcetls-milter reloaded its configuration; please reconnect"
+
+/* Why a message defers at end of message (cctx.failed). */
+enum { FAILED_NOMEM = 1, FAILED_STALE = 2 /* a reload changed the negotiated stages */ };
+
 typedef struct {
 	msnapshot *snap;
 	unsigned long steps; /* negotiated SMFIP_* */
@@ -35,7 +41,7 @@ typedef struct {
 	content *content; /* content rules: encryption (outbound) or decrypt (inbound) */
 	char *sender;     /* MAIL FROM as the MTA gave it, whole; NULL: none */
 	char *subject;    /* the first Subject, whole and decoded (for stripping its tag) */
-	int failed;       /* out of memory: defer at end of message */
+	int failed;       /* FAILED_*: defer at end of message */
 	msgcopy *copy;    /* relay mode: the message as it came, for the gateway */
 	struct {
 		char name[128];
@@ -69,7 +75,8 @@ static inline sfsistat defer_at(cctx *c, unsigned long nr_flag)
 {
 	if (c == NULL || !(c->steps & nr_flag))
 		return SMFIS_TEMPFAIL;
-	c->failed = 1;
+	if (!c->failed)
+		c->failed = FAILED_NOMEM;
 	return SMFIS_NOREPLY;
 }
 

@@ -41,8 +41,8 @@ T.run("reload", function()
 	-- needs no reply): the open connection's next message is deferred at MAIL.
 	T.reconfigure(BASE .. '  tls_require_value = "Mandatory";\n  inbound_enforce = false;\n')
 	local qid = T.next_qid("reload")
-	T.ok(T.mail(old, "<s@example.org>", qid) == SMFIR_TEMPFAIL,
-		"stages changed: the open connection's next MAIL is deferred")
+	T.ok(T.mail(old, "<s@example.org>", qid) == SMFIR_REPLYCODE,
+		"stages changed: the open connection's next MAIL is deferred (451 4.3.0)")
 	T.ok(string.find(T.log(), qid .. ": defer: the configuration reloaded", 1, true),
 		"stages changed: the deferral is logged with the queue ID")
 	mt.disconnect(old)
@@ -50,8 +50,18 @@ T.run("reload", function()
 	T.ok(mt.test_option(c, SMFIP_NR_MAIL), "stages changed: a new connection negotiates them")
 	c = T.send{ conn = c, rcpt = {"<a@new.test>"} }
 	T.expect_insert(c, "X-TLSLevel", "Mandatory", 0, "stages changed: a new connection")
-	mt.disconnect(c)
+	-- And back: that connection's MAIL needs no reply, so its first answered stage, the
+	-- body (the default decrypt pattern needs it), defers with 451 4.3.0.
 	T.reconfigure(BASE .. '  tls_require_value = "Mandatory";\n')
+	qid = T.next_qid("reload")
+	T.mail(c, "<s@example.org>", qid)
+	T.ok(mt.rcptto(c, "<a@new.test>") == nil, "mt.rcptto")
+	T.ok(not mt.test_option(c, SMFIP_NOBODY), "stages changed back: the body is asked for")
+	T.ok(mt.bodystring(c, "hello\r\n") == nil, "mt.bodystring")
+	T.ok(mt.getreply(c) == SMFIR_REPLYCODE, "stages changed back: deferred at the body (451 4.3.0)")
+	T.ok(string.find(T.log(), qid .. ": defer: the configuration reloaded", 1, true),
+		"stages changed back: logged with the queue ID")
+	mt.disconnect(c)
 
 	-- Bad configurations: each refused, the snapshot stays.
 	local bad = {
