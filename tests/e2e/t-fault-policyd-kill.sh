@@ -26,10 +26,16 @@ fw_world fault-policyd-kill
 
 # fw__sent_uncached FROM TO KILLED: the status=sent lines of maillog lines FROM..TO that
 # needed a policy lookup after the kill: by an smtp(8) process that had not delivered (or
-# deferred 4.7.4) to the same domain before line FROM (smtp(8) keeps the TLS policy of a
-# destination for its lifetime), and whose connection began (the log time less the
-# delays c/d: the policy lookup is in c, connection setup) more than one second after
-# KILLED (seconds of the day, as the maillog's whole-second times).
+# deferred 4.7.4) to the same domain before (smtp(8) keeps the TLS policy of a
+# destination for its lifetime, and a cached connection, conn_use=N with no connection
+# time, is used only with it), and whose connection began (the log time less the delays
+# c/d: the policy lookup is in c, connection setup) more than one second after KILLED
+# (seconds of the day, as the maillog's whole-second times). A delivery that began
+# before the kill counts as "delivered before" for that process's later ones. A delivery
+# over a cached connection (conn_use=N) needs no lookup at all: Postfix reuses a
+# connection by next hop without looking the policy up again (smtp_connect.c: "the
+# policy is still enforced on an individual connection ... before that connection is
+# stored"), so such a connection was opened under a policy looked up before the kill.
 fw__sent_uncached() {
 	awk -v from="$1" -v to="$2" -v killed="$3" '
 		match($0, /smtp\[[0-9]+\]: [0-9A-F]+: to=<[^>]*>/) {
@@ -38,11 +44,13 @@ fw__sent_uncached() {
 			dom = s; sub(/>$/, "", dom); sub(/.*@/, "", dom)
 			if (NR < from && ($0 ~ /status=sent/ || $0 ~ /dsn=4\.7\.4/)) seen[pid, dom] = 1
 			if (NR < from || NR > to || $0 !~ /status=sent/ || (pid, dom) in seen) next
+			if ($0 ~ /, conn_use=[0-9]+,/) next # a cached connection: no lookup (below)
 			split($3, hms, ":")
 			t = hms[1] * 3600 + hms[2] * 60 + hms[3]
 			match($0, /delays=[0-9.]+\/[0-9.]+\/[0-9.]+\/[0-9.]+/)
 			split(substr($0, RSTART + 7, RLENGTH - 7), dl, "/")
 			if (t - dl[3] - dl[4] > killed + 1) print
+			else seen[pid, dom] = 1 # its policy came before the kill: later ones reuse it
 		}' "$W/postfix/maillog"
 }
 
