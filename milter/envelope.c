@@ -14,8 +14,9 @@
  *	neither, the MTA is unknown and treated like Sendmail (decide.h).
  *
  *	MAIL: the snapshot current now (snapshot_refresh: a reload applies
- *	from the next message of an open session), then the inbound check, tlsmaps_decide_inbound(), the rule
- *	forcetls-policyd follows too. The session: the client address and
+ *	from the next message of an open session), then the inbound check,
+ *	tlsmaps_decide_inbound(), the rule forcetls-policyd follows too.
+ *	The session: the client address and
  *	name, the sender (whole, however long), {tls_version}, {cipher_bits},
  *	a verified certificate ({verify} = OK on Sendmail, else a non-empty
  *	{cert_subject}, which Postfix sends only for a verified one; a DN,

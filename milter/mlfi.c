@@ -321,7 +321,8 @@ static int apply(SMFICTX *ctx, cctx *c, const action *a, sfsistat *rc)
 /* Out of memory at or before end of message: 451 4.3.0 (a bare TEMPFAIL if even that fails). */
 static sfsistat defer_oom(SMFICTX *ctx)
 {
-	(void)smfi_setreply(ctx, "451", "4.3.0", "Out of memory in forcetls-milter; try again later");
+	(void)smfi_setreply(ctx, "451", "4.3.0",
+	                    "Out of memory in forcetls-milter; try again later");
 	return SMFIS_TEMPFAIL;
 }
 

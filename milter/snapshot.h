@@ -6,7 +6,8 @@
  *	table, the always-encrypt table, the network lists, compiled rules. It
  *	is immutable once built. Each milter connection holds the snapshot that
  *	was current when it connected (msnapshot_current()), takes the current
- *	one again at each MAIL (envelope.c), and releases it at close. Reloads (SIGUSR1, the watch) go through common/reload.c: a
+ *	one again at each MAIL (envelope.c), and releases it at close.
+ *	Reloads (SIGUSR1, the watch) go through common/reload.c: a
  *	reload thread builds the new snapshot completely, the shrink guard
  *	judges it, and the pointer is swapped; the old one is freed when its
  *	last connection leaves. A snapshot with any error is never installed.
